@@ -1,0 +1,243 @@
+// Package video decodes, samples, resizes and writes video frames. It is the
+// only package of the project that imports gocv; everything it hands out is a
+// plain Go value (Frame), so the rest of the project stays free of cgo.
+//
+// The pure-Go parts (Frame, resizing, JPEG encoding, the synthetic video
+// maker) build without cgo; decoding and video writing need OpenCV and report
+// ErrNoOpenCV when the package was built without it.
+package video
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+)
+
+// Frame is one RGB video frame: W*H pixels, 3 bytes each (R, G, B), rows
+// top to bottom, no padding between rows.
+type Frame struct {
+	W, H int
+	Pix  []byte
+}
+
+// NewFrame returns a black frame of the given size.
+func NewFrame(w, h int) *Frame {
+	return &Frame{W: w, H: h, Pix: make([]byte, 3*w*h)}
+}
+
+// Clone returns a deep copy of f.
+func (f *Frame) Clone() *Frame {
+	p := make([]byte, len(f.Pix))
+	copy(p, f.Pix)
+	return &Frame{W: f.W, H: f.H, Pix: p}
+}
+
+// Offset returns the index in Pix of the red byte of pixel (x, y).
+func (f *Frame) Offset(x, y int) int { return 3 * (y*f.W + x) }
+
+// At returns the RGB value of pixel (x, y).
+func (f *Frame) At(x, y int) (r, g, b uint8) {
+	o := f.Offset(x, y)
+	return f.Pix[o], f.Pix[o+1], f.Pix[o+2]
+}
+
+// Set stores the RGB value of pixel (x, y).
+func (f *Frame) Set(x, y int, r, g, b uint8) {
+	o := f.Offset(x, y)
+	f.Pix[o], f.Pix[o+1], f.Pix[o+2] = r, g, b
+}
+
+// Equal reports whether two frames have the same size and bytes.
+func (f *Frame) Equal(o *Frame) bool {
+	return f.W == o.W && f.H == o.H && bytes.Equal(f.Pix, o.Pix)
+}
+
+// Validate checks that the pixel buffer matches the frame size.
+func (f *Frame) Validate() error {
+	if f.W <= 0 || f.H <= 0 {
+		return fmt.Errorf("frame has invalid size %dx%d", f.W, f.H)
+	}
+	if len(f.Pix) != 3*f.W*f.H {
+		return fmt.Errorf("frame %dx%d has %d bytes, want %d", f.W, f.H, len(f.Pix), 3*f.W*f.H)
+	}
+	return nil
+}
+
+// ToRGBA converts the frame to an image.RGBA (alpha 255).
+func (f *Frame) ToRGBA() *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, f.W, f.H))
+	for i, j := 0, 0; i < len(f.Pix); i, j = i+3, j+4 {
+		img.Pix[j], img.Pix[j+1], img.Pix[j+2], img.Pix[j+3] = f.Pix[i], f.Pix[i+1], f.Pix[i+2], 255
+	}
+	return img
+}
+
+// FromImage converts any image to a Frame (alpha is dropped).
+func FromImage(img image.Image) *Frame {
+	b := img.Bounds()
+	f := NewFrame(b.Dx(), b.Dy())
+	if rgba, ok := img.(*image.RGBA); ok {
+		for y := 0; y < f.H; y++ {
+			row := rgba.Pix[(y)*rgba.Stride:]
+			for x := 0; x < f.W; x++ {
+				o := f.Offset(x, y)
+				f.Pix[o], f.Pix[o+1], f.Pix[o+2] = row[4*x], row[4*x+1], row[4*x+2]
+			}
+		}
+		return f
+	}
+	for y := 0; y < f.H; y++ {
+		for x := 0; x < f.W; x++ {
+			c := color.RGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.RGBA)
+			f.Set(x, y, c.R, c.G, c.B)
+		}
+	}
+	return f
+}
+
+// EncodeJPEG encodes the frame as a baseline JPEG with the given quality (1..100).
+func (f *Frame) EncodeJPEG(quality int) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, f.ToRGBA(), &jpeg.Options{Quality: quality}); err != nil {
+		return nil, fmt.Errorf("encode jpeg: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeJPEG decodes a JPEG (or any registered image format) into a Frame.
+func DecodeJPEG(data []byte) (*Frame, error) {
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode image: %w", err)
+	}
+	return FromImage(img), nil
+}
+
+// Resize returns f resampled to w x h. Upscaling uses bilinear
+// interpolation; downscaling averages the source area each output pixel
+// covers (box filter), which avoids aliasing. The result is deterministic.
+func Resize(f *Frame, w, h int) *Frame {
+	if w == f.W && h == f.H {
+		return f.Clone()
+	}
+	out := NewFrame(w, h)
+	sx := float64(f.W) / float64(w)
+	sy := float64(f.H) / float64(h)
+	if sx <= 1 && sy <= 1 {
+		resizeBilinear(f, out, sx, sy)
+		return out
+	}
+	resizeArea(f, out, sx, sy)
+	return out
+}
+
+func resizeBilinear(src, dst *Frame, sx, sy float64) {
+	for y := 0; y < dst.H; y++ {
+		fy := (float64(y)+0.5)*sy - 0.5
+		y0 := int(math.Floor(fy))
+		wy := fy - float64(y0)
+		y0c, y1c := clampInt(y0, 0, src.H-1), clampInt(y0+1, 0, src.H-1)
+		for x := 0; x < dst.W; x++ {
+			fx := (float64(x)+0.5)*sx - 0.5
+			x0 := int(math.Floor(fx))
+			wx := fx - float64(x0)
+			x0c, x1c := clampInt(x0, 0, src.W-1), clampInt(x0+1, 0, src.W-1)
+			o := dst.Offset(x, y)
+			for c := 0; c < 3; c++ {
+				p00 := float64(src.Pix[src.Offset(x0c, y0c)+c])
+				p01 := float64(src.Pix[src.Offset(x1c, y0c)+c])
+				p10 := float64(src.Pix[src.Offset(x0c, y1c)+c])
+				p11 := float64(src.Pix[src.Offset(x1c, y1c)+c])
+				v := (p00*(1-wx)+p01*wx)*(1-wy) + (p10*(1-wx)+p11*wx)*wy
+				dst.Pix[o+c] = clampByte(v)
+			}
+		}
+	}
+}
+
+func resizeArea(src, dst *Frame, sx, sy float64) {
+	for y := 0; y < dst.H; y++ {
+		y0 := float64(y) * sy
+		y1 := math.Min(y0+sy, float64(src.H))
+		for x := 0; x < dst.W; x++ {
+			x0 := float64(x) * sx
+			x1 := math.Min(x0+sx, float64(src.W))
+			var acc [3]float64
+			var wsum float64
+			for yy := int(y0); float64(yy) < y1; yy++ {
+				wy := math.Min(float64(yy+1), y1) - math.Max(float64(yy), y0)
+				if wy <= 0 {
+					continue
+				}
+				for xx := int(x0); float64(xx) < x1; xx++ {
+					wx := math.Min(float64(xx+1), x1) - math.Max(float64(xx), x0)
+					if wx <= 0 {
+						continue
+					}
+					wgt := wx * wy
+					o := src.Offset(xx, yy)
+					acc[0] += wgt * float64(src.Pix[o])
+					acc[1] += wgt * float64(src.Pix[o+1])
+					acc[2] += wgt * float64(src.Pix[o+2])
+					wsum += wgt
+				}
+			}
+			o := dst.Offset(x, y)
+			for c := 0; c < 3; c++ {
+				dst.Pix[o+c] = clampByte(acc[c] / wsum)
+			}
+		}
+	}
+}
+
+// FitPixels returns the size that keeps the aspect ratio of w x h while
+// making w*h at most maxPixels and at least minPixels (each 0 = no bound).
+// Sides are at least 1.
+func FitPixels(w, h, maxPixels, minPixels int) (int, int) {
+	area := float64(w * h)
+	scale := 1.0
+	if maxPixels > 0 && area > float64(maxPixels) {
+		scale = math.Sqrt(float64(maxPixels) / area)
+	} else if minPixels > 0 && area < float64(minPixels) {
+		scale = math.Sqrt(float64(minPixels) / area)
+	}
+	nw := int(math.Floor(float64(w)*scale + 1e-9))
+	nh := int(math.Floor(float64(h)*scale + 1e-9))
+	if minPixels > 0 && nw*nh < minPixels {
+		nw = int(math.Ceil(float64(w) * scale))
+		nh = int(math.Ceil(float64(h) * scale))
+	}
+	return max(nw, 1), max(nh, 1)
+}
+
+// ResizeToBudget resizes f so its pixel count lies within [minPixels,
+// maxPixels] keeping the aspect ratio; a frame already within budget is
+// returned as a copy.
+func ResizeToBudget(f *Frame, maxPixels, minPixels int) *Frame {
+	w, h := FitPixels(f.W, f.H, maxPixels, minPixels)
+	return Resize(f, w, h)
+}
+
+func clampInt(v, lo, hi int) int {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+func clampByte(v float64) uint8 {
+	v = math.Round(v)
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
