@@ -1,0 +1,27 @@
+// Package reward computes the VideoSSR verifiable rewards and the evaluation
+// scores of the paper (arXiv 2511.06281, sections 6, 7 and 9 of the project
+// spec). It is pure Go and has no dependencies outside the standard library.
+//
+// Training rewards are answer-only (no format reward) and lie in [0,1]:
+//
+//   - Grounding: intersection over union of the predicted and the true
+//     interval. The whole trimmed response must be exactly "S-E" (see
+//     Grounding for the accepted number forms).
+//   - Counting: partial credit per shape class from the first three runs of
+//     digits of the response; exactly three runs are required.
+//   - Jigsaw: one minus the normalised displacement error of the predicted
+//     clip order.
+//
+// Each has a strict (binary, exact-match) variant for the paper's Table 4
+// ablation. Score and Func dispatch on the data source name ("grounding",
+// "counting", "jigsaw", and the same with the "strict:" prefix).
+//
+// The evaluation scorers follow the paper's protocol: MultipleChoice (first
+// character of the output against the option letter), FirstInterval and IoU
+// with GroundingAccumulator for temporal grounding (mIoU and R@0.3/0.5/0.7),
+// and VIUBenchScore with VIUBenchAccumulator and VIUBenchTable for the
+// paper's Table 1.
+//
+// Every parser works on arbitrary text without panicking; results are never
+// NaN. Rewards and statistics are float64.
+package reward
