@@ -206,16 +206,16 @@ func TestF16Table(t *testing.T) {
 		{-1e6, 0xfc00},
 		{0.1, 0x2e66},
 		{1.0 / 3, 0x3555},
-		{p2(-14), 0x0400},            // smallest normal
-		{p2(-24), 0x0001},            // smallest subnormal
-		{p2(-25), 0x0000},            // tie between 0 and 2^-24: even -> 0
-		{1.5 * p2(-25), 0x0001},      // above the tie
-		{3 * p2(-25), 0x0002},        // tie between 1 and 2 subnormal ulps: even -> 2
-		{5 * p2(-25), 0x0002},        // tie between 2 and 3: even -> 2
-		{p2(-14) - p2(-25), 0x0400},  // tie between 0x03ff and 0x0400: even -> carries into the exponent
-		{p2(-14) - p2(-24), 0x03ff},  // largest subnormal
-		{1 + p2(-11), 0x3c00},        // tie: even
-		{1 + 3*p2(-11), 0x3c02},      // tie: even
+		{p2(-14), 0x0400},           // smallest normal
+		{p2(-24), 0x0001},           // smallest subnormal
+		{p2(-25), 0x0000},           // tie between 0 and 2^-24: even -> 0
+		{1.5 * p2(-25), 0x0001},     // above the tie
+		{3 * p2(-25), 0x0002},       // tie between 1 and 2 subnormal ulps: even -> 2
+		{5 * p2(-25), 0x0002},       // tie between 2 and 3: even -> 2
+		{p2(-14) - p2(-25), 0x0400}, // tie between 0x03ff and 0x0400: even -> carries into the exponent
+		{p2(-14) - p2(-24), 0x03ff}, // largest subnormal
+		{1 + p2(-11), 0x3c00},       // tie: even
+		{1 + 3*p2(-11), 0x3c02},     // tie: even
 		{1 + p2(-11) + p2(-20), 0x3c01},
 		{-(1 + p2(-11) + p2(-20)), 0xbc01},
 		{1e-10, 0x0000},
