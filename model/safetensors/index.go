@@ -176,3 +176,9 @@ func (ix *Index) Float32(name string) ([]float32, []int64, error) {
 	}
 	return data, t.Shape, nil
 }
+
+// Shape returns the shape of the named tensor.
+func (ix *Index) Shape(name string) ([]int64, bool) {
+	ti, _, ok := ix.Info(name)
+	return ti.Shape, ok
+}

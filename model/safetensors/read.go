@@ -140,3 +140,9 @@ func (f *File) Float32Map() (map[string]Float32Tensor, error) {
 	}
 	return out, nil
 }
+
+// Shape returns the shape of the named tensor.
+func (f *File) Shape(name string) ([]int64, bool) {
+	ti, ok := f.header.Lookup(name)
+	return ti.Shape, ok
+}
