@@ -82,6 +82,7 @@ func runViubenchScore(stdout, stderr io.Writer, o viubenchScoreOptions) error {
 	}
 	var outW *bufio.Writer
 	var outFile *os.File
+	var rowsOut io.Writer // nil unless --out: a nil *bufio.Writer must not reach it
 	if o.out != "" {
 		f, err := os.Create(o.out)
 		if err != nil {
@@ -90,6 +91,7 @@ func runViubenchScore(stdout, stderr io.Writer, o viubenchScoreOptions) error {
 		outFile = f
 		defer outFile.Close()
 		outW = bufio.NewWriter(f)
+		rowsOut = outW
 	}
 	table := reward.VIUBenchTable{Reference: o.reference, Counts: o.counts}
 	for i, path := range o.preds {
@@ -97,7 +99,7 @@ func runViubenchScore(stdout, stderr io.Writer, o viubenchScoreOptions) error {
 		if len(o.names) != 0 {
 			name = o.names[i]
 		}
-		rep, err := scoreViubenchFile(path, name, outW)
+		rep, err := scoreViubenchFile(path, name, rowsOut)
 		if err != nil {
 			return fmt.Errorf("viubench score: %w", err)
 		}
