@@ -1,0 +1,231 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/videossr/videossr-go/model/onnx"
+)
+
+// arch emits the Qwen2-VL computation into one graph. It owns the mapping
+// from Hugging Face weight names to graph parameters, so every graph of the
+// model refers to the same names.
+type arch struct {
+	g      *onnx.Graph
+	c      Config
+	specs  map[string]ParamSpec
+	params map[string]*onnx.Value
+}
+
+func newArch(g *onnx.Graph, c Config) *arch {
+	a := &arch{g: g, c: c, specs: map[string]ParamSpec{}, params: map[string]*onnx.Value{}}
+	for _, s := range c.ParamSpecs() {
+		a.specs[s.Name] = s
+	}
+	return a
+}
+
+// param returns the graph parameter of a weight, creating it on first use.
+func (a *arch) param(name string) *onnx.Value {
+	if p, ok := a.params[name]; ok {
+		return p
+	}
+	s, ok := a.specs[name]
+	if !ok {
+		// A programming error in this package: surface it as a build error.
+		p := a.g.Param("missing."+name, []int64{0})
+		a.params[name] = p
+		return p
+	}
+	p := a.g.Param(name, s.Shape)
+	a.params[name] = p
+	return p
+}
+
+// linear is torch.nn.Linear: x W^T (+ b).
+func (a *arch) linear(x *onnx.Value, prefix string, bias bool) *onnx.Value {
+	g := a.g
+	y := g.MatMul(x, g.Transpose(a.param(prefix+".weight"), 1, 0))
+	if bias {
+		y = g.Add(y, a.param(prefix+".bias"))
+	}
+	return y
+}
+
+// layerNorm normalises the last axis to zero mean and unit variance, then
+// applies the weight and bias of prefix.
+func (a *arch) layerNorm(x *onnx.Value, prefix string, eps float64) *onnx.Value {
+	g := a.g
+	mu := g.ReduceMean(x, []int64{-1}, true)
+	xc := g.Sub(x, mu)
+	variance := g.ReduceMean(g.Mul(xc, xc), []int64{-1}, true)
+	y := g.Mul(xc, g.Reciprocal(g.Sqrt(g.Add(variance, g.Scalar(eps)))))
+	return g.Add(g.Mul(y, a.param(prefix+".weight")), a.param(prefix+".bias"))
+}
+
+// rmsNorm is Qwen2RMSNorm: x / sqrt(mean(x^2) + eps) * weight.
+func (a *arch) rmsNorm(x *onnx.Value, name string) *onnx.Value {
+	g := a.g
+	ms := g.ReduceMean(g.Mul(x, x), []int64{-1}, true)
+	y := g.Mul(x, g.Reciprocal(g.Sqrt(g.Add(ms, g.Scalar(a.c.RMSNormEps)))))
+	return g.Mul(y, a.param(name))
+}
+
+// rotateHalf maps the halves (x1, x2) of the last axis to (-x2, x1).
+func (a *arch) rotateHalf(x *onnx.Value, dim int64) *onnx.Value {
+	g := a.g
+	parts := g.Split(x, -1, []int64{dim / 2, dim / 2})
+	return g.Concat(-1, g.Neg(parts[1]), parts[0])
+}
+
+// rope applies rotary embeddings: x*cos + rotate_half(x)*sin.
+func (a *arch) rope(x, cos, sin *onnx.Value, dim int64) *onnx.Value {
+	g := a.g
+	return g.Add(g.Mul(x, cos), g.Mul(a.rotateHalf(x, dim), sin))
+}
+
+// visionTower runs the Qwen2-VL vision encoder and patch merger.
+// patches: [T, S, C*2*p*p] (T temporal slices, S patches per slice in the
+// processor's row order); cos, sin: [S, head_dim] 2-D rotary tables.
+// Attention stays within one temporal slice, as in Qwen2-VL (cu_seqlens).
+// Returns the merged tokens [T*S/4, hidden_size] in order.
+func (a *arch) visionTower(patches, cos, sin *onnx.Value) *onnx.Value {
+	g := a.g
+	v := a.c.VisionConfig
+	D := int64(v.EmbedDim)
+	heads := int64(v.NumHeads)
+	hd := D / heads
+	w := g.Reshape(a.param("visual.patch_embed.proj.weight"), []int64{D, int64(a.c.PatchDim())})
+	x := g.MatMul(patches, g.Transpose(w, 1, 0)) // [T,S,D]
+	scale := g.Scalar(1 / math.Sqrt(float64(hd)))
+	for i := 0; i < v.Depth; i++ {
+		p := fmt.Sprintf("visual.blocks.%d.", i)
+		h := a.layerNorm(x, p+"norm1", 1e-6)
+		qkv := g.Reshape(a.linear(h, p+"attn.qkv", true), []int64{0, 0, 3, heads, hd}) // [T,S,3,h,hd]
+		qkv = g.Transpose(qkv, 2, 0, 3, 1, 4)                                          // [3,T,h,S,hd]
+		parts := g.Split(qkv, 0, []int64{1, 1, 1})
+		q := a.rope(g.Squeeze(parts[0], 0), cos, sin, hd)
+		k := a.rope(g.Squeeze(parts[1], 0), cos, sin, hd)
+		val := g.Squeeze(parts[2], 0)
+		scores := g.Mul(g.MatMul(q, g.Transpose(k, 0, 1, 3, 2)), scale)
+		att := g.MatMul(g.Softmax(scores, -1), val)                     // [T,h,S,hd]
+		att = g.Reshape(g.Transpose(att, 0, 2, 1, 3), []int64{0, 0, D}) // [T,S,D]
+		x = g.Add(x, a.linear(att, p+"attn.proj", true))
+		h = a.layerNorm(x, p+"norm2", 1e-6)
+		h = a.linear(h, p+"mlp.fc1", true)
+		if v.HiddenAct == "quick_gelu" {
+			h = g.Mul(h, g.Sigmoid(g.Mul(h, g.Scalar(1.702))))
+		} else {
+			h = gelu(g, h)
+		}
+		x = g.Add(x, a.linear(h, p+"mlp.fc2", true))
+	}
+	m := int64(v.SpatialMergeSize * v.SpatialMergeSize)
+	h := a.layerNorm(x, "visual.merger.ln_q", 1e-6)
+	h = g.Reshape(h, []int64{-1, D * m})
+	h = gelu(g, a.linear(h, "visual.merger.mlp.0", true))
+	return a.linear(h, "visual.merger.mlp.2", true)
+}
+
+// gelu is the exact (erf) GELU.
+func gelu(g *onnx.Graph, x *onnx.Value) *onnx.Value {
+	e := g.Erf(g.Mul(x, g.Scalar(1/math.Sqrt2)))
+	return g.Mul(g.Mul(x, g.Scalar(0.5)), g.Add(e, g.Scalar(1)))
+}
+
+// embed looks up token embeddings and, where mask is 1, replaces them with
+// the vision embeddings visionEmbeds[index] (Qwen2-VL splices the merged
+// vision tokens into the <|video_pad|> positions in order).
+// ids, index: [B,L] int64; mask: [B,L] float; visionEmbeds: [N,H].
+func (a *arch) embed(ids, visionEmbeds, index, mask *onnx.Value) *onnx.Value {
+	g := a.g
+	e := g.Gather(a.param("model.embed_tokens.weight"), ids, 0)
+	if visionEmbeds == nil {
+		return e
+	}
+	vis := g.Gather(visionEmbeds, index, 0)
+	m := g.Unsqueeze(mask, 2)
+	return g.Add(e, g.Mul(g.Sub(vis, e), m))
+}
+
+// mrope builds the multimodal rotary cos/sin tables [B,1,L,head_dim] from
+// position ids [3,B,L] (t, h, w): frequency j uses the t, h or w position
+// according to mrope_section, as in Qwen2-VL.
+func (a *arch) mrope(pos *onnx.Value) (cos, sin *onnx.Value) {
+	g := a.g
+	hd := a.c.HeadDim()
+	half := hd / 2
+	inv := make([]float64, half)
+	for j := range inv {
+		inv[j] = 1 / math.Pow(a.c.RopeTheta, float64(2*j)/float64(hd))
+	}
+	p := g.Unsqueeze(g.Cast(pos, g.Float()), 3)            // [3,B,L,1]
+	freqs := g.Mul(p, g.ConstF(inv, []int64{int64(half)})) // [3,B,L,half]
+	sec := a.c.RopeScaling.MropeSection
+	var chunks []*onnx.Value
+	start := int64(0)
+	for axis, s := range sec {
+		chunks = append(chunks, g.Slice(freqs, []int64{int64(axis), start}, []int64{int64(axis) + 1, start + int64(s)}, []int64{0, 3}, nil))
+		start += int64(s)
+	}
+	f := g.Concat(3, chunks...)    // [1,B,L,half]
+	f = g.Concat(3, f, f)          // [1,B,L,hd]
+	f = g.Transpose(f, 1, 0, 2, 3) // [B,1,L,hd]
+	return g.Cos(f), g.Sin(f)
+}
+
+// kv is one layer's key and value cache [B, kv_heads, P, head_dim].
+type kv struct{ k, v *onnx.Value }
+
+// decoder runs the Qwen2 decoder layers and the final norm.
+// x: [B,L,H] embeddings; pos: [3,B,L]; bias: [B,1,L,P+L] additive attention
+// bias (0 = attend, large negative = masked); past: per-layer caches or nil.
+// Returns the hidden states [B,L,H] and the per-layer present caches.
+func (a *arch) decoder(x, pos, bias *onnx.Value, past []kv) (*onnx.Value, []kv) {
+	g := a.g
+	c := a.c
+	heads := int64(c.NumAttentionHeads)
+	kvh := int64(c.NumKeyValueHeads)
+	hd := int64(c.HeadDim())
+	cos, sin := a.mrope(pos)
+	scale := g.Scalar(1 / math.Sqrt(float64(hd)))
+	bias5 := g.Unsqueeze(bias, 2) // [B,1,1,L,Lk]
+	present := make([]kv, c.NumHiddenLayers)
+	for i := 0; i < c.NumHiddenLayers; i++ {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		h := a.rmsNorm(x, p+"input_layernorm.weight")
+		q := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.q_proj", true), []int64{0, 0, heads, hd}), 0, 2, 1, 3)
+		k := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.k_proj", true), []int64{0, 0, kvh, hd}), 0, 2, 1, 3)
+		v := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.v_proj", true), []int64{0, 0, kvh, hd}), 0, 2, 1, 3)
+		q = a.rope(q, cos, sin, hd)
+		k = a.rope(k, cos, sin, hd)
+		if past != nil {
+			k = g.Concat(2, past[i].k, k)
+			v = g.Concat(2, past[i].v, v)
+		}
+		present[i] = kv{k, v}
+		q5 := g.Reshape(q, []int64{0, kvh, heads / kvh, -1, hd}) // [B,kvh,rep,L,hd]
+		k5 := g.Unsqueeze(k, 2)                                  // [B,kvh,1,Lk,hd]
+		v5 := g.Unsqueeze(v, 2)
+		scores := g.Add(g.Mul(g.MatMul(q5, g.Transpose(k5, 0, 1, 2, 4, 3)), scale), bias5)
+		att := g.MatMul(g.Softmax(scores, -1), v5)                               // [B,kvh,rep,L,hd]
+		att = g.Reshape(att, []int64{0, heads, -1, hd})                          // [B,h,L,hd]
+		att = g.Reshape(g.Transpose(att, 0, 2, 1, 3), []int64{0, 0, heads * hd}) // [B,L,H]
+		x = g.Add(x, a.linear(att, p+"self_attn.o_proj", false))
+		h = a.rmsNorm(x, p+"post_attention_layernorm.weight")
+		gate := a.linear(h, p+"mlp.gate_proj", false)
+		up := a.linear(h, p+"mlp.up_proj", false)
+		x = g.Add(x, a.linear(g.Mul(g.Mul(gate, g.Sigmoid(gate)), up), p+"mlp.down_proj", false))
+	}
+	return a.rmsNorm(x, "model.norm.weight"), present
+}
+
+// lmHead maps hidden states to vocabulary logits (tied to the embeddings
+// when tie_word_embeddings is set).
+func (a *arch) lmHead(h *onnx.Value) *onnx.Value {
+	name := "lm_head.weight"
+	if a.c.TieWordEmbeddings {
+		name = "model.embed_tokens.weight"
+	}
+	return a.g.MatMul(h, a.g.Transpose(a.param(name), 1, 0))
+}

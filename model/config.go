@@ -1,0 +1,248 @@
+// Package model defines the policy: the Qwen2-VL architecture (vision tower,
+// patch merger, multimodal rotary positions, decoder LM) written once in Go
+// against the ONNX graph builder of model/onnx. The same definition emits the
+// vision graph, the decoder prefill and decode graphs with a KV cache, the
+// log-prob graph and the training graph (forward, reverse-mode gradients and
+// the GRPO or SFT loss).
+//
+// The tiny default model is not a look-alike: it is Qwen2-VL at small sizes,
+// with Hugging Face config keys and weight names, so a checkpoint written by
+// this package loads in any Qwen2-VL implementation.
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// VisionConfig holds the Qwen2-VL vision tower settings (HF "vision_config").
+type VisionConfig struct {
+	Depth             int     `json:"depth"`
+	EmbedDim          int     `json:"embed_dim"`
+	HiddenSize        int     `json:"hidden_size"` // width of the merger output = LM hidden size
+	MLPRatio          float64 `json:"mlp_ratio"`
+	NumHeads          int     `json:"num_heads"`
+	HiddenAct         string  `json:"hidden_act"`
+	InChans           int     `json:"in_chans"`
+	PatchSize         int     `json:"patch_size"`
+	SpatialMergeSize  int     `json:"spatial_merge_size"`
+	TemporalPatchSize int     `json:"temporal_patch_size"`
+}
+
+// RopeScaling holds the multimodal rotary settings (HF "rope_scaling").
+type RopeScaling struct {
+	Type         string `json:"type"`
+	MropeSection []int  `json:"mrope_section"`
+}
+
+// Config is a Qwen2-VL model configuration with the Hugging Face key names
+// of Qwen2VLForConditionalGeneration's config.json.
+type Config struct {
+	Architectures         []string     `json:"architectures"`
+	ModelType             string       `json:"model_type"`
+	VocabSize             int          `json:"vocab_size"`
+	HiddenSize            int          `json:"hidden_size"`
+	IntermediateSize      int          `json:"intermediate_size"`
+	NumHiddenLayers       int          `json:"num_hidden_layers"`
+	NumAttentionHeads     int          `json:"num_attention_heads"`
+	NumKeyValueHeads      int          `json:"num_key_value_heads"`
+	HiddenAct             string       `json:"hidden_act"`
+	MaxPositionEmbeddings int          `json:"max_position_embeddings"`
+	RMSNormEps            float64      `json:"rms_norm_eps"`
+	RopeTheta             float64      `json:"rope_theta"`
+	RopeScaling           RopeScaling  `json:"rope_scaling"`
+	TieWordEmbeddings     bool         `json:"tie_word_embeddings"`
+	TorchDtype            string       `json:"torch_dtype"`
+	BosTokenID            int          `json:"bos_token_id"`
+	EosTokenID            int          `json:"eos_token_id"`
+	VisionStartTokenID    int          `json:"vision_start_token_id"`
+	VisionEndTokenID      int          `json:"vision_end_token_id"`
+	VisionTokenID         int          `json:"vision_token_id"`
+	ImageTokenID          int          `json:"image_token_id"`
+	VideoTokenID          int          `json:"video_token_id"`
+	VisionConfig          VisionConfig `json:"vision_config"`
+}
+
+// TinyTokens are the special token ids of the project's tiny tokenizer, in
+// the order <|endoftext|>, <|im_start|>, <|im_end|>, <|vision_start|>,
+// <|vision_end|>, <|vision_pad|>, <|image_pad|>, <|video_pad|>.
+type TinyTokens struct {
+	EndOfText, ImStart, ImEnd, VisionStart, VisionEnd, VisionPad, ImagePad, VideoPad int
+}
+
+// Tiny returns the default tiny Qwen2-VL configuration: the real architecture
+// at sizes that train in minutes on a laptop CPU.
+func Tiny(vocab int, tok TinyTokens) Config {
+	return Config{
+		Architectures:         []string{"Qwen2VLForConditionalGeneration"},
+		ModelType:             "qwen2_vl",
+		VocabSize:             vocab,
+		HiddenSize:            128,
+		IntermediateSize:      384,
+		NumHiddenLayers:       3,
+		NumAttentionHeads:     4,
+		NumKeyValueHeads:      2,
+		HiddenAct:             "silu",
+		MaxPositionEmbeddings: 4096,
+		RMSNormEps:            1e-6,
+		RopeTheta:             1e6,
+		RopeScaling:           RopeScaling{Type: "mrope", MropeSection: []int{4, 6, 6}},
+		TieWordEmbeddings:     true,
+		TorchDtype:            "float32",
+		BosTokenID:            tok.EndOfText,
+		EosTokenID:            tok.ImEnd,
+		VisionStartTokenID:    tok.VisionStart,
+		VisionEndTokenID:      tok.VisionEnd,
+		VisionTokenID:         tok.VisionPad,
+		ImageTokenID:          tok.ImagePad,
+		VideoTokenID:          tok.VideoPad,
+		VisionConfig: VisionConfig{
+			Depth:             2,
+			EmbedDim:          64,
+			HiddenSize:        128,
+			MLPRatio:          2,
+			NumHeads:          4,
+			HiddenAct:         "quick_gelu",
+			InChans:           3,
+			PatchSize:         14,
+			SpatialMergeSize:  2,
+			TemporalPatchSize: 2,
+		},
+	}
+}
+
+// HeadDim is the attention head width of the decoder.
+func (c Config) HeadDim() int { return c.HiddenSize / c.NumAttentionHeads }
+
+// VisionHeadDim is the attention head width of the vision tower.
+func (c Config) VisionHeadDim() int { return c.VisionConfig.EmbedDim / c.VisionConfig.NumHeads }
+
+// PatchDim is the length of one flattened spatio-temporal patch row
+// (channels x temporal patch x patch x patch; 1176 for Qwen2-VL).
+func (c Config) PatchDim() int {
+	v := c.VisionConfig
+	return v.InChans * v.TemporalPatchSize * v.PatchSize * v.PatchSize
+}
+
+// ErrBadConfig is wrapped by every configuration validation error.
+var ErrBadConfig = errors.New("invalid model config")
+
+// Validate checks the configuration for consistency and names the key at fault.
+func (c Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrBadConfig, key, fmt.Sprintf(format, a...))
+	}
+	if c.ModelType != "qwen2_vl" {
+		return bad("model_type", "%q is not supported (supported: qwen2_vl)", c.ModelType)
+	}
+	pos := map[string]int{"vocab_size": c.VocabSize, "hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
+		"num_hidden_layers": c.NumHiddenLayers, "num_attention_heads": c.NumAttentionHeads, "num_key_value_heads": c.NumKeyValueHeads,
+		"vision_config.depth": c.VisionConfig.Depth, "vision_config.embed_dim": c.VisionConfig.EmbedDim,
+		"vision_config.num_heads": c.VisionConfig.NumHeads, "vision_config.patch_size": c.VisionConfig.PatchSize,
+		"vision_config.spatial_merge_size": c.VisionConfig.SpatialMergeSize, "vision_config.temporal_patch_size": c.VisionConfig.TemporalPatchSize,
+		"vision_config.in_chans": c.VisionConfig.InChans}
+	for k, v := range pos {
+		if v <= 0 {
+			return bad(k, "must be positive, got %d", v)
+		}
+	}
+	if c.HiddenSize%c.NumAttentionHeads != 0 {
+		return bad("num_attention_heads", "%d does not divide hidden_size %d", c.NumAttentionHeads, c.HiddenSize)
+	}
+	if c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
+		return bad("num_key_value_heads", "%d does not divide num_attention_heads %d", c.NumKeyValueHeads, c.NumAttentionHeads)
+	}
+	if c.HeadDim()%2 != 0 {
+		return bad("hidden_size", "head dim %d must be even", c.HeadDim())
+	}
+	sum := 0
+	for _, s := range c.RopeScaling.MropeSection {
+		sum += s
+	}
+	if len(c.RopeScaling.MropeSection) != 3 || sum != c.HeadDim()/2 {
+		return bad("rope_scaling.mrope_section", "%v must have 3 entries summing to head_dim/2 = %d", c.RopeScaling.MropeSection, c.HeadDim()/2)
+	}
+	if c.VisionConfig.EmbedDim%c.VisionConfig.NumHeads != 0 || c.VisionHeadDim()%4 != 0 {
+		return bad("vision_config.num_heads", "vision head dim %d/%d must be a multiple of 4", c.VisionConfig.EmbedDim, c.VisionConfig.NumHeads)
+	}
+	if c.VisionConfig.HiddenSize != c.HiddenSize {
+		return bad("vision_config.hidden_size", "%d must equal hidden_size %d", c.VisionConfig.HiddenSize, c.HiddenSize)
+	}
+	if c.VisionConfig.HiddenAct != "quick_gelu" && c.VisionConfig.HiddenAct != "gelu" {
+		return bad("vision_config.hidden_act", "%q is not supported (quick_gelu, gelu)", c.VisionConfig.HiddenAct)
+	}
+	if c.HiddenAct != "silu" {
+		return bad("hidden_act", "%q is not supported (silu)", c.HiddenAct)
+	}
+	if c.RMSNormEps <= 0 || c.RopeTheta <= 0 {
+		return bad("rms_norm_eps/rope_theta", "must be positive")
+	}
+	for k, id := range map[string]int{"eos_token_id": c.EosTokenID, "video_token_id": c.VideoTokenID, "vision_start_token_id": c.VisionStartTokenID} {
+		if id < 0 || id >= c.VocabSize {
+			return bad(k, "%d outside the vocabulary [0,%d)", id, c.VocabSize)
+		}
+	}
+	return nil
+}
+
+// SaveJSON writes the configuration as a Hugging Face config.json.
+func (c Config) SaveJSON(path string) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("marshal config: %w", err)
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// LoadJSON reads a Hugging Face config.json of a Qwen2-VL model. Newer saves
+// that nest the text keys under "text_config" are accepted.
+func LoadJSON(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read model config: %w", err)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("parse %s: %w", path, err)
+	}
+	var nested struct {
+		TextConfig *json.RawMessage `json:"text_config"`
+	}
+	if err := json.Unmarshal(b, &nested); err == nil && nested.TextConfig != nil {
+		if err := json.Unmarshal(*nested.TextConfig, &c); err != nil {
+			return Config{}, fmt.Errorf("parse %s text_config: %w", path, err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}
