@@ -14,8 +14,8 @@ func TestSmartResize(t *testing.T) {
 		h, w, min, max, wantH, wantW int
 	}{
 		{480, 640, 3136, 1003520, 476, 644},
-		{42, 70, 0, 0, 56, 56},  // 1.5 and 2.5 round half to even -> 2
-		{14, 14, 0, 0, 28, 28},  // clamped to one factor
+		{42, 70, 0, 0, 56, 56}, // 1.5 and 2.5 round half to even -> 2
+		{14, 14, 0, 0, 28, 28}, // clamped to one factor
 		{1000, 1000, 0, 28 * 28 * 4, 56, 56},
 		{20, 30, 28 * 28 * 16, 0, 112, 140},
 	}
