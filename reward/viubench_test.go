@@ -188,6 +188,12 @@ func TestVIUBenchTable(t *testing.T) {
 	if one := before.Report("solo").Table(); !strings.Contains(one, "solo") || !strings.Contains(one, "30.0") {
 		t.Errorf("VIUBenchReport.Table():\n%s", one)
 	}
+	if md := before.Report("solo").Markdown(); !strings.Contains(md, "| solo |") || !strings.Contains(md, "| 30.0 |") {
+		t.Errorf("VIUBenchReport.Markdown():\n%s", md)
+	}
+	if _, ok := before.Report("x").Result("nope"); ok {
+		t.Error("Result(unknown subtype) reported ok")
+	}
 	if md := (VIUBenchTable{Rows: []VIUBenchReport{before.Report("a|b")}}).Markdown(); !strings.Contains(md, `a\|b`) {
 		t.Errorf("Markdown does not escape |:\n%s", md)
 	}
