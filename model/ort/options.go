@@ -1,0 +1,42 @@
+package ort
+
+import "fmt"
+
+// Execution providers accepted in Options.Provider.
+const (
+	ProviderCPU  = "cpu"
+	ProviderCUDA = "cuda"
+)
+
+// Options configure a Session.
+type Options struct {
+	// Provider is "cpu" (the default when empty) or "cuda". With "cuda" the
+	// CUDA execution provider is appended (CPU stays as the fallback for
+	// nodes CUDA cannot run); if the library or machine has no CUDA the
+	// session fails with an error wrapping ErrProviderUnavailable.
+	Provider string
+	// DeviceID is the CUDA device ordinal (ignored on CPU).
+	DeviceID int
+	// IntraOpThreads and InterOpThreads size ONNX Runtime's thread pools;
+	// 0 keeps ONNX Runtime's default (one thread per physical core for
+	// intra-op).
+	IntraOpThreads, InterOpThreads int
+	// DisableOptimizations turns off ONNX Runtime graph optimizations
+	// (useful to debug numerics or to cut session creation time).
+	DisableOptimizations bool
+}
+
+func (o Options) validate() error {
+	switch o.Provider {
+	case "", ProviderCPU, ProviderCUDA:
+	default:
+		return fmt.Errorf("ort: unknown provider %q (want %q or %q)", o.Provider, ProviderCPU, ProviderCUDA)
+	}
+	if o.DeviceID < 0 {
+		return fmt.Errorf("ort: negative device id %d", o.DeviceID)
+	}
+	if o.IntraOpThreads < 0 || o.InterOpThreads < 0 {
+		return fmt.Errorf("ort: negative thread count (intra %d, inter %d)", o.IntraOpThreads, o.InterOpThreads)
+	}
+	return nil
+}
