@@ -30,9 +30,9 @@ type Runtime struct {
 	// life is read-locked while a session is being created and
 	// write-locked by Close, so the library is never unloaded under a
 	// NewSession call.
-	life     sync.RWMutex
-	closed   bool
-	mu       sync.Mutex // guards sessions
+	life   sync.RWMutex
+	closed bool
+	mu     sync.Mutex // guards sessions
 
 	path     string
 	version  string
