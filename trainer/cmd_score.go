@@ -150,7 +150,7 @@ func groundTruth(obj *jsonObject) (string, error) {
 // writeScoreSummary prints rows and mean score per data source.
 func writeScoreSummary(w io.Writer, rows, bad int, stats map[string]*sourceStats) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "data_source\trows\tmean score\t\n")
+	fmt.Fprintf(tw, "data_source\trows\tmean score\n")
 	total, sum := 0, 0.0
 	keys := make([]string, 0, len(stats))
 	for k := range stats {
@@ -159,12 +159,12 @@ func writeScoreSummary(w io.Writer, rows, bad int, stats map[string]*sourceStats
 	slices.Sort(keys)
 	for _, k := range keys {
 		st := stats[k]
-		fmt.Fprintf(tw, "%s\t%d\t%.4f\t\n", k, st.rows, st.sum/float64(st.rows))
+		fmt.Fprintf(tw, "%s\t%d\t%.4f\n", k, st.rows, st.sum/float64(st.rows))
 		total += st.rows
 		sum += st.sum
 	}
 	if total > 0 {
-		fmt.Fprintf(tw, "all\t%d\t%.4f\t\n", total, sum/float64(total))
+		fmt.Fprintf(tw, "all\t%d\t%.4f\n", total, sum/float64(total))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
