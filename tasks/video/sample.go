@@ -1,0 +1,209 @@
+package video
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// Sentinel errors that callers branch on with errors.Is. Every error the
+// package returns for a file also names that file.
+var (
+	// ErrNoOpenCV means the binary was built without cgo, so OpenCV (and
+	// with it video decoding and writing) is not available.
+	ErrNoOpenCV = errors.New("video decoding unavailable: this binary was built without cgo/OpenCV (rebuild with CGO_ENABLED=1 and OpenCV 4 installed, see scripts/setup.sh)")
+	// ErrNotFound means the video file does not exist.
+	ErrNotFound = errors.New("video file not found")
+	// ErrEmpty means the video file has zero bytes.
+	ErrEmpty = errors.New("video file is empty")
+	// ErrNotVideo means OpenCV cannot open the file as a video, or it has no
+	// frames.
+	ErrNotVideo = errors.New("not a decodable video")
+	// ErrTruncated means decoding failed before the frames the file promised
+	// (typically a truncated download).
+	ErrTruncated = errors.New("video is truncated or corrupt")
+	// ErrTooShort means the video cannot give the requested number of
+	// distinct frames inside the sampling span.
+	ErrTooShort = errors.New("video too short")
+)
+
+// Info describes a video file as reported by its container.
+type Info struct {
+	// Path is the file the information was read from.
+	Path string
+	// FPS is the nominal frame rate (frames per second).
+	FPS float64
+	// FrameCount is the number of frames the container reports (or, when it
+	// reports none, the number counted by decoding).
+	FrameCount int
+	// Duration is FrameCount / FPS in seconds.
+	Duration float64
+	// W and H are the frame width and height in pixels.
+	W, H int
+}
+
+// SampleOptions controls Sample.
+type SampleOptions struct {
+	// N is the number of frames to sample (default 48).
+	N int
+	// StartFrac and EndFrac bound the sampling span as fractions of the
+	// video's duration (defaults 0.05 and 0.95).
+	StartFrac, EndFrac float64
+	// MaxPixels and MinPixels bound the pixel count of each returned frame;
+	// the aspect ratio is kept. 0 means no bound.
+	MaxPixels, MinPixels int
+}
+
+// DefaultSampleOptions returns the VideoSSR sampling: 48 frames over the
+// 5%..95% span of the duration, original size.
+func DefaultSampleOptions() SampleOptions {
+	return SampleOptions{N: 48, StartFrac: 0.05, EndFrac: 0.95}
+}
+
+// Sampled is the result of Sample.
+type Sampled struct {
+	// Info describes the source video.
+	Info Info
+	// Indices holds the source frame index of each sampled frame, strictly
+	// increasing. Each index was verified against the decoder's position,
+	// not taken from the request.
+	Indices []int
+	// Times holds the presentation time in seconds of each sampled frame in
+	// the source video (index / FPS).
+	Times []float64
+	// Frames holds the sampled frames (RGB, resized to the pixel budget).
+	Frames []*Frame
+	// SampleFPS is the sampling frame rate, N / Duration (VideoSSR's
+	// "sampling fps"): timestamps of sampled frame i are i / SampleFPS.
+	SampleFPS float64
+}
+
+func (o SampleOptions) validate() error {
+	if o.N <= 0 {
+		return fmt.Errorf("sample options: frame count N=%d must be positive", o.N)
+	}
+	if math.IsNaN(o.StartFrac) || math.IsNaN(o.EndFrac) || o.StartFrac < 0 || o.EndFrac > 1 || o.StartFrac >= o.EndFrac {
+		return fmt.Errorf("sample options: span [%g, %g] must satisfy 0 <= start < end <= 1", o.StartFrac, o.EndFrac)
+	}
+	if o.MaxPixels < 0 || o.MinPixels < 0 {
+		return fmt.Errorf("sample options: pixel bounds must be >= 0 (max %d, min %d)", o.MaxPixels, o.MinPixels)
+	}
+	if o.MaxPixels > 0 && o.MinPixels > o.MaxPixels {
+		return fmt.Errorf("sample options: min pixels %d exceed max pixels %d", o.MinPixels, o.MaxPixels)
+	}
+	return nil
+}
+
+// SampleIndices returns the frame indices Sample decodes for a video of
+// frameCount frames: opt.N indices, strictly increasing, spread uniformly
+// from the first frame at or after StartFrac of the video to the last frame
+// at or before EndFrac. It fails with ErrTooShort when that span holds fewer
+// than N frames.
+func SampleIndices(frameCount int, opt SampleOptions) ([]int, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	if frameCount <= 0 {
+		return nil, fmt.Errorf("%w: no frames", ErrNotVideo)
+	}
+	const eps = 1e-9
+	lo := int(math.Ceil(opt.StartFrac*float64(frameCount) - eps))
+	hi := int(math.Floor(opt.EndFrac*float64(frameCount) + eps))
+	hi = min(hi, frameCount-1)
+	lo = max(lo, 0)
+	if hi-lo+1 < opt.N {
+		return nil, fmt.Errorf("%w: %d frames in the %.0f%%..%.0f%% span of %d frames, need %d distinct frames",
+			ErrTooShort, max(hi-lo+1, 0), 100*opt.StartFrac, 100*opt.EndFrac, frameCount, opt.N)
+	}
+	idx := make([]int, opt.N)
+	if opt.N == 1 {
+		idx[0] = (lo + hi) / 2
+		return idx, nil
+	}
+	span := float64(hi - lo)
+	for i := range idx {
+		// The step span/(N-1) is at least 1, so rounding keeps the
+		// indices strictly increasing.
+		idx[i] = lo + int(math.Round(span*float64(i)/float64(opt.N-1)))
+	}
+	return idx, nil
+}
+
+// checkFile reports the file-level problems that need no decoder: missing
+// file, directory, zero bytes.
+func checkFile(path string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("video %q: %w", path, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("video %q: %w", path, err)
+	}
+	if st.IsDir() {
+		return fmt.Errorf("video %q: %w: is a directory", path, ErrNotVideo)
+	}
+	if st.Size() == 0 {
+		return fmt.Errorf("video %q: %w", path, ErrEmpty)
+	}
+	return nil
+}
+
+// WriteJPEGDir writes frames as dir/prefix_000.jpg, dir/prefix_001.jpg, ...
+// (at least three digits) with the given JPEG quality (1..100), creating dir
+// if needed. Each file is written to a temporary name and renamed, so a
+// reader never sees a partial image. It returns the paths in frame order.
+func WriteJPEGDir(dir, prefix string, frames []*Frame, quality int) ([]string, error) {
+	if quality < 1 || quality > 100 {
+		return nil, fmt.Errorf("write jpeg dir %q: quality %d outside 1..100", dir, quality)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("write jpeg dir %q: %w", dir, err)
+	}
+	paths := make([]string, 0, len(frames))
+	for i, f := range frames {
+		if f == nil {
+			return paths, fmt.Errorf("write jpeg dir %q: frame %d is nil", dir, i)
+		}
+		if err := f.Validate(); err != nil {
+			return paths, fmt.Errorf("write jpeg dir %q: frame %d: %w", dir, i, err)
+		}
+		data, err := f.EncodeJPEG(quality)
+		if err != nil {
+			return paths, fmt.Errorf("write jpeg dir %q: frame %d: %w", dir, i, err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("%s_%03d.jpg", prefix, i))
+		if err := writeFileAtomic(p, data); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it into place.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	name := tmp.Name()
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(name, 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(name, path)
+	}
+	if werr != nil {
+		os.Remove(name)
+		return fmt.Errorf("write %q: %w", path, werr)
+	}
+	return nil
+}
