@@ -161,7 +161,7 @@ func (ix *Index) Tensor(name string) (Tensor, error) {
 	if _, err := f.ReadAt(data, sh.header.DataStart+ti.Begin); err != nil {
 		return Tensor{}, fmt.Errorf("safetensors %s: reading tensor %q: %w", sh.path, name, err)
 	}
-	return Tensor{Name: name, DType: ti.DType, Shape: ti.Shape, Data: data}, nil
+	return Tensor{Name: name, DType: ti.DType, Shape: append([]int64{}, ti.Shape...), Data: data}, nil
 }
 
 // Float32 reads the named tensor converted to float32, and its shape.

@@ -82,14 +82,14 @@ func (f *File) Tensor(name string) (Tensor, error) {
 	if !ok {
 		return Tensor{}, fmt.Errorf("safetensors %s: no tensor %q", f.Path, name)
 	}
-	return Tensor{Name: ti.Name, DType: ti.DType, Shape: ti.Shape, Data: f.data[ti.Begin:ti.End:ti.End]}, nil
+	return Tensor{Name: ti.Name, DType: ti.DType, Shape: append([]int64{}, ti.Shape...), Data: f.data[ti.Begin:ti.End:ti.End]}, nil
 }
 
 // Tensors returns every tensor in ascending offset order; Data aliases the file buffer.
 func (f *File) Tensors() []Tensor {
 	out := make([]Tensor, len(f.header.Tensors))
 	for i, ti := range f.header.Tensors {
-		out[i] = Tensor{Name: ti.Name, DType: ti.DType, Shape: ti.Shape, Data: f.data[ti.Begin:ti.End:ti.End]}
+		out[i] = Tensor{Name: ti.Name, DType: ti.DType, Shape: append([]int64{}, ti.Shape...), Data: f.data[ti.Begin:ti.End:ti.End]}
 	}
 	return out
 }
