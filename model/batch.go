@@ -13,9 +13,60 @@ type Row struct {
 	Videos   []int
 }
 
+// Videos describes the videos of a batch: their grids and, for each, the
+// first row of its merged tokens in the vision embeddings.
+type Videos struct {
+	Grids  []Grid
+	Offset []int
+	Tokens int // total merged tokens
+}
+
+// NewVideos lays out the vision tokens of grids one after another.
+func (c Config) NewVideos(grids []Grid) Videos {
+	v := Videos{Grids: grids, Offset: make([]int, len(grids))}
+	for i, g := range grids {
+		v.Offset[i] = v.Tokens
+		v.Tokens += g.Tokens(c.VisionConfig.SpatialMergeSize)
+	}
+	return v
+}
+
+// layout computes one row's M-RoPE positions, vision splice indices and
+// vision mask. ids holds the whole padded row, valid marks real tokens.
+func (c Config) layout(ids []int, valid []bool, videos []int, vs Videos) (pos [3][]int64, index []int64, mask []float64, next int64, err error) {
+	rg := make([]Grid, len(videos))
+	for k, v := range videos {
+		if v < 0 || v >= len(vs.Grids) {
+			return pos, nil, nil, 0, fmt.Errorf("row names video %d of %d", v, len(vs.Grids))
+		}
+		rg[k] = vs.Grids[v]
+	}
+	pos, next, err = c.RopeIndex(ids, valid, rg)
+	if err != nil {
+		return pos, nil, nil, 0, err
+	}
+	index = make([]int64, len(ids))
+	mask = make([]float64, len(ids))
+	run, k, inRun := -1, 0, false
+	for t, id := range ids {
+		if id == c.VideoTokenID && (valid == nil || valid[t]) {
+			if !inRun {
+				run++
+				k, inRun = 0, true
+			}
+			index[t] = int64(vs.Offset[videos[run]] + k)
+			mask[t] = 1
+			k++
+		} else {
+			inRun = false
+		}
+	}
+	return pos, index, mask, next, nil
+}
+
 // SeqBatch is a right-padded batch of whole sequences (prompt + response)
 // laid out as the log-prob and training graphs expect. Float inputs are
-// float64 here; callers convert them to the graph's float type.
+// float64 here; Feeds converts them to the graph's float type.
 type SeqBatch struct {
 	B, L, R int
 	IDs     []int64   // [B,L]
@@ -27,30 +78,21 @@ type SeqBatch struct {
 	RespIndex  []int64
 	RespTokens []int64
 	RespMask   []float64
-	// VisionOffset[v] is the first vision-token row of video v.
-	VisionOffset []int
-	// VisionTokens is the total number of vision tokens of the batch's videos.
-	VisionTokens int
 }
 
-// NewSeqBatch lays out rows over the batch's videos (grids in video order).
-// Padding token id pad fills the right end of shorter rows.
-func (c Config) NewSeqBatch(rows []Row, grids []Grid, pad int) (*SeqBatch, error) {
+// NewSeqBatch lays out rows over the batch's videos. Padding token id pad
+// fills the right end of shorter rows.
+func (c Config) NewSeqBatch(rows []Row, vs Videos, pad int) (*SeqBatch, error) {
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("sequence batch: no rows")
 	}
-	m := c.VisionConfig.SpatialMergeSize
-	b := &SeqBatch{B: len(rows), VisionOffset: make([]int, len(grids))}
-	for v, g := range grids {
-		b.VisionOffset[v] = b.VisionTokens
-		b.VisionTokens += g.Tokens(m)
-	}
+	b := &SeqBatch{B: len(rows)}
 	for _, r := range rows {
 		b.L = max(b.L, len(r.Prompt)+len(r.Response))
 		b.R = max(b.R, len(r.Response))
 	}
 	if b.R == 0 {
-		b.R = 1 // the graphs need a non-empty response axis; the mask is 0
+		b.R = 1 // the graphs need a non-empty response axis; its mask is 0
 	}
 	B, L, R := b.B, b.L, b.R
 	b.IDs = make([]int64, B*L)
@@ -62,10 +104,10 @@ func (c Config) NewSeqBatch(rows []Row, grids []Grid, pad int) (*SeqBatch, error
 	b.RespMask = make([]float64, B*R)
 	valid := make([][]bool, B)
 	for i, r := range rows {
-		n := len(r.Prompt) + len(r.Response)
 		if len(r.Prompt) == 0 {
 			return nil, fmt.Errorf("sequence batch: row %d has an empty prompt", i)
 		}
+		n := len(r.Prompt) + len(r.Response)
 		ids := make([]int, L)
 		valid[i] = make([]bool, L)
 		for t := 0; t < L; t++ {
@@ -80,37 +122,15 @@ func (c Config) NewSeqBatch(rows []Row, grids []Grid, pad int) (*SeqBatch, error
 			valid[i][t] = t < n
 			b.IDs[i*L+t] = int64(ids[t])
 		}
-		rg := make([]Grid, len(r.Videos))
-		for k, v := range r.Videos {
-			if v < 0 || v >= len(grids) {
-				return nil, fmt.Errorf("sequence batch: row %d names video %d of %d", i, v, len(grids))
-			}
-			rg[k] = grids[v]
-		}
-		pos, _, err := c.RopeIndex(ids, valid[i], rg)
+		pos, index, mask, _, err := c.layout(ids, valid[i], r.Videos, vs)
 		if err != nil {
 			return nil, fmt.Errorf("sequence batch: row %d: %w", i, err)
 		}
 		for a := 0; a < 3; a++ {
 			copy(b.Pos[(a*B+i)*L:(a*B+i+1)*L], pos[a])
 		}
-		// Vision splice indices: the k-th pad of video run j takes token k.
-		run, k := -1, 0
-		inRun := false
-		for t := 0; t < len(r.Prompt); t++ {
-			if ids[t] == c.VideoTokenID {
-				if !inRun {
-					run++
-					k = 0
-					inRun = true
-				}
-				b.Index[i*L+t] = int64(b.VisionOffset[r.Videos[run]] + k)
-				b.VisMask[i*L+t] = 1
-				k++
-			} else {
-				inRun = false
-			}
-		}
+		copy(b.Index[i*L:(i+1)*L], index)
+		copy(b.VisMask[i*L:(i+1)*L], mask)
 		for j := range r.Response {
 			b.RespIndex[i*R+j] = int64(i*L + len(r.Prompt) + j - 1)
 			b.RespTokens[i*R+j] = int64(r.Response[j])
@@ -122,5 +142,68 @@ func (c Config) NewSeqBatch(rows []Row, grids []Grid, pad int) (*SeqBatch, error
 		}
 	}
 	b.Bias = CausalBias(valid, L)
+	return b, nil
+}
+
+// PromptBatch is a left-padded batch of prompts for the prefill graph, with
+// the state decoding continues from.
+type PromptBatch struct {
+	B, L    int
+	IDs     []int64   // [B,L]
+	Index   []int64   // [B,L]
+	VisMask []float64 // [B,L]
+	Pos     []int64   // [3,B,L]
+	Bias    []float64 // [B,1,L,L]
+	// Valid marks the real (non-padding) key positions of each row; decode
+	// steps append to it.
+	Valid [][]bool
+	// Next is each row's M-RoPE position for the first generated token.
+	Next []int64
+}
+
+// NewPromptBatch left-pads prompts (with their videos) to a common length.
+func (c Config) NewPromptBatch(prompts [][]int, videos [][]int, vs Videos, pad int) (*PromptBatch, error) {
+	if len(prompts) == 0 || len(videos) != len(prompts) {
+		return nil, fmt.Errorf("prompt batch: %d prompts, %d video lists", len(prompts), len(videos))
+	}
+	b := &PromptBatch{B: len(prompts)}
+	for _, p := range prompts {
+		if len(p) == 0 {
+			return nil, fmt.Errorf("prompt batch: empty prompt")
+		}
+		b.L = max(b.L, len(p))
+	}
+	B, L := b.B, b.L
+	b.IDs = make([]int64, B*L)
+	b.Index = make([]int64, B*L)
+	b.VisMask = make([]float64, B*L)
+	b.Pos = make([]int64, 3*B*L)
+	b.Valid = make([][]bool, B)
+	b.Next = make([]int64, B)
+	for i, p := range prompts {
+		off := L - len(p)
+		ids := make([]int, L)
+		b.Valid[i] = make([]bool, L)
+		for t := 0; t < L; t++ {
+			if t < off {
+				ids[t] = pad
+			} else {
+				ids[t] = p[t-off]
+				b.Valid[i][t] = true
+			}
+			b.IDs[i*L+t] = int64(ids[t])
+		}
+		pos, index, mask, next, err := c.layout(ids, b.Valid[i], videos[i], vs)
+		if err != nil {
+			return nil, fmt.Errorf("prompt batch: row %d: %w", i, err)
+		}
+		for a := 0; a < 3; a++ {
+			copy(b.Pos[(a*B+i)*L:(a*B+i+1)*L], pos[a])
+		}
+		copy(b.Index[i*L:(i+1)*L], index)
+		copy(b.VisMask[i*L:(i+1)*L], mask)
+		b.Next[i] = next
+	}
+	b.Bias = CausalBias(b.Valid, L)
 	return b, nil
 }
