@@ -20,9 +20,11 @@ var zeroGradOps = map[string]bool{"Range": true, "Sign": true, "ConstantOfShape"
 // Conventions:
 //   - Broadcasting: the gradient of an operand is summed over the leading
 //     axes added by broadcasting and over axes where the operand's dim is
-//     statically 1 and the result's is not. A dynamic (-1) operand dim is
-//     assumed NOT to be broadcast at run time (declare broadcast dims as a
-//     static 1 in inputs).
+//     statically 1 and the result's is not. Where the operand's dim is
+//     dynamic (-1) and the result's is static > 1, the run-time shape
+//     decides (a ReduceSum over run-time axes). Where both are dynamic the
+//     operand dim is assumed NOT to be broadcast (declare broadcast dims as
+//     a static 1: e.g. a mask [B,1,T,T], not [B,?,T,T]).
 //   - ReduceMax: the gradient is split evenly among all positions equal to
 //     the maximum (ties share it).
 //   - Min/Max: on ties the gradient goes to the first operand.
@@ -185,7 +187,8 @@ func (g *Graph) accumulate(v *Value, parts []*Value) *Value {
 }
 
 // sumTo reduces a broadcast gradient back to target (see Gradients).
-func (g *Graph) sumTo(gr *Value, target []int64) *Value {
+func (g *Graph) sumTo(gr *Value, x *Value) *Value {
+	target := x.Shape
 	if gr.kind == kindPoison {
 		return gr
 	}
@@ -197,16 +200,37 @@ func (g *Graph) sumTo(gr *Value, target []int64) *Value {
 	if lead > 0 {
 		gr = g.ReduceSum(gr, allAxes(lead), false)
 	}
-	var axes []int64
+	var axes, ambiguous []int64
 	for i, d := range target {
-		if d == 1 && gr.Shape[i] != 1 {
+		switch {
+		case d == 1 && gr.Shape[i] != 1:
 			axes = append(axes, int64(i))
+		case d == -1 && gr.Shape[i] > 1:
+			ambiguous = append(ambiguous, int64(i))
 		}
 	}
 	if len(axes) > 0 {
 		gr = g.ReduceSum(gr, axes, true)
 	}
+	if len(ambiguous) > 0 {
+		gr = g.sumWhereOne(gr, ambiguous, x)
+	}
 	return gr
+}
+
+// sumWhereOne sums gr (keepdims) over those of the candidate axes where x's
+// run-time dim is 1: the operand's dim is dynamic while the result's is
+// static > 1, so only the run-time shape tells whether it was broadcast.
+func (g *Graph) sumWhereOne(gr *Value, cand []int64, x *Value) *Value {
+	cv := g.ConstI64(cand, []int64{int64(len(cand))})
+	isOne := g.Equal(g.Gather(g.Shape(x), cv, 0), g.ConstI64([]int64{1}, []int64{1}))
+	axes := g.rawOp("Compress", []*Value{cv, isOne}, []attr{{name: "axis", kind: attrInt, i: 0}}, Int64, []int64{-1})
+	out := slices.Clone(gr.Shape)
+	for _, a := range cand {
+		out[a] = -1
+	}
+	return g.rawOp("ReduceSum", []*Value{gr, axes},
+		[]attr{{name: "keepdims", kind: attrInt, i: 1}, {name: "noop_with_empty_axes", kind: attrInt, i: 1}}, gr.DType, out)
 }
 
 // like reshapes gr to x's shape.
@@ -245,26 +269,26 @@ func (g *Graph) backprop(n *node, gys []*Value, need []bool) ([]*Value, error) {
 	case "Identity":
 		gx[0] = gy
 	case "Add":
-		gx[0] = g.sumTo(gy, in[0].Shape)
-		gx[1] = g.sumTo(gy, in[1].Shape)
+		gx[0] = g.sumTo(gy, in[0])
+		gx[1] = g.sumTo(gy, in[1])
 	case "Sub":
-		gx[0] = g.sumTo(gy, in[0].Shape)
+		gx[0] = g.sumTo(gy, in[0])
 		if need[1] {
-			gx[1] = g.sumTo(g.Neg(gy), in[1].Shape)
+			gx[1] = g.sumTo(g.Neg(gy), in[1])
 		}
 	case "Mul":
 		if need[0] {
-			gx[0] = g.sumTo(g.Mul(gy, in[1]), in[0].Shape)
+			gx[0] = g.sumTo(g.Mul(gy, in[1]), in[0])
 		}
 		if need[1] {
-			gx[1] = g.sumTo(g.Mul(gy, in[0]), in[1].Shape)
+			gx[1] = g.sumTo(g.Mul(gy, in[0]), in[1])
 		}
 	case "Div":
 		if need[0] {
-			gx[0] = g.sumTo(g.Div(gy, in[1]), in[0].Shape)
+			gx[0] = g.sumTo(g.Div(gy, in[1]), in[0])
 		}
 		if need[1] {
-			gx[1] = g.sumTo(g.Neg(g.Div(g.Mul(gy, y), in[1])), in[1].Shape)
+			gx[1] = g.sumTo(g.Neg(g.Div(g.Mul(gy, y), in[1])), in[1])
 		}
 	case "Pow":
 		a, b := in[0], in[1]
@@ -273,10 +297,10 @@ func (g *Graph) backprop(n *node, gys []*Value, need []bool) ([]*Value, error) {
 			bf = g.Cast(b, a.DType)
 		}
 		if need[0] {
-			gx[0] = g.sumTo(g.Mul(gy, g.Mul(bf, g.Pow(a, g.Sub(bf, c(1))))), a.Shape)
+			gx[0] = g.sumTo(g.Mul(gy, g.Mul(bf, g.Pow(a, g.Sub(bf, c(1))))), a)
 		}
 		if need[1] {
-			gx[1] = g.sumTo(g.Mul(gy, g.Mul(y, g.Log(a))), b.Shape)
+			gx[1] = g.sumTo(g.Mul(gy, g.Mul(y, g.Log(a))), b)
 		}
 	case "Min", "Max":
 		var mask *Value
@@ -287,10 +311,10 @@ func (g *Graph) backprop(n *node, gys []*Value, need []bool) ([]*Value, error) {
 		}
 		zero := c(0)
 		if need[0] {
-			gx[0] = g.sumTo(g.Where(mask, gy, zero), in[0].Shape)
+			gx[0] = g.sumTo(g.Where(mask, gy, zero), in[0])
 		}
 		if need[1] {
-			gx[1] = g.sumTo(g.Where(mask, zero, gy), in[1].Shape)
+			gx[1] = g.sumTo(g.Where(mask, zero, gy), in[1])
 		}
 	case "Neg":
 		gx[0] = g.Neg(gy)
@@ -321,10 +345,10 @@ func (g *Graph) backprop(n *node, gys []*Value, need []bool) ([]*Value, error) {
 		a, b := in[1], in[2]
 		zero := g.scalarOf(a.DType, 0)
 		if need[1] {
-			gx[1] = g.sumTo(g.Where(in[0], gy, zero), a.Shape)
+			gx[1] = g.sumTo(g.Where(in[0], gy, zero), a)
 		}
 		if need[2] {
-			gx[2] = g.sumTo(g.Where(in[0], zero, gy), b.Shape)
+			gx[2] = g.sumTo(g.Where(in[0], zero, gy), b)
 		}
 	case "Cast":
 		if x.DType.IsFloat() {
@@ -364,7 +388,7 @@ func (g *Graph) backprop(n *node, gys []*Value, need []bool) ([]*Value, error) {
 	case "Slice":
 		gx[0] = g.sliceGrad(n, gy)
 	case "Expand":
-		gx[0] = g.sumTo(gy, x.Shape)
+		gx[0] = g.sumTo(gy, x)
 	case "Gather":
 		gx[0] = g.gatherGrad(n, gy)
 	case "GatherElements":
@@ -402,7 +426,7 @@ func (g *Graph) matmulGrad(a, b, gy *Value, need []bool, gx []*Value) {
 		g2 = g.Unsqueeze(g2, -2)
 	}
 	if need[0] {
-		ga := g.sumTo(g.MatMul(g2, g.swapLast(b2)), a2.Shape)
+		ga := g.sumTo(g.MatMul(g2, g.swapLast(b2)), a2)
 		if a.Rank() == 1 {
 			ga = g.like(ga, a)
 		}
@@ -417,7 +441,7 @@ func (g *Graph) matmulGrad(a, b, gy *Value, need []bool, gx []*Value) {
 			gf := g.Reshape(g2, []int64{-1, nn})
 			gb = g.MatMul(g.Transpose(af, 1, 0), gf)
 		} else {
-			gb = g.sumTo(g.MatMul(g.swapLast(a2), g2), b2.Shape)
+			gb = g.sumTo(g.MatMul(g.swapLast(a2), g2), b2)
 		}
 		if b.Rank() == 1 {
 			gb = g.like(gb, b)
@@ -448,7 +472,7 @@ func (g *Graph) gemmGrad(n *node, gy *Value, need []bool, gx []*Value) {
 		if n.aux.beta != 1 {
 			gc = g.Mul(gy, g.scalarOf(gy.DType, n.aux.beta))
 		}
-		gx[2] = g.sumTo(gc, n.inputs[2].Shape)
+		gx[2] = g.sumTo(gc, n.inputs[2])
 	}
 }
 

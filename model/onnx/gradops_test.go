@@ -34,8 +34,10 @@ func opCases() []gc {
 		unary("Erf", G.Erf, p, true),
 		unary("Abs", G.Abs, away, false),
 		unary("Reciprocal", G.Reciprocal, away, false),
-		unary("Cos", G.Cos, p, true),
-		unary("Sin", G.Sin, p, true),
+		unary("Cos", G.Cos, p, false),
+		unary("Sin", G.Sin, p, false),
+		unary("Cos/f32", G.Cos, p, true),
+		unary("Sin/f32", G.Sin, p, true),
 		unary("Identity", G.Identity, p, false),
 		{name: "Clip", vars: []gvar{p("x", 3, 4)}, build: func(g G, v []V) V { return g.Clip(v[0], -0.5, 0.7) }},
 		// Broadcasting: row, column, scalar, leading batch.
@@ -104,6 +106,8 @@ func opCases() []gc {
 		{name: "dyn/Add-MatMul", vars: []gvar{in("x", dyn(2), 2, 3), p("w", 3, 2), p("b", 2)}, build: func(g G, v []V) V {
 			return g.Add(g.MatMul(v[0], v[1]), v[2])
 		}},
+		{name: "dyn/bcast-runtime-1", vars: []gvar{in("x", []int64{-1, 3}, 1, 3), p("w", 4, 3)}, build: func(g G, v []V) V { return g.Mul(v[0], v[1]) }},
+		{name: "dyn/bcast-runtime-4", vars: []gvar{in("x", []int64{-1, 3}, 4, 3), p("w", 4, 3)}, build: func(g G, v []V) V { return g.Mul(v[0], v[1]) }},
 		{name: "dyn/ReduceMean", vars: []gvar{in("x", dyn(3), 2, 3, 2)}, build: func(g G, v []V) V { return g.ReduceMean(v[0], []int64{0, 1}, false) }},
 		{name: "dyn/Concat", vars: []gvar{in("a", []int64{2, -1}, 2, 2), in("b", []int64{2, -1}, 2, 3)}, build: func(g G, v []V) V { return g.Concat(1, v[0], v[1]) }},
 		{name: "dyn/Slice", vars: []gvar{in("x", dyn(2), 4, 5)}, build: func(g G, v []V) V {

@@ -164,8 +164,14 @@ func (g *Graph) Abs(x *Value) *Value {
 	return g.op1("Abs", []*Value{x}, nil, nodeAux{}, x.DType, x.Shape)
 }
 
-// Cos returns the cosine.
-func (g *Graph) Cos(x *Value) *Value { return g.unaryFloat("Cos", x) }
+// Cos returns the cosine. ONNX Runtime's CPU provider has no float64 Cos
+// kernel, so for float64 it is emitted as Sin(x + pi/2).
+func (g *Graph) Cos(x *Value) *Value {
+	if x != nil && x.DType == Float64 && g.check("Cos", x) {
+		return g.Sin(g.Add(x, g.scalarOf(Float64, math.Pi/2)))
+	}
+	return g.unaryFloat("Cos", x)
+}
 
 // Sin returns the sine.
 func (g *Graph) Sin(x *Value) *Value { return g.unaryFloat("Sin", x) }
