@@ -2,11 +2,204 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/dataset"
 )
 
-// PLACEHOLDER: replaced by the owner of this file.
-func newGenCmd() *cobra.Command {
-	return &cobra.Command{Use: "gen", Short: "not built yet", RunE: func(*cobra.Command, []string) error { return errors.New("gen: not built yet") }}
+type genFlags struct {
+	videos    []string
+	out       string
+	tasks     []string
+	perVideo  int
+	seed      uint64
+	shard     string
+	workers   int
+	config    string
+	formats   []string
+	maxPixels int
+	minPixels int
+	synthetic int
+	quiet     bool
 }
+
+func newGenCmd() *cobra.Command {
+	var f genFlags
+	cmd := &cobra.Command{
+		Use:   "gen --videos DIR|FILE... --out DIR",
+		Short: "Generate pretext-task training data (grounding, counting, jigsaw) from videos",
+		Long: `gen samples 48 frames from each input video (5%..95% of its duration) and
+makes pretext-task samples from them: anomaly grounding, object counting and
+temporal jigsaw. It writes OUT/data.jsonl (one tasks.Sample per line),
+OUT/data.parquet (verl RLHF layout), OUT/frames/<id>/ (JPEG frames) and
+OUT/manifest.json (counts, skipped inputs, a sha256 per sample).
+
+Samples are deterministic: the same videos, settings and --seed give the same
+bytes. An interrupted run keeps every finished sample; running the same
+command again makes only the missing ones. With --shard i/n each machine
+makes a disjoint part (split by a hash of the video names); join the parts
+with 'trainer gen merge'. Unusable inputs (missing, empty, truncated, not a
+video, too short) are skipped with a reason; the run fails only if every
+input is unusable.`,
+		Example: `  trainer gen --videos third_party/videos --out data/train
+  trainer gen --synthetic 8 --out /tmp/synth --tasks jigsaw --per-video 4
+  trainer gen --videos /data/k400 --out part0 --shard 0/2 && trainer gen merge --out all part0 part1`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runGen(cmd, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.videos, "videos", nil, "input videos: files and/or directories (walked for video files), comma-separated or repeated; positional arguments are added too")
+	fl.StringVar(&f.out, "out", "", "output dataset directory (created; reused to resume an interrupted run)")
+	fl.StringSliceVar(&f.tasks, "tasks", []string{"grounding", "counting", "jigsaw"}, "pretext tasks to generate: grounding, counting, jigsaw")
+	fl.IntVar(&f.perVideo, "per-video", 1, "samples per task per video")
+	fl.Uint64Var(&f.seed, "seed", 1, "run seed; every sample's random stream derives from it, the video name, the task and the index")
+	fl.StringVar(&f.shard, "shard", "", "make only part i of n (0-based, e.g. 0/4) of the input videos, for several machines")
+	fl.IntVar(&f.workers, "workers", 0, "parallel workers (0 = all cores)")
+	fl.StringVar(&f.config, "config", "", "YAML file with generator settings (sections sampling, grounding, counting, jigsaw); unknown keys are an error")
+	fl.StringSliceVar(&f.formats, "format", []string{"jsonl", "parquet"}, "data files to write: jsonl, parquet")
+	fl.IntVar(&f.maxPixels, "max-pixels", tasks.DefaultSamplingConfig().MaxPixels, "largest frame size in pixels, aspect kept (overrides sampling.max_pixels of --config)")
+	fl.IntVar(&f.minPixels, "min-pixels", tasks.DefaultSamplingConfig().MinPixels, "smallest frame size in pixels (overrides sampling.min_pixels of --config)")
+	fl.IntVar(&f.synthetic, "synthetic", 0, "first make N synthetic videos under OUT/synthetic and use them as inputs (works with no downloaded data)")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	cmd.AddCommand(newGenMergeCmd(), newGenVerifyCmd())
+	return cmd
+}
+
+func runGen(cmd *cobra.Command, f genFlags, args []string) error {
+	ctx := cmd.Context()
+	if f.out == "" {
+		return errors.New("gen: --out is required")
+	}
+	cfg := tasks.DefaultGenConfig()
+	if f.config != "" {
+		var err error
+		if cfg, err = tasks.LoadGenConfig(f.config, cfg); err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+	}
+	if cmd.Flags().Changed("max-pixels") || f.config == "" {
+		cfg.Sampling.MaxPixels = f.maxPixels
+	}
+	if cmd.Flags().Changed("min-pixels") || f.config == "" {
+		cfg.Sampling.MinPixels = f.minPixels
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	var ts []tasks.DataSource
+	for _, name := range f.tasks {
+		t, err := tasks.ParseDataSource(strings.TrimSpace(name))
+		if err != nil {
+			return fmt.Errorf("gen: --tasks: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	shard, err := dataset.ParseShard(f.shard)
+	if err != nil {
+		return fmt.Errorf("gen: --shard: %w", err)
+	}
+	videos := append(append([]string{}, f.videos...), args...)
+	if f.synthetic > 0 {
+		paths, err := dataset.MakeSynthetic(ctx, filepath.Join(f.out, "synthetic"), f.synthetic, f.seed)
+		if err != nil {
+			return fmt.Errorf("gen: --synthetic: %w", err)
+		}
+		videos = append(videos, paths...)
+	}
+	if len(videos) == 0 {
+		return errors.New("gen: no input videos (give --videos or --synthetic)")
+	}
+	inputs, err := dataset.ListInputs(videos)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	if len(inputs) == 0 {
+		return fmt.Errorf("gen: no video files found in %s", strings.Join(videos, ", "))
+	}
+	plan, err := dataset.PlanGen(inputs, tasks.GenSpecs(cfg, ts), f.perVideo, f.seed, cfg.Sampling, shard)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	sum, err := dataset.Build(ctx, plan, buildOptions(cmd, f.out, f.workers, f.formats, f.quiet))
+	printSummary(cmd, f.out, sum)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	return nil
+}
+
+// buildOptions wires the progress bar and skip lines to stderr.
+func buildOptions(cmd *cobra.Command, out string, workers int, formats []string, quiet bool) dataset.Options {
+	stderr := cmd.ErrOrStderr()
+	o := dataset.Options{Out: out, Workers: workers, Formats: formats, Log: func(line string) { fmt.Fprintln(stderr, line) }}
+	if !quiet {
+		o.Progress = stderr
+	}
+	return o
+}
+
+func printSummary(cmd *cobra.Command, out string, sum *dataset.Summary) {
+	if sum == nil {
+		return
+	}
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "%s: %d planned, %d made, %d resumed, %d failed, %d lost to %d skipped input(s) of %d\n",
+		out, sum.Planned, sum.Generated, sum.Reused, sum.Failed, sum.Lost, len(sum.Skipped), sum.Inputs)
+	for _, s := range sum.Skipped {
+		fmt.Fprintf(w, "  skipped %s: %s\n", s.Video, s.Reason)
+	}
+	if m := sum.Manifest; m != nil {
+		fmt.Fprintf(w, "  %d samples from %d videos; per task %v; per subtype %v\n", m.Total, m.Videos, m.Counts, m.Subtypes)
+	}
+}
+
+func newGenMergeCmd() *cobra.Command {
+	var out string
+	var formats []string
+	cmd := &cobra.Command{
+		Use:   "merge --out DIR SHARD_DIR...",
+		Short: "Join the output directories of 'trainer gen --shard i/n' runs into one dataset",
+		Long: `merge links (or copies) the samples and frames of finished shard directories
+into --out and writes data files and a manifest byte-identical to what one
+unsharded run would have written. All shards must be made with the same
+settings.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("gen merge: --out is required")
+			}
+			m, err := dataset.Merge(cmd.Context(), out, args, formats)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d samples from %d videos; per task %v; %d skipped inputs\n", out, m.Total, m.Videos, m.Counts, len(m.Skipped))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "merged dataset directory")
+	cmd.Flags().StringSliceVar(&formats, "format", []string{"jsonl", "parquet"}, "data files to write: jsonl, parquet")
+	return cmd
+}
+
+func newGenVerifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Check every sample of a dataset directory against its manifest checksums",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := dataset.Verify(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			return nil
+		},
+	}
+}
+

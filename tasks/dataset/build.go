@@ -1,0 +1,353 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/video"
+)
+
+// Loader samples the frames of one video file; fps is the sampling rate
+// (frames / duration). Errors are reported as the reason the input was
+// skipped, so they should be one line.
+type Loader interface {
+	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*video.Frame, fps float64, err error)
+}
+
+// LoaderFunc adapts a function to Loader.
+type LoaderFunc func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error)
+
+// Load implements Loader.
+func (f LoaderFunc) Load(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+	return f(ctx, path, s)
+}
+
+// Options control a build, not its output bytes.
+type Options struct {
+	// Out is the dataset directory (created if needed).
+	Out string
+	// Workers is the number of parallel workers (0: all cores).
+	Workers int
+	// Formats lists the data files to write: "jsonl", "parquet" (nil:
+	// both).
+	Formats []string
+	// Loader samples videos (nil: VideoLoader).
+	Loader Loader
+	// Progress, if set, receives a progress bar.
+	Progress io.Writer
+	// Log, if set, receives one line per skipped input or failed sample.
+	Log func(line string)
+	// PreSkipped lists inputs already rejected before planning (e.g. by a
+	// probe); they go into the summary and manifest.
+	PreSkipped []Skip
+}
+
+// Summary reports what a build did.
+type Summary struct {
+	// Planned samples; Generated now; Reused from an earlier, interrupted
+	// run; Failed ones (their video loaded but generation failed);
+	// Lost ones (their video was skipped).
+	Planned, Generated, Reused, Failed, Lost int
+	// Inputs is the number of inputs of this shard; Skipped those that
+	// gave nothing, with reasons.
+	Inputs  int
+	Skipped []Skip
+	// Failures lists failed samples.
+	Failures []Failure
+	// Manifest is the finished directory's manifest (nil when interrupted).
+	Manifest *Manifest
+}
+
+// ErrAllInputsFailed is returned when no input video could be used.
+var ErrAllInputsFailed = errors.New("every input video failed")
+
+// cacheEntry is one input's sampled frames, loaded once and dropped when
+// its last job is done.
+type cacheEntry struct {
+	once   sync.Once
+	frames []*video.Frame
+	fps    float64
+	err    error
+	refs   int
+}
+
+type frameCache struct {
+	mu       sync.Mutex
+	entries  map[int]*cacheEntry
+	loader   Loader
+	sampling tasks.SamplingConfig
+	inputs   []Input
+}
+
+func (c *frameCache) get(ctx context.Context, i int) *cacheEntry {
+	c.mu.Lock()
+	e := c.entries[i]
+	c.mu.Unlock()
+	e.once.Do(func() {
+		e.frames, e.fps, e.err = c.loader.Load(ctx, c.inputs[i].Path, c.sampling)
+		if e.err == nil && len(e.frames) != c.sampling.Frames {
+			e.err = fmt.Errorf("got %d frames, want %d", len(e.frames), c.sampling.Frames)
+		}
+		if e.err == nil && !(e.fps > 0) {
+			e.err = fmt.Errorf("sampling fps %g is not positive", e.fps)
+		}
+	})
+	return e
+}
+
+func (c *frameCache) release(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[i]
+	e.refs--
+	if e.refs <= 0 {
+		e.frames = nil
+	}
+}
+
+// runSettings is what run.json records: everything that decides the bytes
+// of the samples.
+func runSettings(p *Plan) ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode run settings: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// checkRun writes out/run.json, or checks that an existing one matches:
+// resuming with other settings would mix incompatible samples.
+func checkRun(out string, settings []byte) error {
+	p := filepath.Join(out, RunName)
+	old, err := os.ReadFile(p)
+	if err == nil {
+		if !bytes.Equal(old, settings) {
+			return fmt.Errorf("output directory %s was made with other settings (see %s); use a new --out", out, p)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return writeFileAtomic(p, settings, true)
+}
+
+// Build makes every planned sample that is not already committed in
+// opts.Out, then writes the data files and the manifest. An interrupted
+// build (ctx cancelled) keeps every finished sample; running it again
+// makes only the missing ones and gives the same bytes. Inputs that cannot
+// be sampled are skipped with a reason; if none can be used Build returns
+// ErrAllInputsFailed (after writing what it has).
+func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
+	formats := opts.Formats
+	if formats == nil {
+		formats = []string{"jsonl", "parquet"}
+	}
+	for _, f := range formats {
+		if f != "jsonl" && f != "parquet" {
+			return nil, fmt.Errorf("unknown format %q (want jsonl or parquet)", f)
+		}
+	}
+	loader := opts.Loader
+	if loader == nil {
+		loader = VideoLoader()
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	logf := func(format string, a ...any) {
+		if opts.Log != nil {
+			opts.Log(strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", " "))
+		}
+	}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	settings, err := runSettings(plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRun(opts.Out, settings); err != nil {
+		return nil, err
+	}
+
+	sum := &Summary{Planned: len(plan.Jobs), Skipped: slices.Clone(opts.PreSkipped)}
+	inShard := map[int]bool{}
+	var pending []Job
+	for _, j := range plan.Jobs {
+		inShard[j.Input] = true
+		if _, err := os.Stat(recordPath(opts.Out, j.ID)); err == nil {
+			sum.Reused++
+			continue
+		}
+		pending = append(pending, j)
+	}
+	sum.Inputs = len(inShard)
+	// Work through the jobs video by video so few videos are held at once.
+	slices.SortStableFunc(pending, func(a, b Job) int { return a.Input - b.Input })
+	cache := &frameCache{entries: map[int]*cacheEntry{}, loader: loader, sampling: plan.Sampling, inputs: plan.Inputs}
+	for _, j := range pending {
+		for _, i := range []int{j.Input, j.Donor} {
+			if i < 0 {
+				continue
+			}
+			if cache.entries[i] == nil {
+				cache.entries[i] = &cacheEntry{}
+			}
+			cache.entries[i].refs++
+		}
+	}
+
+	bar := newProgress(opts.Progress, len(plan.Jobs), sum.Reused)
+	var mu sync.Mutex
+	skipped := map[int]bool{}
+	usedInput := map[int]bool{}
+	for _, j := range plan.Jobs {
+		if _, ok := cache.entries[j.Input]; !ok {
+			usedInput[j.Input] = true // all its samples were already made
+		}
+	}
+	jobs := make(chan Job)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(pending), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				err := runJob(ctx, plan, cache, opts.Out, j)
+				mu.Lock()
+				switch {
+				case err == nil:
+					sum.Generated++
+					usedInput[j.Input] = true
+				case ctx.Err() != nil:
+					// interrupted: nothing to report
+				case errors.Is(err, errInput):
+					sum.Lost++
+					if !skipped[j.Input] {
+						skipped[j.Input] = true
+						in := plan.Inputs[j.Input]
+						reason := strings.TrimPrefix(err.Error(), errInput.Error()+": ")
+						sum.Skipped = append(sum.Skipped, Skip{Video: in.Path, VideoID: in.ID, Reason: reason})
+						bar.log(fmt.Sprintf("skip %s: %s", in.Path, reason), logf)
+					}
+				default:
+					sum.Failed++
+					usedInput[j.Input] = true
+					in := plan.Inputs[j.Input]
+					f := Failure{ID: j.ID, VideoID: in.ID, Spec: plan.Specs[j.Spec].Key(), Reason: err.Error()}
+					sum.Failures = append(sum.Failures, f)
+					bar.log(fmt.Sprintf("failed sample %s (%s, %s): %s", j.ID, in.Path, f.Spec, f.Reason), logf)
+				}
+				bar.add(1)
+				mu.Unlock()
+				cache.release(j.Input)
+				if j.Donor >= 0 {
+					cache.release(j.Donor)
+				}
+			}
+		}()
+	}
+feed:
+	for _, j := range pending {
+		select {
+		case <-ctx.Done():
+			break feed
+		case jobs <- j:
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	bar.done()
+	if err := ctx.Err(); err != nil {
+		return sum, fmt.Errorf("build interrupted (finished samples are kept; run again to resume): %w", err)
+	}
+	ids := make([]string, len(plan.Jobs))
+	for i, j := range plan.Jobs {
+		ids[i] = j.ID
+	}
+	head := Manifest{Kind: plan.Kind, Split: plan.Split, Seed: plan.Seed, Skipped: sum.Skipped, Failed: sum.Failures}
+	m, err := finalize(opts.Out, head, ids, formats)
+	if err != nil {
+		return sum, err
+	}
+	sum.Manifest = m
+	sum.Skipped, sum.Failures = m.Skipped, m.Failed
+	if sum.Inputs > 0 && len(usedInput) == 0 {
+		return sum, fmt.Errorf("%w (%d inputs, see the skip reasons)", ErrAllInputsFailed, sum.Inputs)
+	}
+	return sum, nil
+}
+
+// errInput marks errors of loading the input video (the input is skipped).
+var errInput = errors.New("input")
+
+// runJob makes and commits one sample.
+func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Job) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e := cache.get(ctx, j.Input)
+	if e.err != nil {
+		return fmt.Errorf("%w: %w", errInput, e.err)
+	}
+	in := plan.Inputs[j.Input]
+	spec := plan.Specs[j.Spec]
+	src := tasks.Source{Frames: e.frames, FPS: e.fps}
+	if j.Donor >= 0 {
+		d := cache.get(ctx, j.Donor)
+		if d.err == nil {
+			src.Donor = fitFrames(d.frames, e.frames[0].W, e.frames[0].H)
+			src.DonorID = plan.Inputs[j.Donor].ID
+		}
+	}
+	g, err := spec.Generate(src, tasks.NewRand(j.Seed))
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	g.Meta.Seed = j.Seed
+	frames, blobs, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality)
+	if err != nil {
+		return err
+	}
+	s := tasks.Sample{
+		ID: j.ID, DataSource: g.DataSource, Subtype: g.Subtype, Split: plan.Split, Index: j.Index,
+		Video: in.Path, VideoID: in.ID, Frames: frames, FPS: e.fps,
+		MaxPixels: plan.Sampling.MaxPixels, MinPixels: plan.Sampling.MinPixels,
+		Prompt:   tasks.BuildPrompt(g.Question, len(g.Videos()), g.Clips != nil),
+		Question: g.Question, Answer: g.Answer, Meta: g.Meta,
+	}
+	row, err := MarshalRow(&s)
+	if err != nil {
+		return err
+	}
+	return writeRecord(out, j.ID, record{sum: SampleChecksum(row, blobs), row: row})
+}
+
+// fitFrames resizes donor frames to w x h (shared when already that size).
+func fitFrames(fs []*video.Frame, w, h int) []*video.Frame {
+	out := make([]*video.Frame, len(fs))
+	for i, f := range fs {
+		if f.W == w && f.H == h {
+			out[i] = f
+		} else {
+			out[i] = video.Resize(f, w, h)
+		}
+	}
+	return out
+}

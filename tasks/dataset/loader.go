@@ -1,0 +1,82 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/video"
+)
+
+// VideoLoader returns the Loader that decodes files with tasks/video:
+// cfg.Frames frames spread over [StartFrac, EndFrac] of the duration,
+// resized into the pixel budget; the fps is frames / duration.
+func VideoLoader() Loader {
+	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+		got, err := video.Sample(ctx, path, video.SampleOptions{
+			N: s.Frames, StartFrac: s.StartFrac, EndFrac: s.EndFrac, MaxPixels: s.MaxPixels, MinPixels: s.MinPixels,
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		return got.Frames, got.SampleFPS, nil
+	})
+}
+
+// ProbeInputs checks every input with video.Probe (cheap: no decoding) and
+// returns the usable ones and the skipped ones with reasons.
+func ProbeInputs(ctx context.Context, inputs []Input) ([]Input, []Skip, error) {
+	var ok []Input
+	var skipped []Skip
+	for _, in := range inputs {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if _, err := video.Probe(in.Path); err != nil {
+			if errors.Is(err, video.ErrNoOpenCV) {
+				return nil, nil, err
+			}
+			skipped = append(skipped, Skip{Video: in.Path, VideoID: in.ID, Reason: err.Error()})
+			continue
+		}
+		ok = append(ok, in)
+	}
+	return ok, skipped, nil
+}
+
+// SyntheticOptions returns the scene settings of synthetic video i of a
+// run with the given seed.
+func SyntheticOptions(seed uint64, i int) video.SynthOptions {
+	o := video.DefaultSynthOptions()
+	o.Seed = seed*1_000_003 + uint64(i) + 1
+	return o
+}
+
+// MakeSynthetic writes n synthetic videos (synthetic_000.avi, ...) into
+// dir, deterministically from seed, and returns their paths. Videos that
+// already exist are kept, so a resumed run reuses them.
+func MakeSynthetic(ctx context.Context, dir string, n int, seed uint64) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("synthetic videos: %w", err)
+	}
+	paths := make([]string, n)
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("synthetic_%03d.avi", i))
+		paths[i] = p
+		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+			continue
+		}
+		tmp := filepath.Join(dir, fmt.Sprintf(".synthetic_%03d.tmp.avi", i))
+		if err := video.MakeSyntheticVideo(ctx, tmp, SyntheticOptions(seed, i)); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("synthetic video %d: %w", i, err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			return nil, fmt.Errorf("synthetic video %d: %w", i, err)
+		}
+	}
+	return paths, nil
+}

@@ -1,0 +1,189 @@
+package dataset
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/videossr/videossr-go/tasks"
+)
+
+// Names of the files and folders of a dataset directory.
+const (
+	// JSONLName is the dataset as JSON lines of tasks.Sample.
+	JSONLName = "data.jsonl"
+	// ParquetName is the dataset in the verl Parquet layout.
+	ParquetName = "data.parquet"
+	// ManifestName holds counts, skipped inputs and per-sample checksums.
+	ManifestName = "manifest.json"
+	// RunName records the settings the directory was made with.
+	RunName = "run.json"
+	// FramesDir holds one JPEG folder per sample: frames/<id>/NN.jpg, or
+	// frames/<id>/clipK/NN.jpg for jigsaw (K = presented position).
+	FramesDir = "frames"
+	// RecordsDir holds one committed record per finished sample; it is what
+	// makes an interrupted run resumable.
+	RecordsDir = "samples"
+)
+
+// FramePaths returns the relative (slash-separated) frame paths a sample
+// with the given id and video inputs will have.
+func FramePaths(id string, clips bool, lens []int) tasks.FrameList {
+	name := func(dir string, i int) string { return path.Join(FramesDir, id, dir, fmt.Sprintf("%02d.jpg", i)) }
+	if !clips {
+		flat := make([]string, lens[0])
+		for i := range flat {
+			flat[i] = name("", i)
+		}
+		return tasks.FrameList{Flat: flat}
+	}
+	out := tasks.FrameList{Clips: make([][]string, len(lens))}
+	for c, n := range lens {
+		out.Clips[c] = make([]string, n)
+		for i := range n {
+			out.Clips[c][i] = name(fmt.Sprintf("clip%d", c+1), i)
+		}
+	}
+	return out
+}
+
+// writeFrames encodes the generated frames as JPEG into root/frames/<id>
+// atomically (a temporary folder renamed into place) and returns the frame
+// list and the encoded bytes in FrameList.All order.
+func writeFrames(root, id string, g *tasks.Generated, quality int) (tasks.FrameList, [][]byte, error) {
+	vids := g.Videos()
+	lens := make([]int, len(vids))
+	for i, v := range vids {
+		lens[i] = len(v)
+	}
+	list := FramePaths(id, g.Clips != nil, lens)
+	all := list.All()
+	var blobs [][]byte
+	for _, v := range vids {
+		for _, f := range v {
+			b, err := f.EncodeJPEG(quality)
+			if err != nil {
+				return list, nil, fmt.Errorf("sample %s: %w", id, err)
+			}
+			blobs = append(blobs, b)
+		}
+	}
+	final := filepath.Join(root, FramesDir, id)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return list, nil, fmt.Errorf("sample %s: %w", id, err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+id+".tmp-")
+	if err != nil {
+		return list, nil, fmt.Errorf("sample %s: %w", id, err)
+	}
+	defer os.RemoveAll(tmp)
+	prefix := path.Join(FramesDir, id) + "/"
+	for i, p := range all {
+		dst := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(p, prefix)))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return list, nil, fmt.Errorf("sample %s: %w", id, err)
+		}
+		if err := os.WriteFile(dst, blobs[i], 0o644); err != nil {
+			return list, nil, fmt.Errorf("sample %s: %w", id, err)
+		}
+	}
+	// A folder left by an interrupted attempt has no record: replace it.
+	if err := os.RemoveAll(final); err != nil {
+		return list, nil, fmt.Errorf("sample %s: %w", id, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return list, nil, fmt.Errorf("sample %s: %w", id, err)
+	}
+	return list, blobs, nil
+}
+
+// SampleChecksum is the sha256 (hex) of a sample's JSONL row followed by
+// the bytes of its frame files in order.
+func SampleChecksum(row []byte, frames [][]byte) string {
+	h := sha256.New()
+	h.Write(row)
+	for _, f := range frames {
+		h.Write(f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// record is a finished sample: its checksum and JSONL row.
+type record struct {
+	sum string
+	row []byte
+}
+
+func recordPath(root, id string) string {
+	return filepath.Join(root, RecordsDir, id[:2], id+".rec")
+}
+
+// writeRecord commits a finished sample (atomic rename).
+func writeRecord(root, id string, rec record) error {
+	var b bytes.Buffer
+	b.WriteString(rec.sum)
+	b.WriteByte('\n')
+	b.Write(rec.row)
+	b.WriteByte('\n')
+	return writeFileAtomic(recordPath(root, id), b.Bytes(), false)
+}
+
+// errNoRecord reports that a sample has not been finished yet.
+var errNoRecord = errors.New("no record")
+
+// readRecord loads a committed sample record.
+func readRecord(p string) (record, error) {
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return record{}, errNoRecord
+	}
+	if err != nil {
+		return record{}, err
+	}
+	sum, row, ok := bytes.Cut(data, []byte{'\n'})
+	row = bytes.TrimRight(row, "\n")
+	if !ok || len(sum) != 64 || len(row) == 0 {
+		return record{}, fmt.Errorf("record %s is damaged", p)
+	}
+	return record{sum: string(sum), row: row}, nil
+}
+
+// writeFileAtomic writes data to a temporary file in the same folder,
+// optionally syncs it, and renames it over path: readers see the old file
+// or the new one, never a part.
+func writeFileAtomic(p string, data []byte, sync bool) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	if werr == nil && sync {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, werr)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
