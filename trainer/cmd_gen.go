@@ -202,4 +202,3 @@ func newGenVerifyCmd() *cobra.Command {
 		},
 	}
 }
-
