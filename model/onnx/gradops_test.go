@@ -119,6 +119,9 @@ func opCases() []gc {
 		{name: "dyn/Gather", vars: []gvar{in("emb", []int64{-1, 3}, 4, 3), ii("ids", dyn(1), []int64{2, 2, 0, 3, 2}, 5)}, build: func(g G, v []V) V {
 			return g.Gather(v[0], v[1], 0)
 		}},
+		{name: "dyn/Gather-axis1", vars: []gvar{in("x", dyn(3), 2, 4, 3), ii("ids", dyn(2), []int64{3, -4, 3, 1}, 2, 2)}, build: func(g G, v []V) V {
+			return g.Gather(v[0], v[1], 1)
+		}},
 		{name: "dyn/Reshape-Softmax", vars: []gvar{in("x", dyn(2), 2, 6)}, build: func(g G, v []V) V {
 			return g.Softmax(g.Reshape(v[0], []int64{0, -1, 2}), 1)
 		}},

@@ -108,6 +108,7 @@ type Value struct {
 // Rank returns the number of dimensions of v.
 func (v *Value) Rank() int { return len(v.Shape) }
 
+// String formats v as name[dims] dtype, with ? for dynamic dims.
 func (v *Value) String() string {
 	if v == nil {
 		return "<nil>"
