@@ -24,13 +24,7 @@ func luma(r, g, b byte) int {
 
 // clamp8 clips an integer to 0..255.
 func clamp8(v int) byte {
-	if v < 0 {
-		return 0
-	}
-	if v > 255 {
-		return 255
-	}
-	return byte(v)
+	return byte(min(max(v, 0), 255))
 }
 
 // saturate implements PIL ImageEnhance.Color with factor 2: each channel
@@ -138,8 +132,9 @@ func (b *blurBuffers) blur(f *video.Frame, k []float32) *video.Frame {
 		}
 		for j, wt := range k {
 			src := pad[3*j : 3*j+stride]
+			dst := trow[:len(src)]
 			for i, v := range src {
-				trow[i] += wt * v
+				dst[i] += wt * v
 			}
 		}
 	}
@@ -152,8 +147,9 @@ func (b *blurBuffers) blur(f *video.Frame, k []float32) *video.Frame {
 		for j, wt := range k {
 			sy := min(max(y+j-r, 0), h-1)
 			src := tmp[sy*stride : (sy+1)*stride]
+			dst := acc[:len(src)]
 			for i, v := range src {
-				acc[i] += wt * v
+				dst[i] += wt * v
 			}
 		}
 		out := g.Pix[y*stride : (y+1)*stride]
