@@ -2,6 +2,7 @@ package perturb
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -138,6 +139,9 @@ func TestEveryKindSegmentOnlyNoMutationDeterministic(t *testing.T) {
 			}
 			if p == nil {
 				t.Errorf("nil params")
+			}
+			if _, err := json.Marshal(p); err != nil {
+				t.Errorf("params not JSON-serialisable: %v", err)
 			}
 		})
 	}
