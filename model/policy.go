@@ -1,0 +1,367 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/videossr/videossr-go/model/onnx"
+	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/params"
+)
+
+// Graph names of a Policy.
+const (
+	GraphVision  = "vision"
+	GraphPrefill = "prefill"
+	GraphDecode  = "decode"
+	GraphLogProb = "logprob"
+	GraphGRPO    = "train_grpo"
+	GraphSFT     = "train_sft"
+)
+
+// PolicyOptions selects the graphs a Policy loads and how they run.
+type PolicyOptions struct {
+	// Graphs to build and load (default: all six).
+	Graphs []string
+	// Loss of the GRPO training graph (default DefaultGRPOLoss()).
+	Loss LossConfig
+	// Session options of every ONNX Runtime session.
+	Session ort.Options
+	// Float is the graph float type (default Float32; Float64 for checks).
+	Float onnx.DType
+}
+
+// Policy runs the model's graphs on ONNX Runtime. Every graph takes the
+// parameters of Store as inputs, so an optimizer step that updates the store
+// in place is seen by the next call with no re-export.
+type Policy struct {
+	Config Config
+	Store  *params.Store
+	float  onnx.DType
+	loss   LossConfig
+	sess   map[string]*ort.Session
+	// Counters of graph runs, for tests and metrics (e.g. prefill once per prompt).
+	runs map[string]int
+}
+
+// AllGraphs lists every graph a Policy can load.
+func AllGraphs() []string {
+	return []string{GraphVision, GraphPrefill, GraphDecode, GraphLogProb, GraphGRPO, GraphSFT}
+}
+
+// BuildGraph emits one named graph of the model.
+func BuildGraph(c Config, name string, float onnx.DType, loss LossConfig) (*Built, error) {
+	switch name {
+	case GraphVision:
+		return BuildVision(c, float)
+	case GraphPrefill:
+		return BuildPrefill(c, float)
+	case GraphDecode:
+		return BuildDecode(c, float)
+	case GraphLogProb:
+		return BuildLogProb(c, float, loss.Temperature)
+	case GraphGRPO:
+		return BuildTrain(c, float, loss)
+	case GraphSFT:
+		sft := SFTLoss()
+		sft.Temperature = 1
+		return BuildTrain(c, float, sft)
+	}
+	return nil, fmt.Errorf("unknown graph %q (have %v)", name, AllGraphs())
+}
+
+// NewPolicy builds the requested graphs and opens one session for each.
+func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions) (*Policy, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Float == 0 {
+		opt.Float = onnx.Float32
+	}
+	if opt.Loss.Mode == "" {
+		opt.Loss = DefaultGRPOLoss()
+	}
+	if len(opt.Graphs) == 0 {
+		opt.Graphs = AllGraphs()
+	}
+	if opt.Float == onnx.Float64 {
+		opt.Session.DisableOptimizations = true // fused kernels are float32-only
+	}
+	p := &Policy{Config: c, Store: store, float: opt.Float, loss: opt.Loss, sess: map[string]*ort.Session{}, runs: map[string]int{}}
+	for _, name := range opt.Graphs {
+		b, err := BuildGraph(c, name, opt.Float, opt.Loss)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		m, err := b.Graph.Build(onnx.ExportOptions{ParamsAsInputs: true})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("export %s graph: %w", name, err)
+		}
+		raw, err := onnx.MarshalModel(m)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("marshal %s graph: %w", name, err)
+		}
+		s, err := rt.NewSession(raw, opt.Session)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("load %s graph: %w", name, err)
+		}
+		p.sess[name] = s
+	}
+	return p, nil
+}
+
+// Close releases every session; it is idempotent.
+func (p *Policy) Close() error {
+	var errs []error
+	for name, s := range p.sess {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", name, err))
+		}
+	}
+	p.sess = map[string]*ort.Session{}
+	return errors.Join(errs...)
+}
+
+// Float is the graph float type.
+func (p *Policy) Float() onnx.DType { return p.float }
+
+// Runs returns how many times the named graph has run.
+func (p *Policy) Runs(graph string) int { return p.runs[graph] }
+
+// run executes a graph with the parameters added to feeds.
+func (p *Policy) run(ctx context.Context, graph string, feeds map[string]ort.Tensor, outputs []string) (map[string]ort.Tensor, error) {
+	s, ok := p.sess[graph]
+	if !ok {
+		return nil, fmt.Errorf("policy: graph %q is not loaded", graph)
+	}
+	AddParamFeeds(feeds, p.Store, p.float)
+	// Graphs drop inputs they do not use (e.g. the KL reference when KL is off).
+	for name := range feeds {
+		if !hasInput(s, name) {
+			delete(feeds, name)
+		}
+	}
+	p.runs[graph]++
+	out, err := s.Run(ctx, feeds, outputs)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", graph, err)
+	}
+	return out, nil
+}
+
+func hasInput(s *ort.Session, name string) bool {
+	return slices.ContainsFunc(s.Inputs(), func(ti ort.TensorInfo) bool { return ti.Name == name })
+}
+
+// VisionBatch is the vision input of a batch: the patch rows of several
+// videos stacked along the temporal-slice axis (all with the same frame
+// size) and their 2-D rotary tables.
+type VisionBatch struct {
+	Videos  Videos
+	T, S    int
+	Patches []float32
+	Cos     []float64
+	Sin     []float64
+}
+
+// NewVisionBatch stacks videos; they must share one patch grid per slice.
+func (c Config) NewVisionBatch(videos []VisionInput) (*VisionBatch, error) {
+	if len(videos) == 0 {
+		return nil, fmt.Errorf("vision batch: no videos")
+	}
+	S := videos[0].Grid.PatchesPerSlice()
+	vb := &VisionBatch{S: S}
+	grids := make([]Grid, len(videos))
+	for i, v := range videos {
+		if v.Grid.GH != videos[0].Grid.GH || v.Grid.GW != videos[0].Grid.GW {
+			return nil, fmt.Errorf("vision batch: video %d has a %dx%d patch grid, video 0 %dx%d (one batch needs one frame size)",
+				i, v.Grid.GH, v.Grid.GW, videos[0].Grid.GH, videos[0].Grid.GW)
+		}
+		grids[i] = v.Grid
+		vb.T += v.Grid.GT
+		vb.Patches = append(vb.Patches, v.Patches...)
+	}
+	vb.Videos = c.NewVideos(grids)
+	vb.Cos, vb.Sin = c.VisionRotary(grids[0])
+	return vb, nil
+}
+
+// Feeds returns the vision tower inputs.
+func (vb *VisionBatch) Feeds(c Config, dt onnx.DType) map[string]ort.Tensor {
+	hd := int64(c.VisionHeadDim())
+	return map[string]ort.Tensor{
+		InPatches:   Float32Tensor(dt, []int64{int64(vb.T), int64(vb.S), int64(c.PatchDim())}, vb.Patches),
+		InVisionCos: FloatTensor(dt, []int64{int64(vb.S), hd}, vb.Cos),
+		InVisionSin: FloatTensor(dt, []int64{int64(vb.S), hd}, vb.Sin),
+	}
+}
+
+// Encode runs the vision graph: merged vision tokens [N, H] of the batch.
+func (p *Policy) Encode(ctx context.Context, vb *VisionBatch) (ort.Tensor, error) {
+	out, err := p.run(ctx, GraphVision, vb.Feeds(p.Config, p.float), []string{OutVisionEmbed})
+	if err != nil {
+		return ort.Tensor{}, err
+	}
+	return out[OutVisionEmbed], nil
+}
+
+// KVCache is the decoder cache of a batch: per layer key and value tensors.
+type KVCache struct {
+	Keys, Values []ort.Tensor
+}
+
+// Prefill runs the prompts and returns the last-position logits [B*V] and
+// the KV cache.
+func (p *Policy) Prefill(ctx context.Context, pb *PromptBatch, embeds ort.Tensor) ([]float32, KVCache, error) {
+	feeds := pb.Feeds(p.float)
+	feeds[InVisionEmbeds] = embeds
+	out, err := p.run(ctx, GraphPrefill, feeds, nil)
+	if err != nil {
+		return nil, KVCache{}, err
+	}
+	return p.logitsAndCache(out)
+}
+
+// Decode runs one decode step over tokens [B] at positions pos [B]; valid
+// must already include the new position.
+func (p *Policy) Decode(ctx context.Context, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
+	feeds := DecodeFeeds(p.float, tokens, pos, valid)
+	for i := range cache.Keys {
+		feeds[PastKey(i)] = cache.Keys[i]
+		feeds[PastValue(i)] = cache.Values[i]
+	}
+	out, err := p.run(ctx, GraphDecode, feeds, nil)
+	if err != nil {
+		return nil, KVCache{}, err
+	}
+	return p.logitsAndCache(out)
+}
+
+func (p *Policy) logitsAndCache(out map[string]ort.Tensor) ([]float32, KVCache, error) {
+	n := p.Config.NumHiddenLayers
+	cache := KVCache{Keys: make([]ort.Tensor, n), Values: make([]ort.Tensor, n)}
+	for i := 0; i < n; i++ {
+		cache.Keys[i], cache.Values[i] = out[PresentKey(i)], out[PresentValue(i)]
+	}
+	logits, err := toFloat32(out[OutLogits])
+	return logits, cache, err
+}
+
+func toFloat32(t ort.Tensor) ([]float32, error) {
+	switch d := t.Data.(type) {
+	case []float32:
+		return d, nil
+	case []float64:
+		f := make([]float32, len(d))
+		for i, v := range d {
+			f[i] = float32(v)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("tensor of %T is not float", t.Data)
+}
+
+func toFloat64(t ort.Tensor) ([]float64, error) {
+	switch d := t.Data.(type) {
+	case []float64:
+		return d, nil
+	case []float32:
+		f := make([]float64, len(d))
+		for i, v := range d {
+			f[i] = float64(v)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("tensor of %T is not float", t.Data)
+}
+
+// LogProbs returns the per-token log-probs and entropies [B*R] of the
+// responses of sb under the policy (temperature-scaled as the loss is).
+func (p *Policy) LogProbs(ctx context.Context, sb *SeqBatch, embeds ort.Tensor) (logp, entropy []float64, err error) {
+	feeds := sb.Feeds(p.float)
+	feeds[InVisionEmbeds] = embeds
+	out, err := p.run(ctx, GraphLogProb, feeds, []string{OutLogProbs, OutEntropy})
+	if err != nil {
+		return nil, nil, err
+	}
+	if logp, err = toFloat64(out[OutLogProbs]); err != nil {
+		return nil, nil, err
+	}
+	entropy, err = toFloat64(out[OutEntropy])
+	return logp, entropy, err
+}
+
+// StepInputs are the per-row training inputs of the GRPO graph.
+type StepInputs struct {
+	Advantages []float64 // [B]
+	OldLogProb []float64 // [B*R]
+	RefLogProb []float64 // [B*R] (ignored when the KL loss is off)
+}
+
+// StepResult is what one training-graph run returns.
+type StepResult struct {
+	Loss, PGLoss, KLLoss, Entropy, ClipFrac, ApproxKL float64
+	LogProbs                                          []float64
+	Grads                                             map[string][]float32
+}
+
+// TrainStep runs a training graph (GraphGRPO or GraphSFT) over one
+// micro-batch and returns the loss, diagnostics and one gradient per
+// parameter. It does not change the parameters.
+func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *VisionBatch, in StepInputs) (*StepResult, error) {
+	feeds := sb.Feeds(p.float)
+	for k, v := range vb.Feeds(p.Config, p.float) {
+		feeds[k] = v
+	}
+	if graph == GraphGRPO {
+		B, R := int64(sb.B), int64(sb.R)
+		if len(in.Advantages) != sb.B || len(in.OldLogProb) != sb.B*sb.R {
+			return nil, fmt.Errorf("train step: %d advantages and %d old log-probs for a %dx%d batch", len(in.Advantages), len(in.OldLogProb), sb.B, sb.R)
+		}
+		feeds[InAdvantages] = FloatTensor(p.float, []int64{B}, in.Advantages)
+		feeds[InOldLogProbs] = FloatTensor(p.float, []int64{B, R}, in.OldLogProb)
+		if p.loss.KLType != KLNone {
+			if len(in.RefLogProb) != sb.B*sb.R {
+				return nil, fmt.Errorf("train step: %d reference log-probs for a %dx%d batch", len(in.RefLogProb), sb.B, sb.R)
+			}
+			feeds[InRefLogProbs] = FloatTensor(p.float, []int64{B, R}, in.RefLogProb)
+		}
+	}
+	out, err := p.run(ctx, graph, feeds, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &StepResult{Grads: map[string][]float32{}}
+	scalar := func(name string) float64 {
+		t, ok := out[name]
+		if !ok {
+			return 0
+		}
+		v, err := toFloat64(t)
+		if err != nil || len(v) == 0 {
+			return 0
+		}
+		return v[0]
+	}
+	res.Loss, res.PGLoss, res.KLLoss = scalar(OutLoss), scalar(OutPGLoss), scalar(OutKLLoss)
+	res.Entropy, res.ClipFrac, res.ApproxKL = scalar(OutEntropy), scalar(OutClipFrac), scalar(OutApproxKL)
+	if res.LogProbs, err = toFloat64(out[OutLogProbs]); err != nil {
+		return nil, err
+	}
+	for _, prm := range p.Store.Params() {
+		g, ok := out[GradPrefix+prm.Name]
+		if !ok {
+			return nil, fmt.Errorf("train step: no gradient output for %s", prm.Name)
+		}
+		if res.Grads[prm.Name], err = toFloat32(g); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
