@@ -256,16 +256,12 @@ func (b *Binding) Close() error {
 // release destroys every native value held by b.
 func (b *Binding) release() {
 	for i, v := range b.inVals {
-		if v != nil {
-			v.Destroy()
-			b.inVals[i] = nil
-		}
+		destroyValue(v)
+		b.inVals[i] = nil
 	}
 	for i, v := range b.outVals {
-		if v != nil {
-			v.Destroy()
-			b.outVals[i] = nil
-		}
+		destroyValue(v)
+		b.outVals[i] = nil
 	}
 	if b.ro != nil {
 		b.ro.Destroy()

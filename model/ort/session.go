@@ -242,14 +242,10 @@ func (s *Session) Run(ctx context.Context, inputs map[string]Tensor, outputs []s
 	outData := make([]any, len(s.outputs))
 	defer func() {
 		for _, v := range inVals {
-			if v != nil {
-				v.Destroy()
-			}
+			destroyValue(v)
 		}
 		for _, v := range outVals {
-			if v != nil {
-				v.Destroy()
-			}
+			destroyValue(v)
 		}
 	}()
 	for i, ti := range s.inputs {
@@ -285,6 +281,15 @@ func (s *Session) Run(ctx context.Context, inputs map[string]Tensor, outputs []s
 	if err := runWithContext(ctx, func(ro *onnx.RunOptions) error {
 		return s.sess.RunWithOptions(inVals, outVals, ro)
 	}); err != nil {
+		if strings.Contains(err.Error(), "shape has no dimensions") {
+			var unknown []string
+			for i, ti := range s.outputs {
+				if ti.Shape == nil && outData[i] == nil {
+					unknown = append(unknown, ti.Name)
+				}
+			}
+			return nil, fmt.Errorf("ort: run %s: %w (a rank-0 output of undeclared rank cannot be copied by onnxruntime_go; declare the shape of output(s) %s)", s.name, err, quoteAll(unknown))
+		}
 		return nil, fmt.Errorf("ort: run %s: %w", s.name, err)
 	}
 

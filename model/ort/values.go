@@ -5,6 +5,7 @@ package ort
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"unsafe"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -102,4 +103,17 @@ func fromValue(v onnx.Value) (Tensor, error) {
 		return Tensor{Shape: shape, DType: dt, Data: u}, nil
 	}
 	return Tensor{}, fmt.Errorf("output value %T (onnx type %v) is not a supported tensor", v, v.GetONNXType())
+}
+
+// destroyValue releases v's native memory. It tolerates nil and typed-nil
+// values: on a failed output conversion onnxruntime_go stores a nil
+// *Tensor[T] in the outputs slice, whose Destroy would crash.
+func destroyValue(v onnx.Value) {
+	if v == nil {
+		return
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return
+	}
+	v.Destroy()
 }

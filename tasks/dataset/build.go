@@ -240,6 +240,9 @@ func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 						skipped[j.Input] = true
 						in := plan.Inputs[j.Input]
 						reason := strings.TrimPrefix(err.Error(), errInput.Error()+": ")
+						// The line names the file already.
+						reason = strings.TrimPrefix(reason, fmt.Sprintf("video %q: ", in.Path))
+						reason = strings.TrimPrefix(reason, in.Path+": ")
 						sum.Skipped = append(sum.Skipped, Skip{Video: in.Path, VideoID: in.ID, Reason: reason})
 						bar.log(fmt.Sprintf("skip %s: %s", in.Path, reason), logf)
 					}
@@ -327,7 +330,7 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 	}
 	s := tasks.Sample{
 		ID: j.ID, DataSource: g.DataSource, Subtype: g.Subtype, Split: plan.Split, Index: j.Index,
-		Video: in.Path, VideoID: in.ID, Frames: frames, FPS: e.fps,
+		Video: videoField(out, in.Path), VideoID: in.ID, Frames: frames, FPS: e.fps,
 		MaxPixels: plan.Sampling.MaxPixels, MinPixels: plan.Sampling.MinPixels,
 		Prompt:   tasks.BuildPrompt(g.Question, len(g.Videos()), g.Clips != nil),
 		Question: g.Question, Answer: g.Answer, Meta: g.Meta,
@@ -350,4 +353,20 @@ func fitFrames(fs []*video.Frame, w, h int) []*video.Frame {
 		}
 	}
 	return out
+}
+
+// videoField returns the path stored in a sample's video field: relative
+// (slash-separated) when the video lies inside the dataset directory, as
+// synthetic videos do, so the directory can move; else as given.
+func videoField(out, p string) string {
+	ao, err1 := filepath.Abs(out)
+	ap, err2 := filepath.Abs(p)
+	if err1 != nil || err2 != nil {
+		return p
+	}
+	rel, err := filepath.Rel(ao, ap)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return filepath.ToSlash(rel)
 }

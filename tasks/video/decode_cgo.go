@@ -42,14 +42,16 @@ var errSeekMismatch = errors.New("seek landed on an unverified frame")
 type capture struct {
 	path string
 	vc   *gocv.VideoCapture
-	mat  gocv.Mat
-	pos  int // index of the frame the next grab or read returns
+	mat  gocv.Mat // the last decoded frame (BGR)
+	rgb  gocv.Mat // its RGB conversion
+	pos  int      // index of the frame the next grab or read returns
 	info Info
 
 	nominalFPS float64 // the container's frame rate
 	ms0        float64 // timestamp (ms) of frame 0
 	cfr        bool    // every frame decoded so far sat at slot ms0 + index/fps
 	lastSlot   int     // the largest timeline slot (timestamp x fps) decoded so far
+	seeks      int     // seeks accepted (for tests)
 }
 
 // errEndOfStream is internal: decoding stopped cleanly or not, before frame
@@ -64,31 +66,30 @@ func openCapture(path string) (*capture, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	c := &capture{path: path, mat: gocv.NewMat(), cfr: true}
+	c := &capture{path: path, mat: gocv.NewMat(), rgb: gocv.NewMat(), cfr: true}
 	if err := c.open(); err != nil {
-		c.mat.Close()
+		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-// open (re)opens the file, preferring the FFmpeg backend whose frame
-// position semantics the verification relies on.
+// open (re)opens the file with OpenCV's FFmpeg backend, whose frame
+// position semantics the verification relies on. Other backends are not
+// tried: they mostly add noise for files FFmpeg cannot read.
 func (c *capture) open() error {
 	if c.vc != nil {
 		c.vc.Close()
 		c.vc = nil
 	}
-	for _, api := range []gocv.VideoCaptureAPI{gocv.VideoCaptureFFmpeg, gocv.VideoCaptureAny} {
-		vc, err := gocv.VideoCaptureFileWithAPI(c.path, api)
-		if err == nil && vc.IsOpened() {
-			c.vc = vc
-			c.pos = 0
-			return nil
-		}
+	vc, err := gocv.VideoCaptureFileWithAPI(c.path, gocv.VideoCaptureFFmpeg)
+	if err != nil || !vc.IsOpened() {
 		vc.Close()
+		return fmt.Errorf("video %q: %w: OpenCV (FFmpeg backend) cannot open it", c.path, ErrNotVideo)
 	}
-	return fmt.Errorf("video %q: %w: OpenCV cannot open it", c.path, ErrNotVideo)
+	c.vc = vc
+	c.pos = 0
+	return nil
 }
 
 // Close releases the native resources; it is idempotent.
@@ -99,6 +100,9 @@ func (c *capture) Close() {
 	}
 	if c.mat.Ptr() != nil {
 		c.mat.Close()
+	}
+	if c.rgb.Ptr() != nil {
+		c.rgb.Close()
 	}
 }
 
@@ -267,18 +271,20 @@ func (c *capture) read(k int, seeked bool) error {
 	return nil
 }
 
-// frame converts c.mat (BGR) to an RGB Frame.
+// frame converts c.mat (BGR) to an RGB Frame, using OpenCV's vectorised
+// colour conversion.
 func (c *capture) frame() (*Frame, error) {
 	if c.mat.Type() != gocv.MatTypeCV8UC3 {
 		return nil, fmt.Errorf("video %q: unsupported decoded pixel type %v", c.path, c.mat.Type())
 	}
-	w, h := c.mat.Cols(), c.mat.Rows()
-	data, err := c.mat.DataPtrUint8()
-	if err != nil || len(data) < 3*w*h {
+	gocv.CvtColor(c.mat, &c.rgb, gocv.ColorBGRToRGB)
+	w, h := c.rgb.Cols(), c.rgb.Rows()
+	data, err := c.rgb.DataPtrUint8()
+	if err != nil || len(data) < 3*w*h || w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("video %q: unreadable decoded frame buffer", c.path)
 	}
-	f := NewFrame(w, h)
-	bgrToRGB(f.Pix, data[:3*w*h])
+	f := &Frame{W: w, H: h, Pix: make([]byte, 3*w*h)}
+	copy(f.Pix, data)
 	return f, nil
 }
 
@@ -337,11 +343,16 @@ func Sample(ctx context.Context, path string, opt SampleOptions) (*Sampled, erro
 	if err := c.probe(ctx); err != nil {
 		return nil, err
 	}
-	counted := !c.cfr
+	return c.sampleAll(ctx, opt, !c.cfr)
+}
+
+// sampleAll samples a probed capture. counted tells that the frame count
+// was already established by decoding.
+func (c *capture) sampleAll(ctx context.Context, opt SampleOptions, counted bool) (*Sampled, error) {
 	for {
 		idx, err := SampleIndices(c.info.FrameCount, opt)
 		if err != nil {
-			return nil, fmt.Errorf("video %q: %w", path, err)
+			return nil, fmt.Errorf("video %q: %w", c.path, err)
 		}
 		out, err := c.sample(ctx, idx, opt)
 		var eos *errEndOfStream
@@ -352,7 +363,7 @@ func Sample(ctx context.Context, path string, opt SampleOptions) (*Sampled, erro
 		tol := max(3, promised/100)
 		if counted || c.lastSlot < promised-1-tol {
 			return nil, fmt.Errorf("video %q: %w: cannot decode frame %d of %d (%v)",
-				path, ErrTruncated, eos.want, promised, err)
+				c.path, ErrTruncated, eos.want, promised, err)
 		}
 		// The decoded frames cover the promised timeline: the container
 		// counts timeline slots, not frames. Resample over the frames
@@ -389,6 +400,7 @@ func (c *capture) sample(ctx context.Context, idx []int, opt SampleOptions) (*Sa
 			t0 := time.Now()
 			if c.seek(k) {
 				seeked = true
+				c.seeks++
 				cost.addSeek(time.Since(t0))
 			} else {
 				c.cfr = false // seeking unusable: decode sequentially from here on
@@ -407,6 +419,7 @@ func (c *capture) sample(ctx context.Context, idx []int, opt SampleOptions) (*Sa
 			// Seeking is not frame-exact for this file: decode
 			// sequentially from the start instead.
 			c.cfr = false
+			c.seeks--
 			if err = c.open(); err == nil {
 				if err = c.grabTo(ctx, k); err == nil {
 					err = c.read(k, false)

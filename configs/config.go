@@ -1,0 +1,366 @@
+// Package configs holds the YAML configurations of the trainer, embedded in
+// the binary, and loads them (with viper) into one typed Config. Loading is
+// strict: an unknown key or a bad value is an error naming the key.
+package configs
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/videossr/videossr-go/tasks"
+)
+
+//go:embed default.yaml videossr-qwen3vl8b.yaml ablations/*.yaml
+var files embed.FS
+
+// Embedded returns the bytes of an embedded config file, e.g. "default.yaml"
+// or "ablations/strict-reward.yaml".
+func Embedded(name string) ([]byte, error) {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("no embedded config %q: %w", name, err)
+	}
+	return b, nil
+}
+
+// EmbeddedNames lists the embedded config files.
+func EmbeddedNames() []string {
+	names := []string{"default.yaml", "videossr-qwen3vl8b.yaml"}
+	if ents, err := files.ReadDir("ablations"); err == nil {
+		for _, e := range ents {
+			names = append(names, "ablations/"+e.Name())
+		}
+	}
+	return names
+}
+
+// DeviceConfig says where ONNX Runtime runs.
+type DeviceConfig struct {
+	Provider       string `mapstructure:"provider" yaml:"provider"` // cpu | cuda
+	DeviceID       int    `mapstructure:"device_id" yaml:"device_id"`
+	IntraOpThreads int    `mapstructure:"intra_op_threads" yaml:"intra_op_threads"`
+	InterOpThreads int    `mapstructure:"inter_op_threads" yaml:"inter_op_threads"`
+	Library        string `mapstructure:"library" yaml:"library"` // ONNX Runtime shared library; "" = auto
+}
+
+// ModelConfig selects the policy.
+type ModelConfig struct {
+	Preset    string `mapstructure:"preset" yaml:"preset"`       // tiny | hf
+	Path      string `mapstructure:"path" yaml:"path"`           // Hugging Face model folder (preset hf)
+	Tokenizer string `mapstructure:"tokenizer" yaml:"tokenizer"` // tiny | path to tokenizer.json or its folder
+	InitSeed  uint64 `mapstructure:"init_seed" yaml:"init_seed"`
+}
+
+// DataConfig says which videos feed the pretext tasks and how samples are made.
+type DataConfig struct {
+	Videos          []string              `mapstructure:"videos" yaml:"videos"`
+	UseSampleVideos bool                  `mapstructure:"use_sample_videos" yaml:"use_sample_videos"`
+	SyntheticVideos int                   `mapstructure:"synthetic_videos" yaml:"synthetic_videos"`
+	HeldoutVideos   int                   `mapstructure:"heldout_videos" yaml:"heldout_videos"`
+	TrainSamples    int                   `mapstructure:"train_samples" yaml:"train_samples"`
+	Mix             map[string]float64    `mapstructure:"mix" yaml:"mix"` // data source -> weight
+	Sampling        tasks.SamplingConfig  `mapstructure:"sampling" yaml:"sampling"`
+	Grounding       tasks.GroundingConfig `mapstructure:"grounding" yaml:"grounding"`
+	Counting        tasks.CountingConfig  `mapstructure:"counting" yaml:"counting"`
+	Jigsaw          tasks.JigsawConfig    `mapstructure:"jigsaw" yaml:"jigsaw"`
+	Reward          string                `mapstructure:"reward" yaml:"reward"` // smooth | strict
+	Dir             string                `mapstructure:"dir" yaml:"dir"`       // where generated data goes ("" = <run_dir>/data)
+}
+
+// VIUBenchConfig sizes the held-out benchmark.
+type VIUBenchConfig struct {
+	PerSubtype int `mapstructure:"per_subtype" yaml:"per_subtype"`
+	MaxPixels  int `mapstructure:"max_pixels" yaml:"max_pixels"`
+}
+
+// OptimConfig configures AdamW.
+type OptimConfig struct {
+	LR          float64 `mapstructure:"lr" yaml:"lr"`
+	Beta1       float64 `mapstructure:"beta1" yaml:"beta1"`
+	Beta2       float64 `mapstructure:"beta2" yaml:"beta2"`
+	Eps         float64 `mapstructure:"eps" yaml:"eps"`
+	WeightDecay float64 `mapstructure:"weight_decay" yaml:"weight_decay"`
+	GradClip    float64 `mapstructure:"grad_clip" yaml:"grad_clip"`
+	Schedule    string  `mapstructure:"schedule" yaml:"schedule"` // constant | warmup-cosine
+	Warmup      int     `mapstructure:"warmup_steps" yaml:"warmup_steps"`
+	MinLRRatio  float64 `mapstructure:"min_lr_ratio" yaml:"min_lr_ratio"`
+}
+
+// SFTConfig configures the supervised warm-up.
+type SFTConfig struct {
+	Steps     int         `mapstructure:"steps" yaml:"steps"`
+	BatchSize int         `mapstructure:"batch_size" yaml:"batch_size"`
+	Optim     OptimConfig `mapstructure:"optim" yaml:"optim"`
+}
+
+// GRPOConfig configures the GRPO loop (grpo-math.md gives verl's semantics).
+type GRPOConfig struct {
+	Steps           int         `mapstructure:"steps" yaml:"steps"`
+	BatchPrompts    int         `mapstructure:"batch_prompts" yaml:"batch_prompts"`
+	GroupSize       int         `mapstructure:"group_size" yaml:"group_size"`
+	PPOEpochs       int         `mapstructure:"ppo_epochs" yaml:"ppo_epochs"`
+	MiniBatches     int         `mapstructure:"mini_batches" yaml:"mini_batches"`
+	MicroBatchRows  int         `mapstructure:"micro_batch_rows" yaml:"micro_batch_rows"`
+	NormAdvByStd    bool        `mapstructure:"norm_adv_by_std" yaml:"norm_adv_by_std"`
+	AdvEps          float64     `mapstructure:"adv_eps" yaml:"adv_eps"`
+	ClipLow         float64     `mapstructure:"clip_low" yaml:"clip_low"`
+	ClipHigh        float64     `mapstructure:"clip_high" yaml:"clip_high"`
+	ClipC           float64     `mapstructure:"clip_c" yaml:"clip_c"`
+	KLType          string      `mapstructure:"kl_type" yaml:"kl_type"`
+	KLCoef          float64     `mapstructure:"kl_coef" yaml:"kl_coef"`
+	EntropyCoef     float64     `mapstructure:"entropy_coef" yaml:"entropy_coef"`
+	LossAgg         string      `mapstructure:"loss_agg" yaml:"loss_agg"`
+	DynamicSampling bool        `mapstructure:"dynamic_sampling" yaml:"dynamic_sampling"`
+	Optim           OptimConfig `mapstructure:"optim" yaml:"optim"`
+}
+
+// RolloutConfig configures sampling.
+type RolloutConfig struct {
+	Temperature  float64  `mapstructure:"temperature" yaml:"temperature"`
+	TopP         float64  `mapstructure:"top_p" yaml:"top_p"`
+	TopK         int      `mapstructure:"top_k" yaml:"top_k"`
+	MaxNewTokens int      `mapstructure:"max_new_tokens" yaml:"max_new_tokens"`
+	MaxPrompt    int      `mapstructure:"max_prompt_tokens" yaml:"max_prompt_tokens"`
+	Stop         []string `mapstructure:"stop" yaml:"stop"`
+}
+
+// EvalConfig configures evaluation.
+type EvalConfig struct {
+	Every        int  `mapstructure:"every" yaml:"every"`
+	Before       bool `mapstructure:"before" yaml:"before"`
+	MaxNewTokens int  `mapstructure:"max_new_tokens" yaml:"max_new_tokens"`
+}
+
+// CheckpointConfig configures checkpoints.
+type CheckpointConfig struct {
+	Every int `mapstructure:"every" yaml:"every"`
+	Keep  int `mapstructure:"keep" yaml:"keep"`
+}
+
+// Config is the whole trainer configuration.
+type Config struct {
+	Seed       uint64           `mapstructure:"seed" yaml:"seed"`
+	RunDir     string           `mapstructure:"run_dir" yaml:"run_dir"`
+	Device     DeviceConfig     `mapstructure:"device" yaml:"device"`
+	Model      ModelConfig      `mapstructure:"model" yaml:"model"`
+	Data       DataConfig       `mapstructure:"data" yaml:"data"`
+	VIUBench   VIUBenchConfig   `mapstructure:"viubench" yaml:"viubench"`
+	SFT        SFTConfig        `mapstructure:"sft" yaml:"sft"`
+	GRPO       GRPOConfig       `mapstructure:"grpo" yaml:"grpo"`
+	Rollout    RolloutConfig    `mapstructure:"rollout" yaml:"rollout"`
+	Eval       EvalConfig       `mapstructure:"eval" yaml:"eval"`
+	Checkpoint CheckpointConfig `mapstructure:"checkpoint" yaml:"checkpoint"`
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("config")
+
+// Load builds the configuration: the embedded default.yaml, then each file
+// of paths merged in order (a path may name an embedded file, e.g.
+// "ablations/strict-reward.yaml", when no such file exists on disk), then
+// each "key=value" override of sets (value parsed as YAML). Unknown keys and
+// invalid values are errors naming the key.
+func Load(paths, sets []string) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	def, err := Embedded("default.yaml")
+	if err != nil {
+		return nil, err
+	}
+	if err := v.ReadConfig(bytes.NewReader(def)); err != nil {
+		return nil, fmt.Errorf("%w: embedded default.yaml: %v", ErrConfig, err)
+	}
+	known := map[string]bool{}
+	for _, k := range v.AllKeys() {
+		known[k] = true
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			if eb, eerr := Embedded(p); eerr == nil {
+				b, err = eb, nil
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: read %s: %v", ErrConfig, p, err)
+		}
+		layer := viper.New()
+		layer.SetConfigType("yaml")
+		if err := layer.ReadConfig(bytes.NewReader(b)); err != nil {
+			return nil, fmt.Errorf("%w: parse %s: %v", ErrConfig, p, err)
+		}
+		if err := checkKnown(layer.AllKeys(), known, p); err != nil {
+			return nil, err
+		}
+		if err := v.MergeConfigMap(layer.AllSettings()); err != nil {
+			return nil, fmt.Errorf("%w: merge %s: %v", ErrConfig, p, err)
+		}
+	}
+	for _, s := range sets {
+		key, val, ok := strings.Cut(s, "=")
+		key = strings.ToLower(strings.TrimSpace(key))
+		if !ok || key == "" {
+			return nil, fmt.Errorf("%w: --set %q: want key=value", ErrConfig, s)
+		}
+		if err := checkKnown([]string{key}, known, "--set"); err != nil {
+			return nil, err
+		}
+		var parsed any
+		if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
+			return nil, fmt.Errorf("%w: --set %s: value %q: %v", ErrConfig, key, val, err)
+		}
+		v.Set(key, parsed)
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// checkKnown rejects keys the default config does not have. Map-valued
+// sections (data.mix) accept new entries.
+func checkKnown(keys []string, known map[string]bool, where string) error {
+	for _, k := range keys {
+		if known[k] || strings.HasPrefix(k, "data.mix.") {
+			continue
+		}
+		return fmt.Errorf("%w: %s: unknown key %q", ErrConfig, where, k)
+	}
+	return nil
+}
+
+// YAML renders the resolved configuration (saved in each run directory).
+func (c *Config) YAML() ([]byte, error) {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("render config: %w", err)
+	}
+	return b, nil
+}
+
+// Validate checks values and names the key at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, a...)))
+	}
+	switch c.Device.Provider {
+	case "cpu", "cuda":
+	default:
+		bad("device.provider", "%q, want cpu or cuda", c.Device.Provider)
+	}
+	switch c.Model.Preset {
+	case "tiny":
+	case "hf":
+		if c.Model.Path == "" {
+			bad("model.path", "required when model.preset is hf")
+		}
+	default:
+		bad("model.preset", "%q, want tiny or hf", c.Model.Preset)
+	}
+	if c.RunDir == "" {
+		bad("run_dir", "must not be empty")
+	}
+	if c.Data.SyntheticVideos < 0 || c.Data.HeldoutVideos < 0 || c.Data.TrainSamples < 1 {
+		bad("data", "synthetic_videos and heldout_videos must be >= 0 and train_samples >= 1")
+	}
+	if len(c.Data.Mix) == 0 {
+		bad("data.mix", "no data source has a weight")
+	}
+	total := 0.0
+	for k, w := range c.Data.Mix {
+		switch k {
+		case "grounding", "counting", "jigsaw":
+		default:
+			bad("data.mix."+k, "unknown data source (want grounding, counting, jigsaw)")
+		}
+		if w < 0 {
+			bad("data.mix."+k, "weight %g is negative", w)
+		}
+		total += w
+	}
+	if len(c.Data.Mix) > 0 && total <= 0 {
+		bad("data.mix", "weights sum to zero")
+	}
+	for _, e := range []error{c.Data.Sampling.Validate(), c.Data.Grounding.Validate(), c.Data.Counting.Validate(), c.Data.Jigsaw.Validate()} {
+		if e != nil {
+			errs = append(errs, fmt.Errorf("%w: data.%v", ErrConfig, e))
+		}
+	}
+	if c.Data.Reward != "smooth" && c.Data.Reward != "strict" {
+		bad("data.reward", "%q, want smooth or strict", c.Data.Reward)
+	}
+	if c.VIUBench.PerSubtype < 1 {
+		bad("viubench.per_subtype", "%d, want >= 1", c.VIUBench.PerSubtype)
+	}
+	if c.SFT.Steps < 0 || c.SFT.BatchSize < 1 {
+		bad("sft", "steps must be >= 0 and batch_size >= 1")
+	}
+	validOptim := func(key string, o OptimConfig) {
+		if o.LR <= 0 {
+			bad(key+".lr", "%g, want > 0", o.LR)
+		}
+		if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
+			bad(key+".beta1/beta2", "want values in [0,1)")
+		}
+		if o.Eps <= 0 || o.WeightDecay < 0 || o.GradClip < 0 {
+			bad(key, "eps must be > 0, weight_decay and grad_clip >= 0")
+		}
+		if o.Schedule != "constant" && o.Schedule != "warmup-cosine" {
+			bad(key+".schedule", "%q, want constant or warmup-cosine", o.Schedule)
+		}
+	}
+	validOptim("sft.optim", c.SFT.Optim)
+	validOptim("grpo.optim", c.GRPO.Optim)
+	g := c.GRPO
+	if g.Steps < 0 || g.BatchPrompts < 1 || g.GroupSize < 1 {
+		bad("grpo", "steps >= 0, batch_prompts >= 1 and group_size >= 1 required")
+	}
+	if g.GroupSize < 2 && g.NormAdvByStd {
+		bad("grpo.group_size", "%d: the group std needs at least 2 rollouts", g.GroupSize)
+	}
+	if g.PPOEpochs < 1 || g.MiniBatches < 1 || g.MicroBatchRows < 1 {
+		bad("grpo", "ppo_epochs, mini_batches and micro_batch_rows must be >= 1")
+	}
+	if g.BatchPrompts%g.MiniBatches != 0 {
+		bad("grpo.mini_batches", "%d does not divide batch_prompts %d", g.MiniBatches, g.BatchPrompts)
+	}
+	switch g.KLType {
+	case "none", "k1", "abs", "k2", "k3":
+	default:
+		bad("grpo.kl_type", "%q, want none, k1, abs, k2 or k3", g.KLType)
+	}
+	switch g.LossAgg {
+	case "token-mean", "seq-mean-token-sum", "seq-mean-token-mean":
+	default:
+		bad("grpo.loss_agg", "%q, want token-mean, seq-mean-token-sum or seq-mean-token-mean", g.LossAgg)
+	}
+	if g.ClipLow < 0 || g.ClipLow >= 1 || g.ClipHigh < 0 {
+		bad("grpo.clip_low/clip_high", "want 0 <= clip_low < 1 and clip_high >= 0")
+	}
+	if g.ClipC != 0 && g.ClipC <= 1 {
+		bad("grpo.clip_c", "%g, want > 1 (or 0 to disable the dual clip)", g.ClipC)
+	}
+	r := c.Rollout
+	if r.Temperature < 0 || r.TopP <= 0 || r.TopP > 1 || r.MaxNewTokens < 1 {
+		bad("rollout", "temperature >= 0, 0 < top_p <= 1 and max_new_tokens >= 1 required")
+	}
+	if c.Eval.Every < 0 || c.Eval.MaxNewTokens < 1 {
+		bad("eval", "every >= 0 and max_new_tokens >= 1 required")
+	}
+	if c.Checkpoint.Every < 0 || c.Checkpoint.Keep < 1 {
+		bad("checkpoint", "every >= 0 and keep >= 1 required")
+	}
+	return errors.Join(errs...)
+}
