@@ -32,8 +32,9 @@ func (c Config) NewVideos(grids []Grid) Videos {
 }
 
 // layout computes one row's M-RoPE positions, vision splice indices and
-// vision mask. ids holds the whole padded row, valid marks real tokens.
-func (c Config) layout(ids []int, valid []bool, videos []int, vs Videos) (pos [3][]int64, index []int64, mask []float64, next int64, err error) {
+// vision mask. ids holds the whole padded row, valid marks real tokens;
+// positions from textFrom on (the response) are text whatever their id.
+func (c Config) layout(ids []int, valid []bool, videos []int, vs Videos, textFrom int) (pos [3][]int64, index []int64, mask []float64, next int64, err error) {
 	rg := make([]Grid, len(videos))
 	for k, v := range videos {
 		if v < 0 || v >= len(vs.Grids) {
@@ -41,7 +42,7 @@ func (c Config) layout(ids []int, valid []bool, videos []int, vs Videos) (pos [3
 		}
 		rg[k] = vs.Grids[v]
 	}
-	pos, next, err = c.RopeIndex(ids, valid, rg)
+	pos, next, err = c.ropeIndex(ids, valid, rg, textFrom)
 	if err != nil {
 		return pos, nil, nil, 0, err
 	}
@@ -49,7 +50,7 @@ func (c Config) layout(ids []int, valid []bool, videos []int, vs Videos) (pos [3
 	mask = make([]float64, len(ids))
 	run, k, inRun := -1, 0, false
 	for t, id := range ids {
-		if id == c.VideoTokenID && (valid == nil || valid[t]) {
+		if id == c.VideoTokenID && t < textFrom && (valid == nil || valid[t]) {
 			if !inRun {
 				run++
 				k, inRun = 0, true
@@ -122,7 +123,7 @@ func (c Config) NewSeqBatch(rows []Row, vs Videos, pad int) (*SeqBatch, error) {
 			valid[i][t] = t < n
 			b.IDs[i*L+t] = int64(ids[t])
 		}
-		pos, index, mask, _, err := c.layout(ids, valid[i], r.Videos, vs)
+		pos, index, mask, _, err := c.layout(ids, valid[i], r.Videos, vs, len(r.Prompt))
 		if err != nil {
 			return nil, fmt.Errorf("sequence batch: row %d: %w", i, err)
 		}
@@ -193,7 +194,7 @@ func (c Config) NewPromptBatch(prompts [][]int, videos [][]int, vs Videos, pad i
 			}
 			b.IDs[i*L+t] = int64(ids[t])
 		}
-		pos, index, mask, next, err := c.layout(ids, b.Valid[i], videos[i], vs)
+		pos, index, mask, next, err := c.layout(ids, b.Valid[i], videos[i], vs, L)
 		if err != nil {
 			return nil, fmt.Errorf("prompt batch: row %d: %w", i, err)
 		}

@@ -365,3 +365,12 @@ func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *
 	}
 	return res, nil
 }
+
+// WithStore returns a view of p that runs the same sessions with another
+// parameter store (e.g. the frozen reference policy). The view shares p's
+// sessions and run counters; close only p.
+func (p *Policy) WithStore(store *params.Store) *Policy {
+	v := *p
+	v.Store = store
+	return &v
+}

@@ -158,6 +158,13 @@ func (c Config) VisionRotary(g Grid) (cos, sin []float64) {
 // valid marks real tokens (nil = all real); padding positions get 1.
 // It returns the positions [3][len(ids)] and the next position to use.
 func (c Config) RopeIndex(ids []int, valid []bool, grids []Grid) ([3][]int64, int64, error) {
+	return c.ropeIndex(ids, valid, grids, len(ids))
+}
+
+// ropeIndex is RopeIndex where positions from textFrom on are text whatever
+// their id (a generated response may contain a video-pad id; it is a plain
+// token there, as it is in the decode graph).
+func (c Config) ropeIndex(ids []int, valid []bool, grids []Grid, textFrom int) ([3][]int64, int64, error) {
 	var pos [3][]int64
 	for a := range pos {
 		pos[a] = make([]int64, len(ids))
@@ -173,7 +180,7 @@ func (c Config) RopeIndex(ids []int, valid []bool, grids []Grid) ([3][]int64, in
 			i++
 			continue
 		}
-		if ids[i] != c.VideoTokenID {
+		if ids[i] != c.VideoTokenID || i >= textFrom {
 			for a := range pos {
 				pos[a][i] = next
 			}
@@ -188,7 +195,7 @@ func (c Config) RopeIndex(ids []int, valid []bool, grids []Grid) ([3][]int64, in
 		gi++
 		lh, lw := g.GH/m, g.GW/m
 		n := g.GT * lh * lw
-		if i+n > len(ids) {
+		if i+n > textFrom {
 			return pos, 0, fmt.Errorf("rope index: video %d needs %d pad tokens, sequence has %d left", gi, n, len(ids)-i)
 		}
 		for t := 0; t < g.GT; t++ {

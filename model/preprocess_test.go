@@ -147,3 +147,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("bad kv heads accepted")
 	}
 }
+
+// A response that contains a video-pad id is text: it neither claims a grid
+// nor gets vision embeddings spliced in.
+func TestResponseVideoPadIsText(t *testing.T) {
+	c := tinyTest()
+	g := Grid{GT: 1, GH: 2, GW: 2}
+	prompt := []int{9, c.VisionStartTokenID, c.VideoTokenID, c.VisionEndTokenID, 10}
+	row := Row{Prompt: prompt, Response: []int{c.VideoTokenID, 11}, Videos: []int{0}}
+	b, err := c.NewSeqBatch([]Row{row}, c.NewVideos([]Grid{g}), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.VisMask[2] != 1 || b.VisMask[5] != 0 {
+		t.Fatalf("vision mask %v", b.VisMask)
+	}
+	// Text positions continue one by one after the prompt.
+	if b.Pos[5] != b.Pos[4]+1 || b.Pos[6] != b.Pos[5]+1 {
+		t.Fatalf("positions %v", b.Pos[:b.L])
+	}
+}

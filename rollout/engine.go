@@ -1,0 +1,291 @@
+// Package rollout generates groups of responses from the policy: each
+// prompt's videos are encoded once and its prompt prefilled once, the
+// prompt's KV cache is shared by the G samples of its group, and the group
+// is decoded as one batch with per-row positions, ragged stopping and a
+// seeded random stream per row. It also turns task samples into model
+// inputs (chat template, video placeholders, patches).
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/ort"
+)
+
+// Model is what the engine needs of the policy (model.Policy implements it).
+type Model interface {
+	Encode(ctx context.Context, vb *model.VisionBatch) (ort.Tensor, error)
+	Prefill(ctx context.Context, pb *model.PromptBatch, embeds ort.Tensor) ([]float32, model.KVCache, error)
+	Decode(ctx context.Context, tokens, pos []int64, valid [][]bool, cache model.KVCache) ([]float32, model.KVCache, error)
+}
+
+var _ Model = (*model.Policy)(nil)
+
+// Decoder turns response tokens into text (the tokenizer implements it).
+type Decoder interface {
+	DecodeSkipSpecial(ids []int) string
+}
+
+// Prompt is one tokenised prompt with its videos, in the order of its
+// video-pad runs. All videos of one prompt share one frame size.
+type Prompt struct {
+	IDs    []int
+	Videos []model.VisionInput
+}
+
+// Finish reasons of a sample.
+const (
+	FinishStop   = "stop"   // a stop token or stop string ended it
+	FinishLength = "length" // it reached MaxNewTokens
+)
+
+// Sample is one generated response.
+type Sample struct {
+	Prompt   int       // index of its prompt
+	Row      int       // index within its group
+	Tokens   []int     // response token ids (a final stop token included)
+	LogProbs []float64 // per-token sampling log-probs (log softmax of logits/T)
+	Text     string    // decoded response (special tokens skipped, cut at a stop string)
+	Finish   string
+
+	textSet bool // Text was cut at a stop string
+}
+
+// Stats counts the work of one Generate call.
+type Stats struct {
+	Prompts, Rows         int
+	VisionRuns            int
+	PrefillRows           int // prompts prefilled (once each, whatever G is)
+	PrefillTokens         int // prompt tokens prefilled (padding excluded)
+	DecodeSteps           int
+	DecodeTokens          int // tokens generated
+	Vision, Prefill, Gen  time.Duration
+	PrefillTPS, DecodeTPS float64
+}
+
+// Engine generates responses with a Model.
+type Engine struct {
+	model Model
+	cfg   model.Config
+	dec   Decoder
+	pad   int
+}
+
+// NewEngine returns an engine over m for model config c; dec decodes
+// responses (nil leaves Text empty) and pad is the padding token id.
+func NewEngine(m Model, c model.Config, dec Decoder, pad int) *Engine {
+	return &Engine{model: m, cfg: c, dec: dec, pad: pad}
+}
+
+// Generate samples g responses for each prompt. Row r of prompt i draws
+// from the random stream (seed, i*g+r), so a call is reproducible. Context
+// cancellation stops it between decode steps.
+func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampling, seed uint64) ([]Sample, Stats, error) {
+	var st Stats
+	if len(prompts) == 0 || g < 1 {
+		return nil, st, fmt.Errorf("rollout: %d prompts with group size %d", len(prompts), g)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, st, err
+	}
+	st.Prompts, st.Rows = len(prompts), len(prompts)*g
+
+	// 1. Vision: one encoder run per prompt (a prompt's videos share a frame
+	// size; different prompts may not), concatenated for the prefill.
+	t0 := time.Now()
+	var grids []model.Grid
+	var embeds ort.Tensor
+	videos := make([][]int, len(prompts))
+	for i, p := range prompts {
+		if len(p.Videos) == 0 {
+			continue
+		}
+		vb, err := e.cfg.NewVisionBatch(p.Videos)
+		if err != nil {
+			return nil, st, fmt.Errorf("rollout: prompt %d: %w", i, err)
+		}
+		emb, err := e.model.Encode(ctx, vb)
+		if err != nil {
+			return nil, st, fmt.Errorf("rollout: prompt %d: %w", i, err)
+		}
+		st.VisionRuns++
+		for _, v := range p.Videos {
+			videos[i] = append(videos[i], len(grids))
+			grids = append(grids, v.Grid)
+		}
+		if embeds, err = concatRows(embeds, emb); err != nil {
+			return nil, st, err
+		}
+	}
+	if embeds.Data == nil {
+		// A text-only batch still feeds the splice input one zero row.
+		embeds = zeroRows(e.model, e.cfg.HiddenSize)
+	}
+	st.Vision = time.Since(t0)
+
+	// 2. Prefill once per prompt.
+	t0 = time.Now()
+	ids := make([][]int, len(prompts))
+	for i, p := range prompts {
+		ids[i] = p.IDs
+		st.PrefillTokens += len(p.IDs)
+	}
+	pb, err := e.cfg.NewPromptBatch(ids, videos, e.cfg.NewVideos(grids), e.pad)
+	if err != nil {
+		return nil, st, fmt.Errorf("rollout: %w", err)
+	}
+	logits, cache, err := e.model.Prefill(ctx, pb, embeds)
+	if err != nil {
+		return nil, st, fmt.Errorf("rollout: prefill: %w", err)
+	}
+	st.PrefillRows = len(prompts)
+	st.Prefill = time.Since(t0)
+
+	// 3. Share each prompt's cache with its g rows.
+	t0 = time.Now()
+	V := e.cfg.VocabSize
+	n := len(prompts) * g
+	rowOf := make([]int, n) // cache row (prompt) of each sample
+	for r := range rowOf {
+		rowOf[r] = r / g
+	}
+	if cache, err = selectRows(cache, rowOf); err != nil {
+		return nil, st, err
+	}
+	out := make([]Sample, n)
+	rngs := make([]*rand.Rand, n)
+	valid := make([][]bool, n)
+	pos := make([]int64, n)
+	stop := map[int]bool{e.cfg.EosTokenID: true}
+	for _, t := range s.StopTokens {
+		stop[t] = true
+	}
+	sp := newSampler(s)
+	active := make([]int, 0, n) // sample index of each live cache row
+	for r := 0; r < n; r++ {
+		i := r / g
+		out[r] = Sample{Prompt: i, Row: r % g}
+		rngs[r] = rand.New(rand.NewPCG(seed, uint64(r)))
+		valid[r] = append(make([]bool, 0, len(pb.Valid[i])+s.MaxNewTokens), pb.Valid[i]...)
+		pos[r] = pb.Next[i]
+		if e.emit(&out[r], sp, logits[i*V:(i+1)*V], rngs[r], stop, s) {
+			active = append(active, r)
+		}
+	}
+	// Drop rows that finished on their first token.
+	if len(active) < n {
+		if cache, err = selectRows(cache, active); err != nil {
+			return nil, st, err
+		}
+	}
+
+	// 4. Batched decode of the live rows.
+	for len(active) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, st, err
+		}
+		tokens := make([]int64, len(active))
+		ps := make([]int64, len(active))
+		vs := make([][]bool, len(active))
+		for j, r := range active {
+			tokens[j] = int64(out[r].Tokens[len(out[r].Tokens)-1])
+			ps[j] = pos[r]
+			pos[r]++
+			valid[r] = append(valid[r], true)
+			vs[j] = valid[r]
+		}
+		logits, cache, err = e.model.Decode(ctx, tokens, ps, vs, cache)
+		if err != nil {
+			return nil, st, fmt.Errorf("rollout: decode step %d: %w", st.DecodeSteps+1, err)
+		}
+		st.DecodeSteps++
+		keep := make([]int, 0, len(active))
+		next := active[:0:0]
+		for j, r := range active {
+			if e.emit(&out[r], sp, logits[j*V:(j+1)*V], rngs[r], stop, s) {
+				keep = append(keep, j)
+				next = append(next, r)
+			}
+		}
+		if len(keep) < len(active) && len(keep) > 0 {
+			if cache, err = selectRows(cache, keep); err != nil {
+				return nil, st, err
+			}
+		}
+		active = next
+	}
+	st.Gen = time.Since(t0)
+	for r := range out {
+		st.DecodeTokens += len(out[r].Tokens)
+		if e.dec != nil && !out[r].textSet {
+			out[r].Text = e.dec.DecodeSkipSpecial(out[r].Tokens)
+		}
+	}
+	if st.Prefill > 0 {
+		st.PrefillTPS = float64(st.PrefillTokens) / st.Prefill.Seconds()
+	}
+	if st.Gen > 0 {
+		st.DecodeTPS = float64(st.DecodeTokens) / st.Gen.Seconds()
+	}
+	return out, st, nil
+}
+
+// emit samples the next token of s from logits and reports whether the
+// sample goes on.
+func (e *Engine) emit(smp *Sample, sp *sampler, logits []float32, rng *rand.Rand, stop map[int]bool, s Sampling) bool {
+	tok, lp := sp.draw(logits, rng)
+	smp.Tokens = append(smp.Tokens, tok)
+	smp.LogProbs = append(smp.LogProbs, lp)
+	if stop[tok] {
+		smp.Finish = FinishStop
+		return false
+	}
+	if len(s.StopStrings) > 0 && e.dec != nil {
+		text := e.dec.DecodeSkipSpecial(smp.Tokens)
+		for _, ss := range s.StopStrings {
+			if k := strings.Index(text, ss); ss != "" && k >= 0 {
+				smp.Text, smp.textSet = text[:k], true
+				smp.Finish = FinishStop
+				return false
+			}
+		}
+	}
+	if len(smp.Tokens) >= s.MaxNewTokens {
+		smp.Finish = FinishLength
+		return false
+	}
+	return true
+}
+
+// prefillOne prefills a single prompt and returns its last-position logits
+// (used by tests that recompute generations without the cache).
+func (e *Engine) prefillOne(ctx context.Context, p Prompt) ([]float32, model.KVCache, error) {
+	var embeds ort.Tensor
+	var grids []model.Grid
+	var vids []int
+	if len(p.Videos) > 0 {
+		vb, err := e.cfg.NewVisionBatch(p.Videos)
+		if err != nil {
+			return nil, model.KVCache{}, err
+		}
+		if embeds, err = e.model.Encode(ctx, vb); err != nil {
+			return nil, model.KVCache{}, err
+		}
+		for _, v := range p.Videos {
+			vids = append(vids, len(grids))
+			grids = append(grids, v.Grid)
+		}
+	} else {
+		embeds = zeroRows(e.model, e.cfg.HiddenSize)
+	}
+	pb, err := e.cfg.NewPromptBatch([][]int{p.IDs}, [][]int{vids}, e.cfg.NewVideos(grids), e.pad)
+	if err != nil {
+		return nil, model.KVCache{}, err
+	}
+	return e.model.Prefill(ctx, pb, embeds)
+}

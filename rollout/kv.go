@@ -1,0 +1,93 @@
+package rollout
+
+import (
+	"fmt"
+
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/onnx"
+	"github.com/videossr/videossr-go/model/ort"
+)
+
+// selectRows returns a cache whose row j is row rows[j] of c (rows may
+// repeat: that is how a prompt's cache is shared by its group).
+func selectRows(c model.KVCache, rows []int) (model.KVCache, error) {
+	out := model.KVCache{Keys: make([]ort.Tensor, len(c.Keys)), Values: make([]ort.Tensor, len(c.Values))}
+	var err error
+	for i := range c.Keys {
+		if out.Keys[i], err = gatherRows(c.Keys[i], rows); err != nil {
+			return out, fmt.Errorf("rollout: layer %d keys: %w", i, err)
+		}
+		if out.Values[i], err = gatherRows(c.Values[i], rows); err != nil {
+			return out, fmt.Errorf("rollout: layer %d values: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// gatherRows gathers rows of a tensor along axis 0.
+func gatherRows(t ort.Tensor, rows []int) (ort.Tensor, error) {
+	if len(t.Shape) == 0 {
+		return t, fmt.Errorf("rank-0 tensor")
+	}
+	n := int(t.Shape[0])
+	shape := append([]int64{int64(len(rows))}, t.Shape[1:]...)
+	switch d := t.Data.(type) {
+	case []float32:
+		g, err := gather(d, n, rows)
+		return ort.Tensor{Shape: shape, DType: t.DType, Data: g}, err
+	case []float64:
+		g, err := gather(d, n, rows)
+		return ort.Tensor{Shape: shape, DType: t.DType, Data: g}, err
+	}
+	return t, fmt.Errorf("unsupported tensor data %T", t.Data)
+}
+
+func gather[T any](d []T, n int, rows []int) ([]T, error) {
+	if n == 0 || len(d)%n != 0 {
+		return nil, fmt.Errorf("%d values over %d rows", len(d), n)
+	}
+	stride := len(d) / n
+	out := make([]T, len(rows)*stride)
+	for j, r := range rows {
+		if r < 0 || r >= n {
+			return nil, fmt.Errorf("row %d of %d", r, n)
+		}
+		copy(out[j*stride:(j+1)*stride], d[r*stride:(r+1)*stride])
+	}
+	return out, nil
+}
+
+// concatRows appends the rows of b to a along axis 0 (a may be empty).
+func concatRows(a, b ort.Tensor) (ort.Tensor, error) {
+	if a.Data == nil {
+		return b, nil
+	}
+	if len(a.Shape) != len(b.Shape) || a.DType != b.DType {
+		return a, fmt.Errorf("rollout: concat %v%v with %v%v", a.DType, a.Shape, b.DType, b.Shape)
+	}
+	shape := append([]int64{a.Shape[0] + b.Shape[0]}, a.Shape[1:]...)
+	switch x := a.Data.(type) {
+	case []float32:
+		y, ok := b.Data.([]float32)
+		if !ok {
+			return a, fmt.Errorf("rollout: concat []float32 with %T", b.Data)
+		}
+		return ort.Tensor{Shape: shape, DType: a.DType, Data: append(append(make([]float32, 0, len(x)+len(y)), x...), y...)}, nil
+	case []float64:
+		y, ok := b.Data.([]float64)
+		if !ok {
+			return a, fmt.Errorf("rollout: concat []float64 with %T", b.Data)
+		}
+		return ort.Tensor{Shape: shape, DType: a.DType, Data: append(append(make([]float64, 0, len(x)+len(y)), x...), y...)}, nil
+	}
+	return a, fmt.Errorf("rollout: unsupported tensor data %T", a.Data)
+}
+
+// zeroRows returns a one-row zero vision-embedding tensor for a batch with
+// no video, in the float type of m's graphs.
+func zeroRows(m Model, hidden int) ort.Tensor {
+	if f, ok := m.(interface{ Float() onnx.DType }); ok && f.Float() == onnx.Float64 {
+		return ort.Tensor{Shape: []int64{1, int64(hidden)}, DType: ort.Float64, Data: make([]float64, hidden)}
+	}
+	return ort.Tensor{Shape: []int64{1, int64(hidden)}, DType: ort.Float32, Data: make([]float32, hidden)}
+}
