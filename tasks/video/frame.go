@@ -116,83 +116,6 @@ func DecodeJPEG(data []byte) (*Frame, error) {
 	return FromImage(img), nil
 }
 
-// Resize returns f resampled to w x h. Upscaling uses bilinear
-// interpolation; downscaling averages the source area each output pixel
-// covers (box filter), which avoids aliasing. The result is deterministic.
-func Resize(f *Frame, w, h int) *Frame {
-	if w == f.W && h == f.H {
-		return f.Clone()
-	}
-	out := NewFrame(w, h)
-	sx := float64(f.W) / float64(w)
-	sy := float64(f.H) / float64(h)
-	if sx <= 1 && sy <= 1 {
-		resizeBilinear(f, out, sx, sy)
-		return out
-	}
-	resizeArea(f, out, sx, sy)
-	return out
-}
-
-func resizeBilinear(src, dst *Frame, sx, sy float64) {
-	for y := 0; y < dst.H; y++ {
-		fy := (float64(y)+0.5)*sy - 0.5
-		y0 := int(math.Floor(fy))
-		wy := fy - float64(y0)
-		y0c, y1c := clampInt(y0, 0, src.H-1), clampInt(y0+1, 0, src.H-1)
-		for x := 0; x < dst.W; x++ {
-			fx := (float64(x)+0.5)*sx - 0.5
-			x0 := int(math.Floor(fx))
-			wx := fx - float64(x0)
-			x0c, x1c := clampInt(x0, 0, src.W-1), clampInt(x0+1, 0, src.W-1)
-			o := dst.Offset(x, y)
-			for c := 0; c < 3; c++ {
-				p00 := float64(src.Pix[src.Offset(x0c, y0c)+c])
-				p01 := float64(src.Pix[src.Offset(x1c, y0c)+c])
-				p10 := float64(src.Pix[src.Offset(x0c, y1c)+c])
-				p11 := float64(src.Pix[src.Offset(x1c, y1c)+c])
-				v := (p00*(1-wx)+p01*wx)*(1-wy) + (p10*(1-wx)+p11*wx)*wy
-				dst.Pix[o+c] = clampByte(v)
-			}
-		}
-	}
-}
-
-func resizeArea(src, dst *Frame, sx, sy float64) {
-	for y := 0; y < dst.H; y++ {
-		y0 := float64(y) * sy
-		y1 := math.Min(y0+sy, float64(src.H))
-		for x := 0; x < dst.W; x++ {
-			x0 := float64(x) * sx
-			x1 := math.Min(x0+sx, float64(src.W))
-			var acc [3]float64
-			var wsum float64
-			for yy := int(y0); float64(yy) < y1; yy++ {
-				wy := math.Min(float64(yy+1), y1) - math.Max(float64(yy), y0)
-				if wy <= 0 {
-					continue
-				}
-				for xx := int(x0); float64(xx) < x1; xx++ {
-					wx := math.Min(float64(xx+1), x1) - math.Max(float64(xx), x0)
-					if wx <= 0 {
-						continue
-					}
-					wgt := wx * wy
-					o := src.Offset(xx, yy)
-					acc[0] += wgt * float64(src.Pix[o])
-					acc[1] += wgt * float64(src.Pix[o+1])
-					acc[2] += wgt * float64(src.Pix[o+2])
-					wsum += wgt
-				}
-			}
-			o := dst.Offset(x, y)
-			for c := 0; c < 3; c++ {
-				dst.Pix[o+c] = clampByte(acc[c] / wsum)
-			}
-		}
-	}
-}
-
 // FitPixels returns the size that keeps the aspect ratio of w x h while
 // making w*h at most maxPixels and at least minPixels (each 0 = no bound).
 // Sides are at least 1.
@@ -219,25 +142,4 @@ func FitPixels(w, h, maxPixels, minPixels int) (int, int) {
 func ResizeToBudget(f *Frame, maxPixels, minPixels int) *Frame {
 	w, h := FitPixels(f.W, f.H, maxPixels, minPixels)
 	return Resize(f, w, h)
-}
-
-func clampInt(v, lo, hi int) int {
-	if v < lo {
-		return lo
-	}
-	if v > hi {
-		return hi
-	}
-	return v
-}
-
-func clampByte(v float64) uint8 {
-	v = math.Round(v)
-	if v < 0 {
-		return 0
-	}
-	if v > 255 {
-		return 255
-	}
-	return uint8(v)
 }

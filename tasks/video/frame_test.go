@@ -1,6 +1,8 @@
 package video
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"testing"
 )
@@ -119,4 +121,178 @@ func TestJPEGRoundTrip(t *testing.T) {
 	if d := meanAbsDiff(frames[0], g); d > 6 {
 		t.Errorf("JPEG q95 round trip mean abs diff %.2f", d)
 	}
+}
+
+// refAxis returns float64 weights for one axis, the textbook definitions the
+// fixed-point tables approximate: area overlap when shrinking, bilinear with
+// centre alignment when growing.
+func refAxis(src, dst int) [][2]float64 {
+	var out [][2]float64 // flattened (index, weight) pairs per output, separated by {-1, 0}
+	s := float64(src) / float64(dst)
+	for i := 0; i < dst; i++ {
+		if dst < src {
+			lo, hi := float64(i)*s, float64(i+1)*s
+			for j := int(lo); j < src && float64(j) < hi; j++ {
+				ov := math.Min(hi, float64(j+1)) - math.Max(lo, float64(j))
+				if ov > 0 {
+					out = append(out, [2]float64{float64(j), ov / s})
+				}
+			}
+		} else {
+			fx := (float64(i)+0.5)*s - 0.5
+			x0 := math.Floor(fx)
+			wx := fx - x0
+			a, b := int(x0), int(x0)+1
+			a = min(max(a, 0), src-1)
+			b = min(max(b, 0), src-1)
+			out = append(out, [2]float64{float64(a), 1 - wx}, [2]float64{float64(b), wx})
+		}
+		out = append(out, [2]float64{-1, 0})
+	}
+	return out
+}
+
+// refResize is a float64 separable resize used to check Resize.
+func refResize(f *Frame, w, h int) *Frame {
+	split := func(ws [][2]float64) [][][2]float64 {
+		var out [][][2]float64
+		var cur [][2]float64
+		for _, p := range ws {
+			if p[0] < 0 {
+				out = append(out, cur)
+				cur = nil
+				continue
+			}
+			cur = append(cur, p)
+		}
+		return out
+	}
+	xs, ys := split(refAxis(f.W, w)), split(refAxis(f.H, h))
+	mid := make([]float64, f.H*w*3)
+	for y := 0; y < f.H; y++ {
+		for x := 0; x < w; x++ {
+			for _, p := range xs[x] {
+				for c := 0; c < 3; c++ {
+					mid[(y*w+x)*3+c] += p[1] * float64(f.Pix[f.Offset(int(p[0]), y)+c])
+				}
+			}
+		}
+	}
+	out := NewFrame(w, h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			for c := 0; c < 3; c++ {
+				var v float64
+				for _, p := range ys[y] {
+					v += p[1] * mid[(int(p[0])*w+x)*3+c]
+				}
+				out.Pix[out.Offset(x, y)+c] = uint8(math.Max(0, math.Min(255, math.Round(v))))
+			}
+		}
+	}
+	return out
+}
+
+func TestResizeMatchesFloatReference(t *testing.T) {
+	frames, err := Synthesize(SynthOptions{W: 97, H: 61, Frames: 1, FPS: 10, Seed: 9, Objects: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := frames[0]
+	sizes := [][2]int{{48, 30}, {32, 20}, {1, 1}, {97, 30}, {200, 61}, {150, 140}, {50, 90}, {13, 7}, {96, 60}, {98, 62}, {2, 200}}
+	for _, sz := range sizes {
+		got, want := Resize(src, sz[0], sz[1]), refResize(src, sz[0], sz[1])
+		if got.W != sz[0] || got.H != sz[1] || got.Validate() != nil {
+			t.Fatalf("resize to %v gave %dx%d", sz, got.W, got.H)
+		}
+		worst := 0
+		for i := range got.Pix {
+			worst = max(worst, int(absInt(int(got.Pix[i])-int(want.Pix[i]))))
+		}
+		if worst > 1 {
+			t.Errorf("resize 97x61 to %dx%d: max abs diff %d to the float reference, want <= 1", sz[0], sz[1], worst)
+		}
+	}
+}
+
+func absInt(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// TestResizeGolden pins the exact bytes of a few resizes: the arithmetic
+// is integer-only, so they must not change across platforms or releases.
+func TestResizeGolden(t *testing.T) {
+	src := NewFrame(5, 3)
+	for i := range src.Pix {
+		src.Pix[i] = byte(i * 17 % 251)
+	}
+	cases := []struct {
+		w, h int
+		want string
+	}{
+		{2, 1, "dcdb3f51f8ce"},
+		{7, 4, "ea21b314c75e"},
+	}
+	for _, c := range cases {
+		got := Resize(src, c.w, c.h)
+		h := sha256.Sum256(got.Pix)
+		gotHex := hex.EncodeToString(h[:6])
+		if c.want == "" {
+			t.Logf("%dx%d: %s", c.w, c.h, gotHex)
+			continue
+		}
+		if gotHex != c.want {
+			t.Errorf("resize 5x3 to %dx%d: sha256 prefix %s, want %s", c.w, c.h, gotHex, c.want)
+		}
+	}
+}
+
+func TestResizeEdgeCopies(t *testing.T) {
+	// Growing 2x keeps the corner pixels (edges clamp) and one column stays
+	// one column of copies.
+	f := NewFrame(2, 1)
+	f.Set(0, 0, 10, 20, 30)
+	f.Set(1, 0, 200, 100, 0)
+	g := Resize(f, 4, 3)
+	for y := 0; y < 3; y++ {
+		if r, gg, b := g.At(0, y); r != 10 || gg != 20 || b != 30 {
+			t.Errorf("left edge row %d = %d,%d,%d", y, r, gg, b)
+		}
+		if r, gg, b := g.At(3, y); r != 200 || gg != 100 || b != 0 {
+			t.Errorf("right edge row %d = %d,%d,%d", y, r, gg, b)
+		}
+		// Interior: 0.25/0.75 mixes.
+		if r, _, _ := g.At(1, y); r != 58 { // 10*0.75 + 200*0.25 = 57.5 -> 58
+			t.Errorf("pixel (1,%d) red = %d, want 58", y, r)
+		}
+	}
+	one := Resize(f, 1, 1)
+	if r, gg, b := one.At(0, 0); r != 105 || gg != 60 || b != 15 {
+		t.Errorf("2x1 -> 1x1 = %d,%d,%d, want the mean 105,60,15", r, gg, b)
+	}
+}
+
+// BenchmarkResize measures the training resize of a 768x576 frame (the
+// size of vtest.avi) into the 256x256 budget, and a 2x upscale.
+func BenchmarkResize(b *testing.B) {
+	frames, err := Synthesize(SynthOptions{W: 768, H: 576, Frames: 1, FPS: 10, Seed: 1, Objects: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := frames[0]
+	w, h := FitPixels(src.W, src.H, 256*256, 128*128)
+	b.Run("768x576_to_budget256", func(b *testing.B) {
+		for b.Loop() {
+			Resize(src, w, h)
+		}
+	})
+	small := Resize(src, 256, 192)
+	b.Run("256x192_to_512x384", func(b *testing.B) {
+		for b.Loop() {
+			Resize(small, 512, 384)
+		}
+	})
 }
