@@ -24,6 +24,12 @@ const (
 // DefaultOpset is the ai.onnx opset version Build targets by default.
 const DefaultOpset = 18
 
+// MinOpset is the oldest ai.onnx opset Build can target. Opset 17 differs
+// from 18 only in the reductions other than ReduceSum, whose axes are then
+// an attribute instead of an input; Build rewrites them (tools such as
+// Debian 12's onnx 1.12 know opsets up to 17 only).
+const MinOpset = 17
+
 // IRVersion is the ONNX IR version of built models.
 const IRVersion = 8
 
@@ -42,7 +48,7 @@ type ExportOptions struct {
 	// SaveModel call with externalThreshold 0 uses it: larger initializers go
 	// to the external data file.
 	ExternalDataThreshold int
-	// Opset is the ai.onnx opset version (default and minimum 18).
+	// Opset is the ai.onnx opset version (default DefaultOpset, minimum MinOpset).
 	Opset int
 	// ProducerName is written to the model (default "videossr-go").
 	ProducerName string
@@ -58,8 +64,8 @@ func (g *Graph) Build(opt ExportOptions) (*pb.ModelProto, error) {
 	if opset == 0 {
 		opset = DefaultOpset
 	}
-	if opset < DefaultOpset {
-		return nil, fmt.Errorf("onnx: build %q: opset %d unsupported (ops are emitted in opset-18 form)", g.name, opset)
+	if opset < MinOpset || opset > DefaultOpset {
+		return nil, fmt.Errorf("onnx: build %q: opset %d unsupported (supported: %d..%d)", g.name, opset, MinOpset, DefaultOpset)
 	}
 	if len(g.outputs) == 0 {
 		return nil, fmt.Errorf("onnx: build %q: no outputs declared", g.name)
@@ -85,7 +91,7 @@ func (g *Graph) Build(opt ExportOptions) (*pb.ModelProto, error) {
 		used[v] = true
 		if n := v.node; n != nil && !needed[n] {
 			needed[n] = true
-			for _, in := range n.inputs {
+			for _, in := range n.emitInputs(opset) {
 				if in != nil {
 					stack = append(stack, in)
 				}
@@ -135,7 +141,7 @@ func (g *Graph) Build(opt ExportOptions) (*pb.ModelProto, error) {
 		if !needed[n] {
 			continue
 		}
-		np, err := nodeProto(n)
+		np, err := nodeProto(n, opset)
 		if err != nil {
 			return nil, err
 		}
@@ -237,9 +243,33 @@ func constTensor(c *Value) (*pb.TensorProto, error) {
 	return t, nil
 }
 
-func nodeProto(n *node) (*pb.NodeProto, error) {
-	np := &pb.NodeProto{Name: proto.String(n.name), OpType: proto.String(n.op), Domain: proto.String("")}
-	for _, in := range n.inputs {
+// axesAttrBefore18 lists the reductions whose axes are an attribute before
+// opset 18 (ReduceSum moved them to an input in opset 13).
+var axesAttrBefore18 = map[string]bool{
+	"ReduceMean": true, "ReduceMax": true, "ReduceMin": true, "ReduceProd": true,
+	"ReduceL1": true, "ReduceL2": true, "ReduceLogSum": true, "ReduceLogSumExp": true, "ReduceSumSquare": true,
+}
+
+// emitInputs returns the inputs n has in the target opset: before opset 18
+// the constant axes input of a reduction becomes an attribute.
+func (n *node) emitInputs(opset int) []*Value {
+	if opset < 18 && axesAttrBefore18[n.op] && len(n.inputs) > 1 {
+		return n.inputs[:1]
+	}
+	return n.inputs
+}
+
+// nodeProto encodes n for the target opset.
+func nodeProto(n *node, opset int) (*pb.NodeProto, error) {
+	op, attrs := n.op, n.attrs
+	if opset < 18 && axesAttrBefore18[n.op] {
+		var err error
+		if op, attrs, err = reduceBefore18(n); err != nil {
+			return nil, err
+		}
+	}
+	np := &pb.NodeProto{Name: proto.String(n.name), OpType: proto.String(op), Domain: proto.String("")}
+	for _, in := range n.emitInputs(opset) {
 		if in == nil {
 			np.Input = append(np.Input, "")
 		} else {
@@ -249,7 +279,7 @@ func nodeProto(n *node) (*pb.NodeProto, error) {
 	for _, o := range n.outputs {
 		np.Output = append(np.Output, o.Name)
 	}
-	for _, a := range n.attrs {
+	for _, a := range attrs {
 		ap := &pb.AttributeProto{Name: proto.String(a.name)}
 		kind := a.kind
 		ap.Type = &kind
@@ -274,6 +304,31 @@ func nodeProto(n *node) (*pb.NodeProto, error) {
 		np.Attribute = append(np.Attribute, ap)
 	}
 	return np, nil
+}
+
+// reduceBefore18 returns the opset-17 form of an opset-18 reduction: the
+// constant axes input becomes the axes attribute, and a reduction over no
+// axes with noop_with_empty_axes (an opset-18 attribute) becomes Identity.
+func reduceBefore18(n *node) (string, []attr, error) {
+	if len(n.inputs) < 2 || n.inputs[1] == nil {
+		for _, a := range n.attrs {
+			if a.name == "noop_with_empty_axes" && a.i != 0 {
+				return "Identity", nil, nil
+			}
+		}
+		return n.op, n.attrs, nil
+	}
+	ax := n.inputs[1]
+	if ax.kind != kindConst || ax.DType != Int64 {
+		return "", nil, fmt.Errorf("onnx: node %s: %s axes must be a constant to target opset < 18", n.name, n.op)
+	}
+	var attrs []attr
+	for _, a := range n.attrs {
+		if a.name != "noop_with_empty_axes" {
+			attrs = append(attrs, a)
+		}
+	}
+	return n.op, append(attrs, attr{name: "axes", kind: attrInts, ints: append([]int64{}, ax.idata...)}), nil
 }
 
 // MarshalModel serializes a model (deterministic field order).
@@ -321,6 +376,11 @@ func SaveModel(path string, m *pb.ModelProto, externalThreshold int) error {
 				return fmt.Errorf("onnx: save %s: %w", path, err)
 			}
 			tmpData = f.Name()
+			if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
+				f.Close()
+				os.Remove(tmpData)
+				return fmt.Errorf("onnx: save %s: %w", dataPath, err)
+			}
 			repl := map[*pb.TensorProto]*pb.TensorProto{}
 			var off int64
 			loc := pb.TensorProto_EXTERNAL
@@ -395,6 +455,11 @@ func writeAtomic(path string, b []byte) error {
 		return fmt.Errorf("onnx: save %s: %w", path, err)
 	}
 	tmp := f.Name()
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("onnx: save %s: %w", path, err)
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		os.Remove(tmp)
