@@ -22,7 +22,9 @@ type Source struct {
 }
 
 // Generated is one generated sample before its frames are written: the
-// question, answer and metadata, and the frames to store.
+// question, answer and metadata, and the frames to store. Frames the
+// generator did not change are shared with the Source, not copied: treat
+// them as read-only.
 type Generated struct {
 	// DataSource is the task; Subtype the finer label (see Sample).
 	DataSource DataSource

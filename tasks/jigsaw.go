@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/videossr/videossr-go/tasks/video"
@@ -10,7 +11,8 @@ import (
 
 // GenerateJigsaw cuts the frames into cfg.Clips equal contiguous clips and
 // shuffles them (uniformly over all orders). The answer's digit k is the
-// 1-based position at which chronological clip k is presented.
+// 1-based position at which chronological clip k is presented. The clips
+// share the frames of src (no pixel is changed, so none is copied).
 func GenerateJigsaw(src Source, cfg JigsawConfig, rng *rand.Rand) (*Generated, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -26,11 +28,7 @@ func GenerateJigsaw(src Source, cfg JigsawConfig, rng *rand.Rand) (*Generated, e
 	presented := rng.Perm(n)
 	clips := make([][]*video.Frame, n)
 	for p, c := range presented {
-		clip := make([]*video.Frame, clipLen)
-		for j := range clip {
-			clip[j] = src.Frames[c*clipLen+j].Clone()
-		}
-		clips[p] = clip
+		clips[p] = slices.Clone(src.Frames[c*clipLen : (c+1)*clipLen])
 	}
 	meta := baseMeta(src)
 	meta.Jigsaw = &JigsawMeta{Clips: n, ClipLen: clipLen, Presented: presented}
