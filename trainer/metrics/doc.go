@@ -1,0 +1,12 @@
+// Package metrics records per-step training metrics and shows them.
+//
+// A run writes one JSON object per step to metrics.jsonl with [Writer]
+// ({"step":..,"phase":..,"time":..} plus one top-level key per metric;
+// NaN and Inf are written as null), reads it back with [ReadFile], draws
+// PNG line charts of chosen series with [Plot] and the standard set with
+// [PlotAll], and shows progress on a terminal or in a log with [Bar].
+//
+// Everything is pure Go: the charts are drawn with the standard image
+// packages and the fixed 7x13 bitmap font of golang.org/x/image, so the
+// same records always give the same PNG bytes.
+package metrics
