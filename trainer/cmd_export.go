@@ -1,0 +1,168 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/onnx"
+	"github.com/videossr/videossr-go/model/params"
+)
+
+type exportFlags struct {
+	out        string
+	checkpoint string
+	config     []string
+	sets       []string
+	opset      int
+	external   int
+}
+
+// tinyVocabSize and tinySpecialsAt describe the project's tiny tokenizer:
+// 1024 tokens, the eight Qwen special tokens last (ids 1016..1023, in
+// model.TinyTokens order).
+const (
+	tinyVocabSize  = 1024
+	tinySpecialsAt = tinyVocabSize - 8
+)
+
+// tokenizerFiles are copied from a checkpoint into the export when present.
+var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+	"special_tokens_map.json", "added_tokens.json", "generation_config.json", "chat_template.json"}
+
+func newExportCmd() *cobra.Command {
+	var f exportFlags
+	cmd := &cobra.Command{
+		Use:   "export --out DIR [--checkpoint DIR] [--config FILE]",
+		Short: "Export the policy as a Hugging Face folder with ONNX graphs",
+		Long: `export writes a Hugging Face-layout model folder: config.json (Qwen2-VL
+keys), model.safetensors (HF weight names), preprocessor_config.json, the
+tokenizer files of the checkpoint, and onnx/ with one graph per use (vision,
+prefill, decode, logprob with the weights inside; train_grpo and train_sft
+with the weights as inputs and one gradient output per weight) and
+onnx/io.json naming every graph's inputs and outputs with dtypes and shapes.
+
+With --checkpoint DIR the model is read from DIR (config.json and
+model.safetensors, e.g. a trainer checkpoint or an earlier export).
+Otherwise the tiny model of the configuration is freshly initialised from
+model.init_seed. The GRPO training graph uses the configuration's grpo loss
+settings and rollout.temperature.`,
+		Example: `  trainer export --out runs/tiny-export
+  trainer export --checkpoint runs/default/checkpoints/step-40 --out /tmp/step40
+  trainer export --config configs/ablations/no-kl.yaml --set model.init_seed=7 --out /tmp/m --opset 17`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExport(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "", "output folder (created; files in it are replaced)")
+	fl.StringVar(&f.checkpoint, "checkpoint", "", "model folder with config.json and model.safetensors (default: a fresh tiny model)")
+	fl.StringSliceVar(&f.config, "config", nil, "YAML overlays on the embedded default config, in order (file paths or embedded names)")
+	fl.StringArrayVar(&f.sets, "set", nil, "config override key=value (repeatable)")
+	fl.IntVar(&f.opset, "opset", onnx.DefaultOpset, fmt.Sprintf("ONNX opset of the graphs (%d..%d; %d suits tools that predate opset 18)", onnx.MinOpset, onnx.DefaultOpset, onnx.MinOpset))
+	fl.IntVar(&f.external, "external-data-threshold", model.DefaultExternalDataThreshold, "initializers of more bytes go to onnx/<graph>.onnx.data (-1: keep all inside the .onnx files)")
+	return cmd
+}
+
+// tinyModelConfig is the default tiny Qwen2-VL over the tiny tokenizer.
+func tinyModelConfig() model.Config {
+	s := tinySpecialsAt
+	return model.Tiny(tinyVocabSize, model.TinyTokens{
+		EndOfText: s, ImStart: s + 1, ImEnd: s + 2, VisionStart: s + 3,
+		VisionEnd: s + 4, VisionPad: s + 5, ImagePad: s + 6, VideoPad: s + 7,
+	})
+}
+
+// lossFromConfig is the GRPO loss of the trainer configuration.
+func lossFromConfig(cfg *configs.Config) model.LossConfig {
+	g := cfg.GRPO
+	return model.LossConfig{Mode: "grpo", ClipLow: g.ClipLow, ClipHigh: g.ClipHigh, ClipC: g.ClipC, KLType: g.KLType,
+		KLCoef: g.KLCoef, EntropyCoef: g.EntropyCoef, Agg: g.LossAgg, Temperature: cfg.Rollout.Temperature}
+}
+
+// loadModel returns the model to export: the checkpoint's, the HF folder of
+// model.path (preset hf), or a fresh tiny model from model.init_seed.
+func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.Store, map[string][]byte, error) {
+	dir := checkpoint
+	if dir == "" && cfg.Model.Preset == "hf" {
+		if cfg.Model.Path == "" {
+			return model.Config{}, nil, nil, errors.New("export: model.preset is hf but model.path is empty")
+		}
+		dir = cfg.Model.Path
+	}
+	if dir == "" {
+		if cfg.Model.Preset != "tiny" {
+			return model.Config{}, nil, nil, fmt.Errorf("export: model.preset %q: want tiny or hf (or give --checkpoint)", cfg.Model.Preset)
+		}
+		c := tinyModelConfig()
+		store, err := c.InitParams(cfg.Model.InitSeed)
+		if err != nil {
+			return model.Config{}, nil, nil, fmt.Errorf("export: %w", err)
+		}
+		return c, store, nil, nil
+	}
+	c, err := model.LoadJSON(filepath.Join(dir, model.ConfigFile))
+	if err != nil {
+		return model.Config{}, nil, nil, fmt.Errorf("export: checkpoint %s: %w", dir, err)
+	}
+	store, err := c.InitParams(0)
+	if err != nil {
+		return model.Config{}, nil, nil, fmt.Errorf("export: %w", err)
+	}
+	if err := store.LoadInto(filepath.Join(dir, model.WeightsFile)); err != nil {
+		return model.Config{}, nil, nil, fmt.Errorf("export: checkpoint %s: %w", dir, err)
+	}
+	files := map[string][]byte{}
+	for _, name := range tokenizerFiles {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return model.Config{}, nil, nil, fmt.Errorf("export: %w", err)
+		}
+		files[name] = b
+	}
+	return c, store, files, nil
+}
+
+func runExport(cmd *cobra.Command, f exportFlags) error {
+	if f.out == "" {
+		return errors.New("export: --out is required")
+	}
+	if f.checkpoint != "" {
+		if abs, err := filepath.Abs(f.checkpoint); err == nil {
+			if out, err := filepath.Abs(f.out); err == nil && abs == out {
+				return errors.New("export: --out must differ from --checkpoint")
+			}
+		}
+	}
+	cfg, err := configs.Load(f.config, f.sets)
+	if err != nil {
+		return err
+	}
+	c, store, files, err := loadModel(cfg, f.checkpoint)
+	if err != nil {
+		return err
+	}
+	opt := model.ExportOptions{
+		Loss:                  lossFromConfig(cfg),
+		Opset:                 f.opset,
+		ExternalDataThreshold: f.external,
+		Files:                 files,
+		Metadata:              map[string]string{"producer": "videossr-go trainer export"},
+	}
+	if err := model.Export(cmd.Context(), f.out, c, store, opt); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%d parameters, %d graphs, opset %d) to %s\n",
+		c.ModelType, store.NumParams(), len(model.AllGraphs()), f.opset, f.out)
+	return nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/params"
+)
+
+// TestExportCmdFreshAndCheckpoint exports a fresh tiny model, then exports
+// again from that folder as a checkpoint: the weights come back bit-exact,
+// the tokenizer file is carried over, and the loss settings of the config
+// reach io.json.
+func TestExportCmdFreshAndCheckpoint(t *testing.T) {
+	tmp := t.TempDir()
+	first := filepath.Join(tmp, "first")
+	out, _, err := execCmd(t, newRootCmd(), "", "export", "--out", first, "--set", "model.init_seed=5", "--set", "grpo.clip_high=0.28", "--opset", "17")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "exported qwen2_vl") {
+		t.Errorf("output %q", out)
+	}
+	c, err := model.LoadJSON(filepath.Join(first, model.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VocabSize != tinyVocabSize || c.VideoTokenID != tinyVocabSize-1 || c.EosTokenID != tinySpecialsAt+2 {
+		t.Errorf("config: vocab %d, video token %d, eos %d", c.VocabSize, c.VideoTokenID, c.EosTokenID)
+	}
+	spec, err := model.LoadIOSpec(filepath.Join(first, model.ONNXDir, model.IOFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Opset != 17 || len(spec.Graphs) != len(model.AllGraphs()) {
+		t.Fatalf("io.json: opset %d, %d graphs", spec.Opset, len(spec.Graphs))
+	}
+	grpo, ok := spec.Graph(model.GraphGRPO)
+	if !ok || grpo.Loss == nil || grpo.Loss.ClipHigh != 0.28 || grpo.Loss.KLType != "k3" {
+		t.Fatalf("grpo loss in io.json: %+v", grpo.Loss)
+	}
+	for _, g := range spec.Graphs {
+		if _, err := os.Stat(filepath.Join(first, model.ONNXDir, g.File)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// The same seed gives the same weights; another seed does not.
+	want, err := c.InitParams(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := params.Load(filepath.Join(first, model.WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := c.InitParams(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(a, b *params.Store) bool {
+		for _, p := range a.Params() {
+			q, ok := b.Get(p.Name)
+			if !ok || len(q.Data) != len(p.Data) {
+				return false
+			}
+			for i := range p.Data {
+				if p.Data[i] != q.Data[i] {
+					return false
+				}
+			}
+		}
+		return a.Len() == b.Len()
+	}
+	if !same(got, want) || same(got, other) {
+		t.Fatal("exported weights are not the fresh init of model.init_seed")
+	}
+
+	// Export again from the first folder as a checkpoint.
+	tok := []byte(`{"model": {"type": "BPE"}}`)
+	if err := os.WriteFile(filepath.Join(first, "tokenizer.json"), tok, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(tmp, "second")
+	if _, _, err := execCmd(t, newRootCmd(), "", "export", "--checkpoint", first, "--out", second, "--external-data-threshold", "4096"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile(filepath.Join(first, model.WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(second, model.WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("model.safetensors differs after a checkpoint round trip")
+	}
+	if gotTok, err := os.ReadFile(filepath.Join(second, "tokenizer.json")); err != nil || !bytes.Equal(gotTok, tok) {
+		t.Errorf("tokenizer.json not carried over: %v", err)
+	}
+	spec2, err := model.LoadIOSpec(filepath.Join(second, model.ONNXDir, model.IOFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre, _ := spec2.Graph(model.GraphPrefill); spec2.Opset != 18 || pre.ExternalData == "" {
+		t.Errorf("second export: opset %d, prefill external data %q", spec2.Opset, pre.ExternalData)
+	}
+}
+
+func TestExportCmdErrors(t *testing.T) {
+	tmp := t.TempDir()
+	bad := filepath.Join(tmp, "bad")
+	if err := os.MkdirAll(bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, model.ConfigFile), []byte(`{"model_type": "llama"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no out", []string{"export"}, "--out is required"},
+		{"missing checkpoint", []string{"export", "--out", filepath.Join(tmp, "o1"), "--checkpoint", filepath.Join(tmp, "nope")}, "read model config"},
+		{"unsupported checkpoint", []string{"export", "--out", filepath.Join(tmp, "o2"), "--checkpoint", bad}, "model_type"},
+		{"bad opset", []string{"export", "--out", filepath.Join(tmp, "o3"), "--opset", "16"}, "opset 16 unsupported"},
+		{"unknown config key", []string{"export", "--out", filepath.Join(tmp, "o4"), "--set", "model.nope=1"}, "unknown key"},
+		{"hf preset without path", []string{"export", "--out", filepath.Join(tmp, "o5"), "--set", "model.preset=hf"}, "model.path"},
+		{"out is checkpoint", []string{"export", "--out", bad, "--checkpoint", bad + "/"}, "must differ"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := execCmd(t, newRootCmd(), "", tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
