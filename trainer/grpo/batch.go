@@ -1,0 +1,160 @@
+package grpo
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/rollout"
+	"github.com/videossr/videossr-go/tasks"
+)
+
+// sampler draws training samples: the data source of each draw by the mix
+// weights, then the next sample of that source's shuffled epoch order. Its
+// whole state is the per-source cursors, so a checkpoint restores it exactly.
+type sampler struct {
+	seed    uint64
+	pool    map[tasks.DataSource][]tasks.Sample
+	sources []tasks.DataSource
+	weights []float64
+	cursors map[string]int
+	perms   map[string][]int // cache of the current epoch order per source
+	permEp  map[string]int
+}
+
+func newSampler(seed uint64, pool map[tasks.DataSource][]tasks.Sample, mix map[string]float64) (*sampler, error) {
+	s := &sampler{seed: seed, pool: pool, cursors: map[string]int{}, perms: map[string][]int{}, permEp: map[string]int{}}
+	for _, src := range tasks.AllDataSources() {
+		if w := mix[string(src)]; w > 0 && len(pool[src]) > 0 {
+			s.sources = append(s.sources, src)
+			s.weights = append(s.weights, w)
+		}
+	}
+	if len(s.sources) == 0 {
+		return nil, fmt.Errorf("grpo: no training samples for the data sources of data.mix %v", mix)
+	}
+	return s, nil
+}
+
+func hashString(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// draw returns n samples for a step of a phase; the source choices derive
+// from (seed, phase, step), the samples from the cursors.
+func (s *sampler) draw(phase string, step, n int) []tasks.Sample {
+	rng := rand.New(rand.NewPCG(s.seed^hashString(phase), uint64(step)))
+	var total float64
+	for _, w := range s.weights {
+		total += w
+	}
+	out := make([]tasks.Sample, n)
+	for i := range out {
+		u := rng.Float64() * total
+		k := 0
+		for k < len(s.weights)-1 && u >= s.weights[k] {
+			u -= s.weights[k]
+			k++
+		}
+		out[i] = s.next(s.sources[k])
+	}
+	return out
+}
+
+// next returns the next sample of src in its epoch order.
+func (s *sampler) next(src tasks.DataSource) tasks.Sample {
+	key := string(src)
+	pool := s.pool[src]
+	c := s.cursors[key]
+	ep := c / len(pool)
+	perm, ok := s.perms[key]
+	if !ok || s.permEp[key] != ep {
+		perm = rand.New(rand.NewPCG(s.seed^hashString(key), uint64(ep))).Perm(len(pool))
+		s.perms[key], s.permEp[key] = perm, ep
+	}
+	s.cursors[key] = c + 1
+	return pool[perm[c%len(pool)]]
+}
+
+// row is one training sequence with the prompt it came from.
+type row struct {
+	prompt   int // index into the step's prompts
+	response []int
+}
+
+// microBatch is a set of rows whose prompts share one frame size, so their
+// videos go through the vision tower in one batch.
+type microBatch struct {
+	rows    []int // indices into the step's rows
+	prompts []int // distinct prompts of those rows, in order
+}
+
+// splitMicro groups rows by their prompts' frame size and cuts each group
+// into micro-batches of at most maxRows rows, keeping a prompt's rows
+// together where possible.
+func splitMicro(prompts []rollout.Prompt, rows []row, maxRows int) []microBatch {
+	byKey := map[[2]int][]int{}
+	var keys [][2]int
+	for i, r := range rows {
+		k := prompts[r.prompt].GridKey()
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], i)
+	}
+	var out []microBatch
+	for _, k := range keys {
+		idx := byKey[k]
+		for len(idx) > 0 {
+			n := min(maxRows, len(idx))
+			mb := microBatch{rows: idx[:n]}
+			for _, i := range mb.rows {
+				if p := rows[i].prompt; !slices.Contains(mb.prompts, p) {
+					mb.prompts = append(mb.prompts, p)
+				}
+			}
+			out = append(out, mb)
+			idx = idx[n:]
+		}
+	}
+	return out
+}
+
+// seqBatch lays out a micro-batch for the log-prob and training graphs:
+// the sequence batch and the vision batch of its prompts' videos.
+func seqBatch(c model.Config, prompts []rollout.Prompt, rows []row, mb microBatch, pad int) (*model.SeqBatch, *model.VisionBatch, error) {
+	var vids []model.VisionInput
+	first := map[int]int{} // prompt -> index of its first video in vids
+	for _, p := range mb.prompts {
+		first[p] = len(vids)
+		vids = append(vids, prompts[p].Videos...)
+	}
+	mrows := make([]model.Row, len(mb.rows))
+	for j, i := range mb.rows {
+		r := rows[i]
+		p := prompts[r.prompt]
+		var vi []int
+		for k := range p.Videos {
+			vi = append(vi, first[r.prompt]+k)
+		}
+		mrows[j] = model.Row{Prompt: p.IDs, Response: r.response, Videos: vi}
+	}
+	var vb *model.VisionBatch
+	var grids []model.Grid
+	if len(vids) > 0 {
+		var err error
+		if vb, err = c.NewVisionBatch(vids); err != nil {
+			return nil, nil, err
+		}
+		grids = vb.Videos.Grids
+	}
+	sb, err := c.NewSeqBatch(mrows, c.NewVideos(grids), pad)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sb, vb, nil
+}

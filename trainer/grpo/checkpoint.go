@@ -1,0 +1,175 @@
+package grpo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/videossr/videossr-go/model/params"
+)
+
+// Checkpoint layout, in RUN_DIR/checkpoints/<name>/:
+//
+//	model.safetensors      policy parameters (HF names)
+//	reference.safetensors  frozen reference policy (GRPO phase, KL on)
+//	optimizer.safetensors  AdamW moments, step and config
+//	state.json             phase, steps, data cursors, rewards, first evaluation
+//	config.json            model config
+//
+// RUN_DIR/checkpoints/latest names the newest complete checkpoint; it is
+// written (atomically) only after the checkpoint directory is complete.
+const (
+	ckptDir    = "checkpoints"
+	latestFile = "latest"
+)
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkpointName orders checkpoints: warm-up ones before GRPO ones.
+func (t *Trainer) checkpointName() string {
+	switch t.state.Phase {
+	case "sft":
+		return fmt.Sprintf("0-sft-%06d", t.state.SFTStep)
+	case "grpo":
+		return fmt.Sprintf("1-grpo-%06d", t.state.GRPOStep)
+	}
+	return fmt.Sprintf("2-done-%06d", t.state.GRPOStep)
+}
+
+// checkpoint writes the run state atomically and keeps the last k.
+func (t *Trainer) checkpoint() error {
+	root := filepath.Join(t.cfg.RunDir, ckptDir)
+	name := t.checkpointName()
+	final := filepath.Join(root, name)
+	tmp := final + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := t.policy.Store.Save(filepath.Join(tmp, "model.safetensors"), nil); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if t.ref != nil {
+		if err := t.ref.Save(filepath.Join(tmp, "reference.safetensors"), nil); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if err := t.optim.Save(filepath.Join(tmp, "optimizer.safetensors")); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := t.policy.Config.SaveJSON(filepath.Join(tmp, "config.json")); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	st, err := json.MarshalIndent(t.state, "", "  ")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "state.json"), st, 0o644); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	os.RemoveAll(final)
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	t.log.Info("checkpoint", "dir", final)
+	return t.prune(root)
+}
+
+// prune keeps the newest checkpoint.keep checkpoints.
+func (t *Trainer) prune(root string) error {
+	keep := t.cfg.Checkpoint.Keep
+	if keep < 1 {
+		return nil
+	}
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasSuffix(e.Name(), ".tmp") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for len(names) > keep {
+		if err := os.RemoveAll(filepath.Join(root, names[0])); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		names = names[1:]
+	}
+	return nil
+}
+
+// LatestCheckpoint returns the newest complete checkpoint of a run.
+func LatestCheckpoint(runDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(runDir, ckptDir, latestFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("resume: %s has no checkpoint (no %s)", runDir, filepath.Join(ckptDir, latestFile))
+	}
+	if err != nil {
+		return "", fmt.Errorf("resume: %w", err)
+	}
+	return filepath.Join(runDir, ckptDir, strings.TrimSpace(string(b))), nil
+}
+
+// restore loads the newest checkpoint and returns its global step.
+func (t *Trainer) restore() (int, error) {
+	dir, err := LatestCheckpoint(t.cfg.RunDir)
+	if err != nil {
+		return 0, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return 0, fmt.Errorf("resume: %s: %w", filepath.Join(dir, "state.json"), err)
+	}
+	if st.Cursors == nil {
+		st.Cursors = map[string]int{}
+	}
+	if err := t.policy.Store.LoadInto(filepath.Join(dir, "model.safetensors")); err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	if p := filepath.Join(dir, "reference.safetensors"); fileExists(p) {
+		ref := params.New()
+		if ref, err = params.Load(p); err != nil {
+			return 0, fmt.Errorf("resume: %w", err)
+		}
+		t.ref = ref
+	}
+	t.state = st
+	t.draw.cursors = st.Cursors
+	t.draw.perms = map[string][]int{}
+	if err := t.newOptimizer(); err != nil {
+		return 0, err
+	}
+	if err := t.optim.Load(filepath.Join(dir, "optimizer.safetensors")); err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	t.log.Info("resumed", "checkpoint", dir, "phase", st.Phase, "sft_step", st.SFTStep, "grpo_step", st.GRPOStep)
+	return t.globalStep(), nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

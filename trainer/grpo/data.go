@@ -1,0 +1,217 @@
+package grpo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/video"
+)
+
+// Data is the training pool and the held-out benchmark of a run.
+type Data struct {
+	Dir string
+	// Train holds the pretext samples per data source, in id order.
+	Train map[tasks.DataSource][]tasks.Sample
+	// Bench is the held-out VIUBench (built from videos kept apart).
+	Bench []tasks.Sample
+	// BenchDir and TrainDir are the dataset directories (frame paths in
+	// the samples are relative to them).
+	TrainDir, BenchDir string
+}
+
+// SampleVideos are the opencv-doc sample videos scripts/setup.sh copies.
+var sampleVideos = []string{"vtest.avi", "tree.avi", "Megamind.avi"}
+
+// findSampleVideos returns the opencv-doc videos that exist under
+// third_party/videos (looked up from the working directory upwards) or in
+// Debian's opencv-doc folder.
+func findSampleVideos() []string {
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			dirs = append(dirs, filepath.Join(d, "third_party", "videos"))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	dirs = append(dirs, "/usr/share/doc/opencv-doc/examples/data")
+	for _, d := range dirs {
+		var found []string
+		for _, name := range sampleVideos {
+			if st, err := os.Stat(filepath.Join(d, name)); err == nil && st.Size() > 0 {
+				found = append(found, filepath.Join(d, name))
+			}
+		}
+		if len(found) > 0 {
+			return found
+		}
+	}
+	return nil
+}
+
+// PrepareData makes the synthetic videos, splits off the held-out videos,
+// generates the pretext training samples and builds the held-out VIUBench.
+// Finished datasets are reused (the builders resume), so a restarted run does
+// not regenerate them.
+func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, logf func(string)) (*Data, error) {
+	dc := cfg.Data
+	dir := dc.Dir
+	if dir == "" {
+		dir = filepath.Join(cfg.RunDir, "data")
+	}
+	var heldout, train []string
+	if dc.SyntheticVideos > 0 {
+		paths, err := dataset.MakeSynthetic(ctx, filepath.Join(dir, "synthetic"), dc.SyntheticVideos, cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		// The last heldout_videos synthetic videos are kept apart.
+		k := min(dc.HeldoutVideos, len(paths)-1)
+		train = append(train, paths[:len(paths)-k]...)
+		heldout = append(heldout, paths[len(paths)-k:]...)
+	}
+	if dc.UseSampleVideos {
+		train = append(train, findSampleVideos()...)
+	}
+	train = append(train, dc.Videos...)
+	if len(train) == 0 {
+		return nil, fmt.Errorf("data: no training videos (set data.synthetic_videos, data.videos or data.use_sample_videos)")
+	}
+	if len(heldout) == 0 {
+		return nil, fmt.Errorf("data: no held-out videos for VIUBench (data.heldout_videos needs data.synthetic_videos >= 2)")
+	}
+	gen := tasks.GenConfig{Sampling: dc.Sampling, Grounding: dc.Grounding, Counting: dc.Counting, Jigsaw: dc.Jigsaw}
+	if err := gen.Validate(); err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	var sources []tasks.DataSource
+	for _, s := range tasks.AllDataSources() {
+		if dc.Mix[string(s)] > 0 {
+			sources = append(sources, s)
+		}
+	}
+	if len(sources) == 0 {
+		return nil, fmt.Errorf("data.mix: every weight is 0")
+	}
+	inputs, err := dataset.ListInputs(train)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	specs := tasks.GenSpecs(gen, sources)
+	per := max(1, (dc.TrainSamples+len(inputs)*len(specs)-1)/(len(inputs)*len(specs)))
+	plan, err := dataset.PlanGen(inputs, specs, per, cfg.Seed, dc.Sampling, dataset.Shard{})
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	d := &Data{Dir: dir, TrainDir: filepath.Join(dir, "train"), BenchDir: filepath.Join(dir, "viubench"), Train: map[tasks.DataSource][]tasks.Sample{}}
+	opts := dataset.Options{Out: d.TrainDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf}
+	if _, err := dataset.Build(ctx, plan, opts); err != nil {
+		return nil, fmt.Errorf("data: training samples: %w", err)
+	}
+	samples, err := readJSONL(filepath.Join(d.TrainDir, dataset.JSONLName))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range samples {
+		d.Train[s.DataSource] = append(d.Train[s.DataSource], s)
+	}
+	for _, v := range d.Train {
+		sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
+	}
+
+	// VIUBench from the held-out videos, scaled to the run's frame count.
+	hin, err := dataset.ListInputs(heldout)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	bs := dc.Sampling
+	bs.MaxPixels = cfg.VIUBench.MaxPixels
+	bs.MinPixels = min(bs.MinPixels, bs.MaxPixels)
+	bplan, err := dataset.PlanViubench(hin, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed+1, bs)
+	if err != nil {
+		return nil, fmt.Errorf("data: viubench: %w", err)
+	}
+	opts.Out = d.BenchDir
+	if _, err := dataset.Build(ctx, bplan, opts); err != nil {
+		return nil, fmt.Errorf("data: viubench: %w", err)
+	}
+	if d.Bench, err = readJSONL(filepath.Join(d.BenchDir, dataset.JSONLName)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// BenchSpecs are VIUBench's nine subtypes with the frame-count dependent
+// knobs (grounding segment length, counting frame gap) taken from the run's
+// data settings, so a run on fewer than 48 frames gets a benchmark of the
+// same kinds at its own scale. With the paper's 48 frames they are the
+// paper's subtypes.
+func BenchSpecs(dc configs.DataConfig) []tasks.TaskSpec {
+	specs := tasks.ViubenchSpecs()
+	if dc.Sampling.Frames == tasks.DefaultSamplingConfig().Frames {
+		return specs
+	}
+	for i := range specs {
+		specs[i].Grounding.MinLen, specs[i].Grounding.MaxLen = dc.Grounding.MinLen, dc.Grounding.MaxLen
+		specs[i].Counting.MinFrameGap = dc.Counting.MinFrameGap
+		specs[i].Counting.MaxFramesPerClass = min(specs[i].Counting.MaxFramesPerClass, max(dc.Counting.MaxFramesPerClass, 1)+1)
+		specs[i].Jigsaw.Clips = min(specs[i].Jigsaw.Clips, dc.Sampling.Frames/2)
+	}
+	return specs
+}
+
+func readJSONL(path string) ([]tasks.Sample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	defer f.Close()
+	s, err := dataset.ReadJSONL(f)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// loadFrames reads a sample's frames (JPEG paths relative to dir) as one
+// frame list per video (one per jigsaw clip).
+func loadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
+	var out [][]*video.Frame
+	for _, paths := range s.Frames.Videos() {
+		fs := make([]*video.Frame, len(paths))
+		for i, p := range paths {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("sample %s: %w", s.ID, err)
+			}
+			if fs[i], err = video.DecodeJPEG(b); err != nil {
+				return nil, fmt.Errorf("sample %s: frame %s: %w", s.ID, p, err)
+			}
+		}
+		out = append(out, fs)
+	}
+	return out, nil
+}
+
+// sourcesOf lists the data sources present in the pool, in canonical order.
+func (d *Data) sourcesOf() []tasks.DataSource {
+	var out []tasks.DataSource
+	for _, s := range tasks.AllDataSources() {
+		if len(d.Train[s]) > 0 {
+			out = append(out, s)
+		}
+	}
+	return slices.Clip(out)
+}

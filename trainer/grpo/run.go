@@ -1,0 +1,378 @@
+package grpo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/reward"
+	"github.com/videossr/videossr-go/rollout"
+	"github.com/videossr/videossr-go/trainer/metrics"
+)
+
+// ErrNotSupported reports a configuration the trainer cannot run yet.
+var ErrNotSupported = errors.New("not supported yet")
+
+// LoadTokenizer returns the tokenizer a config names: "tiny" (embedded) or
+// a tokenizer.json file or folder.
+func LoadTokenizer(name string) (*tokenizer.Tokenizer, error) {
+	if name == "" || name == "tiny" {
+		return tokenizer.Tiny()
+	}
+	return tokenizer.Load(name)
+}
+
+// TinyModel returns the tiny model configuration for a tokenizer.
+func TinyModel(tok *tokenizer.Tokenizer) (model.Config, error) {
+	ids := make([]int, 8)
+	for i, name := range []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"} {
+		id, ok := tok.TokenID(name)
+		if !ok {
+			return model.Config{}, fmt.Errorf("tokenizer lacks the special token %s", name)
+		}
+		ids[i] = id
+	}
+	return model.Tiny(tok.VocabSize(), model.TinyTokens{
+		EndOfText: ids[0], ImStart: ids[1], ImEnd: ids[2], VisionStart: ids[3],
+		VisionEnd: ids[4], VisionPad: ids[5], ImagePad: ids[6], VideoPad: ids[7],
+	}), nil
+}
+
+// sessionOptions maps the device config onto ONNX Runtime options.
+func sessionOptions(d configs.DeviceConfig) ort.Options {
+	return ort.Options{Provider: d.Provider, DeviceID: d.DeviceID, IntraOpThreads: d.IntraOpThreads, InterOpThreads: d.InterOpThreads}
+}
+
+func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer, error) {
+	if cfg.Model.Preset != "tiny" {
+		return nil, fmt.Errorf("model.preset %q: %w: loading Hugging Face checkpoints (Qwen2.5-VL / Qwen3-VL) is issue 7; the trainer runs the tiny Qwen2-VL preset", cfg.Model.Preset, ErrNotSupported)
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	t := &Trainer{cfg: cfg, opt: opt, log: opt.Log, cache: map[string]rollout.Prompt{}}
+	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	var err error
+	if t.tok, err = LoadTokenizer(cfg.Model.Tokenizer); err != nil {
+		return nil, fmt.Errorf("model.tokenizer: %w", err)
+	}
+	mc, err := TinyModel(t.tok)
+	if err != nil {
+		return nil, fmt.Errorf("model.tokenizer: %w", err)
+	}
+	t.pad = mc.BosTokenID
+	t.vopt = rollout.VideoOptions{MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels}
+
+	// Resolved config, saved with the run.
+	y, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	if !opt.Resume {
+		if err := writeFileAtomic(filepath.Join(cfg.RunDir, "config.yaml"), y); err != nil {
+			return nil, err
+		}
+	}
+
+	// Data first: it needs no model.
+	logf := func(line string) { t.log.Warn(line) }
+	if t.data, err = PrepareData(ctx, cfg, opt.Progress, logf); err != nil {
+		return nil, err
+	}
+	if t.draw, err = newSampler(cfg.Seed, t.data.Train, cfg.Data.Mix); err != nil {
+		return nil, err
+	}
+
+	// Model.
+	store, err := mc.InitParams(cfg.Model.InitSeed)
+	if err != nil {
+		return nil, err
+	}
+	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
+		return nil, err
+	}
+	loss := lossConfig(cfg.GRPO, cfg.Rollout.Temperature)
+	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: sessionOptions(cfg.Device)}); err != nil {
+		t.Close()
+		return nil, err
+	}
+	t.engine = rollout.NewEngine(t.policy, mc, t.tok, t.pad)
+	t.state = State{Phase: "sft", Cursors: t.draw.cursors}
+
+	keep := -1
+	if opt.Resume {
+		step, err := t.restore()
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+		keep = step
+	}
+	if t.optim == nil {
+		if err := t.newOptimizer(); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	if t.met, err = metrics.OpenWriter(filepath.Join(cfg.RunDir, "metrics.jsonl"), keep); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// newOptimizer makes the optimizer of the current phase (fresh moments).
+func (t *Trainer) newOptimizer() error {
+	var oc optim.Config
+	switch t.state.Phase {
+	case "sft":
+		oc = optimConfig(t.cfg.SFT.Optim, t.cfg.SFT.Steps)
+	default:
+		oc = optimConfig(t.cfg.GRPO.Optim, t.cfg.GRPO.Steps)
+	}
+	o, err := optim.New(oc, t.policy.Store)
+	if err != nil {
+		return fmt.Errorf("optimizer: %w", err)
+	}
+	t.optim = o
+	return nil
+}
+
+// globalStep numbers SFT and GRPO steps on one axis (metrics, plots).
+func (t *Trainer) globalStep() int { return t.state.SFTStep + t.state.GRPOStep }
+
+func (t *Trainer) record(phase string, vals map[string]float64) error {
+	vals["sft_step"] = float64(t.state.SFTStep)
+	vals["grpo_step"] = float64(t.state.GRPOStep)
+	if err := t.met.Write(metrics.Record{Step: t.globalStep(), Phase: phase, Time: time.Now(), Values: vals}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (t *Trainer) plot() {
+	recs, err := metrics.ReadFile(t.met.Path())
+	if err == nil {
+		err = metrics.PlotAll(filepath.Join(t.cfg.RunDir, "plots"), recs)
+	}
+	if err != nil {
+		t.log.Warn("plots not written", "err", err)
+	}
+}
+
+func (t *Trainer) run(ctx context.Context) (*Result, error) {
+	cfg := t.cfg
+	res := &Result{RunDir: cfg.RunDir}
+	stopped := func(err error) (*Result, error) {
+		if ctx.Err() != nil || errors.Is(err, ErrStopped) {
+			if cerr := t.checkpoint(); cerr != nil {
+				return nil, errors.Join(err, cerr)
+			}
+			return nil, fmt.Errorf("%w (checkpoint in %s)", ErrStopped, cfg.RunDir)
+		}
+		return nil, err
+	}
+
+	// Phase 1: supervised warm-up on the pretext answers.
+	if t.state.Phase == "sft" {
+		bar := metrics.NewBar(t.progress(), "warm-up", cfg.SFT.Steps)
+		bar.Start(t.state.SFTStep)
+		for t.state.SFTStep < cfg.SFT.Steps {
+			if ctx.Err() != nil {
+				return stopped(ctx.Err())
+			}
+			vals, err := t.sftStep(ctx, t.state.SFTStep)
+			if err != nil {
+				return stopped(err)
+			}
+			t.state.SFTStep++
+			if err := t.record("sft", vals); err != nil {
+				return nil, err
+			}
+			bar.Set(t.state.SFTStep, fmt.Sprintf("loss %.3f", vals["loss"]))
+			if e := cfg.Checkpoint.Every; e > 0 && t.state.SFTStep%(e*5) == 0 {
+				if err := t.checkpoint(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		bar.Finish()
+		// The reference policy is the warmed-up one, frozen.
+		t.state.Phase = "grpo"
+		if cfg.GRPO.KLCoef > 0 {
+			t.ref = t.policy.Store.Clone()
+		}
+		if err := t.newOptimizer(); err != nil {
+			return nil, err
+		}
+		if err := t.checkpoint(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.GRPO.KLCoef > 0 && t.ref == nil {
+		t.ref = t.policy.Store.Clone()
+	}
+
+	// Evaluation before GRPO.
+	if t.state.Before == nil && cfg.Eval.Before && t.state.GRPOStep == 0 {
+		rep, err := t.evaluate(ctx, "warm-up")
+		if err != nil {
+			return stopped(err)
+		}
+		t.state.Before = rep
+		if err := t.checkpoint(); err != nil {
+			return nil, err
+		}
+	}
+	res.Before = t.state.Before
+
+	// Phase 2: GRPO.
+	bar := metrics.NewBar(t.progress(), "grpo", cfg.GRPO.Steps)
+	bar.Start(t.state.GRPOStep)
+	done := 0
+	for t.state.GRPOStep < cfg.GRPO.Steps {
+		if ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
+		if t.opt.StopAfter > 0 && done >= t.opt.StopAfter {
+			return stopped(ErrStopped)
+		}
+		vals, err := t.grpoStep(ctx, t.state.GRPOStep)
+		if err != nil {
+			return stopped(err)
+		}
+		t.state.GRPOStep++
+		done++
+		t.state.Rewards = append(t.state.Rewards, vals["reward/mean"])
+		if err := t.record("grpo", vals); err != nil {
+			return nil, err
+		}
+		bar.Set(t.state.GRPOStep, fmt.Sprintf("reward %.3f", vals["reward/mean"]), fmt.Sprintf("zero-var %.2f", vals["zero_var_frac"]), fmt.Sprintf("kl %.4f", vals["kl"]))
+		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps {
+			rep, err := t.evaluate(ctx, fmt.Sprintf("step %d", t.state.GRPOStep))
+			if err != nil {
+				return stopped(err)
+			}
+			if err := t.record("eval", map[string]float64{"viubench/overall": rep.Overall}); err != nil {
+				return nil, err
+			}
+		}
+		if e := cfg.Checkpoint.Every; e > 0 && t.state.GRPOStep%e == 0 {
+			if err := t.checkpoint(); err != nil {
+				return nil, err
+			}
+			t.plot()
+		}
+	}
+	bar.Finish()
+	t.plot()
+
+	after, err := t.evaluate(ctx, "grpo")
+	if err != nil {
+		return stopped(err)
+	}
+	res.After = after
+	t.state.Phase = "done"
+	if err := t.checkpoint(); err != nil {
+		return nil, err
+	}
+	if err := t.writeModel(filepath.Join(cfg.RunDir, "final")); err != nil {
+		return nil, err
+	}
+	res.Steps = t.state.GRPOStep
+	res.RewardFirst, res.RewardLast = quarterMeans(t.state.Rewards)
+	if t.opt.Out != nil {
+		tab := reward.VIUBenchTable{Counts: true}
+		if res.Before != nil {
+			tab.Rows = append(tab.Rows, *res.Before)
+		}
+		tab.Rows = append(tab.Rows, *res.After)
+		fmt.Fprintf(t.opt.Out, "\nHeld-out VIUBench (%d questions), before and after GRPO:\n%s", res.After.Total(), tab.Table())
+		fmt.Fprintf(t.opt.Out, "training reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, cfg.RunDir)
+	}
+	return res, nil
+}
+
+func (t *Trainer) progress() io.Writer {
+	if t.opt.Progress == nil {
+		return io.Discard
+	}
+	return t.opt.Progress
+}
+
+// quarterMeans returns the mean of the first and of the last quarter of xs.
+func quarterMeans(xs []float64) (first, last float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	q := max(1, len(xs)/4)
+	first, _ = meanStd(xs[:q])
+	last, _ = meanStd(xs[len(xs)-q:])
+	return first, last
+}
+
+// evaluate runs greedy decoding over the held-out VIUBench and scores it.
+func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchReport, error) {
+	var acc reward.VIUBenchAccumulator
+	bench := t.data.Bench
+	const batch = 16
+	bar := metrics.NewBar(t.progress(), "eval "+name, len(bench))
+	for lo := 0; lo < len(bench); lo += batch {
+		ss := bench[lo:min(lo+batch, len(bench))]
+		ps, err := t.prompts(ss, t.data.BenchDir)
+		if err != nil {
+			return nil, err
+		}
+		out, _, err := t.engine.Generate(ctx, ps, 1, t.sampling(t.cfg.Eval.MaxNewTokens, 0), 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range out {
+			smp := &ss[s.Prompt]
+			sc, err := reward.VIUBenchScore(smp.Subtype, s.Text, smp.Answer)
+			if err != nil {
+				return nil, fmt.Errorf("eval: sample %s: %w", smp.ID, err)
+			}
+			if err := acc.Add(smp.Subtype, sc); err != nil {
+				return nil, err
+			}
+		}
+		bar.Set(min(lo+batch, len(bench)))
+	}
+	bar.Finish()
+	rep := acc.Report(name)
+	t.log.Info("viubench", "name", name, "overall", rep.Overall)
+	return &rep, nil
+}
+
+// writeModel writes the policy as a Hugging Face style folder
+// (config.json, model.safetensors, tokenizer.json).
+func (t *Trainer) writeModel(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := t.policy.Config.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
+		return err
+	}
+	if err := t.policy.Store.Save(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	tj, err := t.tok.Marshal()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "tokenizer.json"), tj)
+}
+

@@ -1,0 +1,264 @@
+// Package grpo is VideoSSR's training loop: a supervised warm-up on the
+// pretext answers, then GRPO on self-supervised pretext tasks. One GRPO step
+// reads like the paper's algorithm box:
+//
+//	prompts  <- draw a batch from the task mix
+//	rollouts <- G samples per prompt (one prefill per prompt, shared KV)
+//	rewards  <- verifiable partial-credit reward per data source
+//	adv      <- (r - mean_group) / (std_group + eps)
+//	ref      <- log-probs of the frozen reference (KL penalty)
+//	update   <- PPO-clipped loss + k3 KL, gradients from the ONNX training graph, AdamW
+//	log, evaluate, checkpoint
+//
+// The math (advantages, KL estimators, loss aggregation) are pure
+// functions in math.go; the loss itself runs inside the training graph.
+package grpo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/reward"
+	"github.com/videossr/videossr-go/rollout"
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/trainer/metrics"
+)
+
+// Options are the run-time settings that are not part of the config.
+type Options struct {
+	// Resume continues the run in Config.RunDir from its last checkpoint.
+	Resume bool
+	// Progress receives progress bars (nil: none).
+	Progress io.Writer
+	// Out receives the before/after table (nil: none).
+	Out io.Writer
+	// Log receives structured logs (nil: discarded).
+	Log *slog.Logger
+	// StopAfter, when > 0, stops the run (as SIGINT would: checkpoint and
+	// return ErrStopped) after this many GRPO steps of this process.
+	StopAfter int
+
+	gradHook func(step int, grads map[string][]float32) // tests: corrupt gradients
+}
+
+// ErrStopped reports a run stopped before its end (signal or StopAfter),
+// after writing a checkpoint it can resume from.
+var ErrStopped = errors.New("run stopped; resume it with --resume")
+
+// Result is what a finished run reports.
+type Result struct {
+	Before, After *reward.VIUBenchReport
+	// RewardFirst and RewardLast are the mean training rewards of the first
+	// and last quarter of the GRPO steps.
+	RewardFirst, RewardLast float64
+	Steps                   int
+	RunDir                  string
+}
+
+// Trainer holds a run's state.
+type Trainer struct {
+	cfg    *configs.Config
+	opt    Options
+	log    *slog.Logger
+	rt     *ort.Runtime
+	policy *model.Policy
+	ref    *params.Store
+	tok    *tokenizer.Tokenizer
+	engine *rollout.Engine
+	data   *Data
+	draw   *sampler
+	optim  *optim.AdamW
+	state  State
+	met    *metrics.Writer
+	cache  map[string]rollout.Prompt
+	vopt   rollout.VideoOptions
+	pad    int
+}
+
+// State is the part of a run that a checkpoint restores besides the
+// parameters and optimizer moments.
+type State struct {
+	Phase    string                 `json:"phase"` // sft, grpo, done
+	SFTStep  int                    `json:"sft_step"`
+	GRPOStep int                    `json:"grpo_step"`
+	Cursors  map[string]int         `json:"cursors"`
+	Before   *reward.VIUBenchReport `json:"before,omitempty"`
+	Rewards  []float64              `json:"rewards"` // mean reward per GRPO step
+}
+
+// Run executes the whole job the config describes: data, warm-up,
+// evaluation, GRPO, evaluation, checkpoints and metrics.
+func Run(ctx context.Context, cfg *configs.Config, opt Options) (*Result, error) {
+	t, err := newTrainer(ctx, cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	return t.run(ctx)
+}
+
+// Close releases the sessions and files.
+func (t *Trainer) Close() error {
+	var errs []error
+	if t.met != nil {
+		errs = append(errs, t.met.Close())
+	}
+	if t.policy != nil {
+		errs = append(errs, t.policy.Close())
+	}
+	if t.rt != nil {
+		errs = append(errs, t.rt.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (t *Trainer) logf(msg string, args ...any) { t.log.Info(msg, args...) }
+
+// lossConfig maps the GRPO config onto the training graph's loss.
+func lossConfig(g configs.GRPOConfig, temperature float64) model.LossConfig {
+	lc := model.DefaultGRPOLoss()
+	lc.ClipLow, lc.ClipHigh, lc.ClipC = g.ClipLow, g.ClipHigh, g.ClipC
+	lc.KLType, lc.KLCoef = g.KLType, g.KLCoef
+	if g.KLCoef == 0 {
+		lc.KLType = model.KLNone
+	}
+	lc.EntropyCoef = g.EntropyCoef
+	lc.Agg = g.LossAgg
+	if temperature > 0 {
+		lc.Temperature = temperature
+	}
+	return lc
+}
+
+// optimConfig maps a config optimizer section onto AdamW's.
+func optimConfig(o configs.OptimConfig, steps int) optim.Config {
+	c := optim.Config{
+		LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay,
+		MaxGradNorm: o.GradClip, Schedule: "constant", WarmupSteps: o.Warmup, TotalSteps: steps, MinLRRatio: o.MinLRRatio,
+	}
+	if o.Schedule == "warmup-cosine" || o.Schedule == "cosine" {
+		c.Schedule = "cosine"
+	}
+	return c
+}
+
+// reward scores one response of a sample.
+func (t *Trainer) reward(s *tasks.Sample, response string) float64 {
+	src := string(s.DataSource)
+	if t.cfg.Data.Reward == "strict" {
+		src = "strict:" + src
+	}
+	r, err := reward.Score(src, response, s.Answer)
+	if err != nil {
+		return 0
+	}
+	return r
+}
+
+// prompt returns the model input of a sample (cached).
+func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
+	if p, ok := t.cache[s.ID]; ok {
+		return p, nil
+	}
+	frames, err := loadFrames(dir, s)
+	if err != nil {
+		return rollout.Prompt{}, err
+	}
+	p, err := rollout.BuildPrompt(t.tok, t.policy.Config, s.Prompt, frames, t.vopt)
+	if err != nil {
+		return rollout.Prompt{}, fmt.Errorf("sample %s: %w", s.ID, err)
+	}
+	if len(p.IDs) > t.cfg.Rollout.MaxPrompt {
+		return rollout.Prompt{}, fmt.Errorf("sample %s: prompt of %d tokens exceeds rollout.max_prompt_tokens %d", s.ID, len(p.IDs), t.cfg.Rollout.MaxPrompt)
+	}
+	if len(t.cache) < 4096 {
+		t.cache[s.ID] = p
+	}
+	return p, nil
+}
+
+func (t *Trainer) prompts(ss []tasks.Sample, dir string) ([]rollout.Prompt, error) {
+	out := make([]rollout.Prompt, len(ss))
+	for i := range ss {
+		p, err := t.prompt(&ss[i], dir)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// accumulate adds w * g into acc.
+func accumulate(acc map[string][]float32, g map[string][]float32, w float64) {
+	for name, v := range g {
+		a, ok := acc[name]
+		if !ok {
+			a = make([]float32, len(v))
+			acc[name] = a
+		}
+		wf := float32(w)
+		for i, x := range v {
+			a[i] += wf * x
+		}
+	}
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// sftStep runs one supervised warm-up step over a batch: NLL of the answer
+// (and the end-of-turn token), token-mean over the whole batch.
+func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, error) {
+	c := t.cfg.SFT
+	ss := t.draw.draw("sft", step, c.BatchSize)
+	ps, err := t.prompts(ss, t.data.TrainDir)
+	if err != nil {
+		return nil, err
+	}
+	imEnd := t.policy.Config.EosTokenID
+	rows := make([]row, len(ss))
+	tokens := 0
+	for i := range ss {
+		resp := append(t.tok.Encode(ss[i].Answer), imEnd)
+		rows[i] = row{prompt: i, response: resp}
+		tokens += len(resp)
+	}
+	grads := map[string][]float32{}
+	var loss float64
+	for _, mb := range splitMicro(ps, rows, t.cfg.GRPO.MicroBatchRows) {
+		sb, vb, err := seqBatch(t.policy.Config, ps, rows, mb, t.pad)
+		if err != nil {
+			return nil, err
+		}
+		res, err := t.policy.TrainStep(ctx, model.GraphSFT, sb, vb, model.StepInputs{})
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, i := range mb.rows {
+			n += len(rows[i].response)
+		}
+		w := float64(n) / float64(tokens) // exact token-mean over the batch
+		accumulate(grads, res.Grads, w)
+		loss += w * res.Loss
+	}
+	st, err := t.optim.Step(grads)
+	if errors.Is(err, optim.ErrNonFinite) || !finite(loss) {
+		t.log.Warn("sft step skipped: non-finite loss or gradients", "step", step, "loss", loss)
+		return map[string]float64{"loss": loss, "skipped": 1}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{"loss": loss, "grad_norm": st.GradNorm, "lr": st.LR}, nil
+}
