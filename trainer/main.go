@@ -43,7 +43,6 @@ With no subcommand it runs the training job described by the configuration
 		SilenceErrors: true,
 	}
 	addTrainFlags(root)
-	root.RunE = runTrain
 	viubench := &cobra.Command{
 		Use:   "viubench",
 		Short: "Build and score the VIUBench benchmark",
