@@ -375,4 +375,3 @@ func (t *Trainer) writeModel(dir string) error {
 	}
 	return writeFileAtomic(filepath.Join(dir, "tokenizer.json"), tj)
 }
-

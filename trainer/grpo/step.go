@@ -215,4 +215,3 @@ func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
 	}
 	return s
 }
-
