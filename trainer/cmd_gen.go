@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -106,28 +105,15 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 		return fmt.Errorf("gen: --shard: %w", err)
 	}
 	videos := append(append([]string{}, f.videos...), args...)
-	if f.synthetic > 0 {
-		paths, err := dataset.MakeSynthetic(ctx, filepath.Join(f.out, "synthetic"), f.synthetic, f.seed)
-		if err != nil {
-			return fmt.Errorf("gen: --synthetic: %w", err)
-		}
-		videos = append(videos, paths...)
-	}
-	if len(videos) == 0 {
+	if len(videos) == 0 && f.synthetic == 0 {
 		return errors.New("gen: no input videos (give --videos or --synthetic)")
 	}
-	inputs, err := dataset.ListInputs(videos)
-	if err != nil {
-		return fmt.Errorf("gen: %w", err)
-	}
-	if len(inputs) == 0 {
-		return fmt.Errorf("gen: no video files found in %s", strings.Join(videos, ", "))
-	}
-	plan, err := dataset.PlanGen(inputs, tasks.GenSpecs(cfg, ts), f.perVideo, f.seed, cfg.Sampling, shard)
-	if err != nil {
-		return fmt.Errorf("gen: %w", err)
-	}
-	sum, err := dataset.Build(ctx, plan, buildOptions(cmd, f.out, f.workers, f.formats, f.quiet))
+	o := buildOptions(cmd, f.out, f.workers, f.formats, f.quiet)
+	_, sum, err := dataset.Generate(ctx, dataset.GenRequest{
+		Videos: videos, Synthetic: f.synthetic, Out: f.out, Tasks: ts, Config: cfg,
+		PerVideo: f.perVideo, Seed: f.seed, Shard: shard,
+		Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
+	})
 	printSummary(cmd, f.out, sum)
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,9 +37,11 @@ Counting easy draws each class on <=3 frames with <=3 instances per frame, hard
 48 frames into 6 clips, hard into 8. Frames are up to 512x512 pixels.
 
 Questions of each subtype are spread over the videos (a seeded round robin).
-Inputs that cannot be opened are left out before planning; the output layout
-is that of 'trainer gen' (data.jsonl, data.parquet, frames/, manifest.json),
-with split "test", and an interrupted build resumes when run again.`,
+Every input is sampled once before planning and the unusable ones (missing,
+empty, truncated, not a video, too short) are skipped, so each subtype gets
+exactly --per-subtype questions. The output layout is that of 'trainer gen'
+(data.jsonl, data.parquet, frames/, manifest.json), with split "test"; an
+interrupted build resumes when run again.`,
 		Example: `  trainer viubench build --videos third_party/videos --out viubench --per-subtype 300`,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,48 +49,18 @@ with split "test", and an interrupted build resumes when run again.`,
 			if out == "" {
 				return errors.New("viubench build: --out is required")
 			}
-			specs := tasks.ViubenchSpecs()
-			if len(subtypes) > 0 {
-				var keep []tasks.TaskSpec
-				for _, name := range subtypes {
-					i := slices.IndexFunc(specs, func(s tasks.TaskSpec) bool { return s.Subtype == strings.TrimSpace(name) })
-					if i < 0 {
-						return fmt.Errorf("viubench build: --subtypes: unknown subtype %q (want %s)", name, strings.Join(names, ", "))
-					}
-					keep = append(keep, specs[i])
-				}
-				specs = keep
-			}
-			sampling := tasks.ViubenchSampling()
-			sampling.MaxPixels = maxPixels
-			if err := sampling.Validate(); err != nil {
-				return fmt.Errorf("viubench build: %w", err)
-			}
 			all := append(append([]string{}, videos...), args...)
 			if len(all) == 0 {
 				return errors.New("viubench build: no input videos (give --videos)")
 			}
-			inputs, err := dataset.ListInputs(all)
-			if err != nil {
-				return fmt.Errorf("viubench build: %w", err)
+			if perSubtype < 1 {
+				return fmt.Errorf("viubench build: --per-subtype %d, want at least 1", perSubtype)
 			}
-			usable, skipped, err := dataset.ProbeInputs(ctx, inputs)
-			if err != nil {
-				return fmt.Errorf("viubench build: %w", err)
-			}
-			for _, s := range skipped {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skip %s: %s\n", s.Video, s.Reason)
-			}
-			if len(usable) == 0 {
-				return fmt.Errorf("viubench build: %w (%d inputs)", dataset.ErrAllInputsFailed, len(inputs))
-			}
-			plan, err := dataset.PlanViubench(usable, specs, perSubtype, seed, sampling)
-			if err != nil {
-				return fmt.Errorf("viubench build: %w", err)
-			}
-			opts := buildOptions(cmd, out, workers, formats, quiet)
-			opts.PreSkipped = skipped
-			sum, err := dataset.Build(ctx, plan, opts)
+			o := buildOptions(cmd, out, workers, formats, quiet)
+			_, sum, err := dataset.BuildViubench(ctx, dataset.ViubenchRequest{
+				Videos: all, Out: out, PerSubtype: perSubtype, Subtypes: subtypes, Seed: seed,
+				MaxPixels: maxPixels, Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
+			})
 			printSummary(cmd, out, sum)
 			if err != nil {
 				return fmt.Errorf("viubench build: %w", err)

@@ -1,0 +1,336 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/video"
+)
+
+// GenRequest describes a pretext-data run (`trainer gen`).
+type GenRequest struct {
+	// Videos lists video files and/or directories (walked for files with a
+	// video extension).
+	Videos []string
+	// Synthetic, when > 0, first makes that many synthetic videos under
+	// Out/synthetic (seeded by Seed) and adds them to the inputs.
+	Synthetic int
+	// Out is the dataset directory; running the same request again
+	// resumes an interrupted run.
+	Out string
+	// Tasks lists the pretext tasks (nil: grounding, counting, jigsaw).
+	Tasks []tasks.DataSource
+	// Config holds every generator knob (zero value: tasks.DefaultGenConfig).
+	Config tasks.GenConfig
+	// PerVideo is the number of samples per task per video (0: 1).
+	PerVideo int
+	// Seed is the run seed.
+	Seed uint64
+	// Shard selects part of the inputs (zero value: all).
+	Shard Shard
+	// Workers, Formats, Progress, Log and Loader are passed to Build.
+	Workers  int
+	Formats  []string
+	Progress io.Writer
+	Log      func(line string)
+	Loader   Loader
+}
+
+// Generate runs a pretext-data request: it lists the inputs, plans the
+// samples and builds them into req.Out (see Build), then returns the
+// finished dataset's samples in file order with the build summary. Frame
+// paths in the samples are relative to req.Out (see LoadFrames). Inputs
+// that cannot be used are skipped and listed in the summary; an error is
+// returned when every input fails, and on cancellation (finished samples
+// are kept, so the same request resumes).
+func Generate(ctx context.Context, req GenRequest) ([]tasks.Sample, *Summary, error) {
+	if req.Out == "" {
+		return nil, nil, errors.New("generate: no output directory")
+	}
+	cfg := req.Config
+	if cfg.Sampling.Frames == 0 {
+		cfg = tasks.DefaultGenConfig()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("generate: %w", err)
+	}
+	ts := req.Tasks
+	if len(ts) == 0 {
+		ts = tasks.AllDataSources()
+	}
+	per := req.PerVideo
+	if per == 0 {
+		per = 1
+	}
+	videos := slices.Clone(req.Videos)
+	if req.Synthetic > 0 {
+		paths, err := MakeSynthetic(ctx, filepath.Join(req.Out, "synthetic"), req.Synthetic, req.Seed)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generate: %w", err)
+		}
+		videos = append(videos, paths...)
+	}
+	if len(videos) == 0 {
+		return nil, nil, errors.New("generate: no input videos")
+	}
+	inputs, err := ListInputs(videos)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate: %w", err)
+	}
+	if len(inputs) == 0 {
+		return nil, nil, fmt.Errorf("generate: no video files found in %s", strings.Join(videos, ", "))
+	}
+	plan, err := PlanGen(inputs, tasks.GenSpecs(cfg, ts), per, req.Seed, cfg.Sampling, req.Shard)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate: %w", err)
+	}
+	return buildAndRead(ctx, plan, Options{
+		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: req.Loader,
+		Progress: req.Progress, Log: req.Log,
+	})
+}
+
+// ViubenchRequest describes a VIUBench build (`trainer viubench build`).
+type ViubenchRequest struct {
+	// Videos lists video files and/or directories.
+	Videos []string
+	// Out is the output directory.
+	Out string
+	// PerSubtype is the number of questions per subtype (0: 300).
+	PerSubtype int
+	// Subtypes restricts the build to these subtypes (nil: all nine, see
+	// tasks.ViubenchSpecs).
+	Subtypes []string
+	// Seed is the build seed.
+	Seed uint64
+	// MaxPixels bounds the frame size (0: 512x512).
+	MaxPixels int
+	// Workers, Formats, Progress, Log and Loader are passed to Build.
+	Workers  int
+	Formats  []string
+	Progress io.Writer
+	Log      func(line string)
+	Loader   Loader
+}
+
+// ViubenchSpecsFor returns the VIUBench specs of the named subtypes in the
+// given order (nil or empty: all nine in canonical order).
+func ViubenchSpecsFor(names []string) ([]tasks.TaskSpec, error) {
+	specs := tasks.ViubenchSpecs()
+	if len(names) == 0 {
+		return specs, nil
+	}
+	var all []string
+	for _, s := range specs {
+		all = append(all, s.Subtype)
+	}
+	var keep []tasks.TaskSpec
+	for _, name := range names {
+		i := slices.Index(all, strings.TrimSpace(name))
+		if i < 0 {
+			return nil, fmt.Errorf("unknown VIUBench subtype %q (want %s)", name, strings.Join(all, ", "))
+		}
+		keep = append(keep, specs[i])
+	}
+	return keep, nil
+}
+
+// BuildViubench builds VIUBench from videos into req.Out and returns its
+// samples in file order with the build summary. Every input is first
+// sampled once (CheckInputs), so that videos that cannot give the frames
+// (missing, empty, truncated, not a video, too short) are skipped before
+// the questions are spread over the videos, and each subtype gets exactly
+// PerSubtype questions. This decodes each video twice; VIUBench is built
+// once.
+func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *Summary, error) {
+	if req.Out == "" {
+		return nil, nil, errors.New("viubench: no output directory")
+	}
+	specs, err := ViubenchSpecsFor(req.Subtypes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("viubench: %w", err)
+	}
+	per := req.PerSubtype
+	if per == 0 {
+		per = 300
+	}
+	sampling := tasks.ViubenchSampling()
+	if req.MaxPixels != 0 {
+		sampling.MaxPixels = req.MaxPixels
+		sampling.MinPixels = min(sampling.MinPixels, req.MaxPixels)
+	}
+	if err := sampling.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("viubench: %w", err)
+	}
+	if len(req.Videos) == 0 {
+		return nil, nil, errors.New("viubench: no input videos")
+	}
+	inputs, err := ListInputs(req.Videos)
+	if err != nil {
+		return nil, nil, fmt.Errorf("viubench: %w", err)
+	}
+	loader := req.Loader
+	if loader == nil {
+		loader = VideoLoader()
+	}
+	usable, skipped, err := CheckInputs(ctx, inputs, sampling, loader, req.Workers)
+	if err != nil {
+		return nil, nil, fmt.Errorf("viubench: %w", err)
+	}
+	for _, s := range skipped {
+		if req.Log != nil {
+			req.Log(fmt.Sprintf("skip %s: %s", s.Video, s.Reason))
+		}
+	}
+	if len(usable) == 0 {
+		sum := &Summary{Inputs: len(inputs), Skipped: skipped}
+		return nil, sum, fmt.Errorf("viubench: %w (%d inputs, see the skip reasons)", ErrAllInputsFailed, len(inputs))
+	}
+	plan, err := PlanViubench(usable, specs, per, req.Seed, sampling)
+	if err != nil {
+		return nil, nil, fmt.Errorf("viubench: %w", err)
+	}
+	return buildAndRead(ctx, plan, Options{
+		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: loader,
+		Progress: req.Progress, Log: req.Log, PreSkipped: skipped,
+	})
+}
+
+// buildAndRead builds a plan and reads the finished samples back.
+func buildAndRead(ctx context.Context, plan *Plan, opts Options) ([]tasks.Sample, *Summary, error) {
+	sum, err := Build(ctx, plan, opts)
+	if err != nil {
+		return nil, sum, err
+	}
+	samples, err := ReadDir(opts.Out)
+	if err != nil {
+		return nil, sum, err
+	}
+	return samples, sum, nil
+}
+
+// CheckInputs loads every input once with loader at the given sampling (in
+// parallel, workers at a time; 0: all cores) and returns the inputs that
+// give the frames, in input order, and the others with the reason. A
+// binary built without OpenCV is an error, not a skip.
+func CheckInputs(ctx context.Context, inputs []Input, sampling tasks.SamplingConfig, loader Loader, workers int) ([]Input, []Skip, error) {
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	errs := make([]error, len(inputs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(inputs), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				frames, fps, err := loader.Load(ctx, inputs[i].Path, sampling)
+				if err == nil && len(frames) != sampling.Frames {
+					err = fmt.Errorf("got %d frames, want %d", len(frames), sampling.Frames)
+				}
+				if err == nil && !(fps > 0) {
+					err = fmt.Errorf("sampling fps %g is not positive", fps)
+				}
+				errs[i] = err
+			}
+		}()
+	}
+feed:
+	for i := range inputs {
+		select {
+		case <-ctx.Done():
+			break feed
+		case next <- i:
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("check inputs: %w", err)
+	}
+	var ok []Input
+	var skipped []Skip
+	for i, in := range inputs {
+		switch err := errs[i]; {
+		case err == nil:
+			ok = append(ok, in)
+		case errors.Is(err, video.ErrNoOpenCV):
+			return nil, nil, err
+		default:
+			reason := strings.ReplaceAll(err.Error(), "\n", " ")
+			reason = strings.TrimPrefix(reason, fmt.Sprintf("video %q: ", in.Path))
+			skipped = append(skipped, Skip{Video: in.Path, VideoID: in.ID, Reason: reason})
+		}
+	}
+	return ok, skipped, nil
+}
+
+// ReadJSONLFile reads every sample of a JSONL file.
+func ReadJSONLFile(path string) ([]tasks.Sample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read samples: %w", err)
+	}
+	defer f.Close()
+	s, err := ReadJSONL(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ReadDir reads the samples of a dataset directory made by Build: its
+// data.jsonl, or its data.parquet when there is no JSONL file. Frame
+// paths stay relative to dir.
+func ReadDir(dir string) ([]tasks.Sample, error) {
+	p := filepath.Join(dir, JSONLName)
+	if _, err := os.Stat(p); err == nil {
+		return ReadJSONLFile(p)
+	}
+	q := filepath.Join(dir, ParquetName)
+	if _, err := os.Stat(q); err == nil {
+		return ReadParquet(q)
+	}
+	return nil, fmt.Errorf("read samples: %s has neither %s nor %s", dir, JSONLName, ParquetName)
+}
+
+// LoadFrames decodes the frames of a sample whose frame paths are relative
+// to dir (absolute paths are used as they are): one list per video input,
+// so a grounding or counting sample gives one list and a jigsaw sample one
+// list per clip, in presented order.
+func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
+	vids := s.Frames.Videos()
+	out := make([][]*video.Frame, len(vids))
+	for i, v := range vids {
+		if len(v) == 0 {
+			return nil, fmt.Errorf("sample %s: video input %d has no frames", s.ID, i+1)
+		}
+		out[i] = make([]*video.Frame, len(v))
+		for j, p := range v {
+			fp := filepath.FromSlash(p)
+			if !filepath.IsAbs(fp) {
+				fp = filepath.Join(dir, fp)
+			}
+			data, err := os.ReadFile(fp)
+			if err != nil {
+				return nil, fmt.Errorf("sample %s: %w", s.ID, err)
+			}
+			f, err := video.DecodeJPEG(data)
+			if err != nil {
+				return nil, fmt.Errorf("sample %s: frame %s: %w", s.ID, p, err)
+			}
+			out[i][j] = f
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/video"
+)
+
+// realVideos returns the opencv-doc sample videos (third_party/videos next
+// to go.mod), or skips the test when they or OpenCV are missing.
+func realVideos(t *testing.T) []string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+	var out []string
+	for _, n := range []string{"vtest.avi", "tree.avi", "Megamind.avi"} {
+		p := filepath.Join(dir, "third_party", "videos", n)
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%s missing: run scripts/setup.sh", p)
+		}
+		out = append(out, p)
+	}
+	if _, err := video.Probe(out[0]); errors.Is(err, video.ErrNoOpenCV) {
+		t.Skip("built without OpenCV")
+	}
+	return out
+}
+
+// brokenVideos writes a truncated copy of vtest.avi and a text file named
+// .mp4 into dir and returns their paths.
+func brokenVideos(t *testing.T, vtest, dir string) (truncated, text string) {
+	t.Helper()
+	whole, err := os.ReadFile(vtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated = filepath.Join(dir, "vtest_truncated.avi")
+	text = filepath.Join(dir, "notes.mp4")
+	if err := os.WriteFile(truncated, whole[:len(whole)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(text, []byte(strings.Repeat("this is a text file, not a video\n", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return truncated, text
+}
+
+// tinyFrameFlags keeps the frames small so the tests stay fast.
+func tinyFrameFlags() []string {
+	return append(viubenchTinyFlags(), "--min-pixels", "0")
+}
+
+// viubenchTinyFlags is tinyFrameFlags for viubench build (no --min-pixels:
+// the minimum follows the maximum).
+func viubenchTinyFlags() []string {
+	return []string{"--max-pixels", "3072", "--quiet", "--workers", "2"}
+}
+
+func TestGenCmdSkipsBrokenInputsAndResumes(t *testing.T) {
+	good := realVideos(t)
+	tmp := t.TempDir()
+	truncated, text := brokenVideos(t, good[0], tmp)
+	out := filepath.Join(tmp, "out")
+	args := append([]string{"--videos", strings.Join(append(slices.Clone(good), truncated, text), ","), "--out", out, "--seed", "3"}, tinyFrameFlags()...)
+	_, stderr, err := execCmd(t, newGenCmd(), "", args...)
+	if err != nil {
+		t.Fatalf("gen: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"skip " + truncated + ": ", "skip " + text + ": ", "9 made, 0 resumed", "2 skipped input(s) of 5"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	m, err := dataset.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Total != 9 || m.Videos != 3 || len(m.Skipped) != 2 || m.Counts["grounding"] != 3 || m.Counts["counting"] != 3 || m.Counts["jigsaw"] != 3 {
+		t.Fatalf("manifest: total %d videos %d skipped %v counts %v", m.Total, m.Videos, m.Skipped, m.Counts)
+	}
+	reasons := map[string]string{}
+	for _, s := range m.Skipped {
+		reasons[s.Video] = s.Reason
+	}
+	if !strings.Contains(reasons[truncated], "truncated") || !strings.Contains(reasons[text], "not a decodable video") {
+		t.Errorf("skip reasons %v", reasons)
+	}
+	samples, err := dataset.ReadDir(out)
+	if err != nil || len(samples) != 9 {
+		t.Fatalf("read back %d samples: %v", len(samples), err)
+	}
+	for _, s := range samples {
+		for _, k := range []string{"id", "data_source", "subtype", "video", "frames", "fps", "prompt", "answer", "meta"} {
+			row, _ := dataset.MarshalRow(&s)
+			if !strings.Contains(string(row), `"`+k+`":`) {
+				t.Fatalf("row lacks %q: %s", k, row)
+			}
+		}
+	}
+
+	// Run again: everything is resumed, nothing is remade, same bytes.
+	before, err := os.ReadFile(filepath.Join(out, dataset.JSONLName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = execCmd(t, newGenCmd(), "", args...)
+	if err != nil {
+		t.Fatalf("gen again: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "0 made, 9 resumed") {
+		t.Errorf("second run did not resume:\n%s", stderr)
+	}
+	after, _ := os.ReadFile(filepath.Join(out, dataset.JSONLName))
+	if string(before) != string(after) {
+		t.Error("resumed run changed data.jsonl")
+	}
+	if _, stderr, err := execCmd(t, newGenCmd(), "", "verify", out); err != nil {
+		t.Fatalf("gen verify: %v\n%s", err, stderr)
+	}
+
+	// Only broken inputs: the command fails, after reporting each.
+	_, stderr, err = execCmd(t, newGenCmd(), "", append([]string{"--out", filepath.Join(tmp, "none"), truncated, text, filepath.Join(tmp, "missing.mp4")}, tinyFrameFlags()...)...)
+	if !errors.Is(err, dataset.ErrAllInputsFailed) {
+		t.Fatalf("all inputs broken: err %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "3 skipped input(s) of 3") {
+		t.Errorf("summary does not count the broken inputs:\n%s", stderr)
+	}
+}
+
+// TestGenCmdShardsMergeToUnsharded: shards 0/2 and 1/2 merged give exactly
+// the unsharded dataset (same ids, same checksums, same data files).
+func TestGenCmdShardsMergeToUnsharded(t *testing.T) {
+	good := realVideos(t)
+	tmp := t.TempDir()
+	// Six inputs: the three sample videos and three synthetic ones.
+	synth, err := dataset.MakeSynthetic(t.Context(), filepath.Join(tmp, "synth"), 3, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := strings.Join(append(slices.Clone(good), synth...), ",")
+	gen := func(out string, extra ...string) *dataset.Manifest {
+		t.Helper()
+		args := append([]string{"--videos", inputs, "--out", out, "--seed", "5"}, tinyFrameFlags()...)
+		if _, stderr, err := execCmd(t, newGenCmd(), "", append(args, extra...)...); err != nil {
+			t.Fatalf("gen %v: %v\n%s", extra, err, stderr)
+		}
+		m, err := dataset.ReadManifest(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	full := gen(filepath.Join(tmp, "full"))
+	s0 := gen(filepath.Join(tmp, "s0"), "--shard", "0/2")
+	s1 := gen(filepath.Join(tmp, "s1"), "--shard", "1/2")
+	if full.Total != 18 || s0.Total+s1.Total != 18 || s0.Total == 0 || s1.Total == 0 {
+		t.Fatalf("totals: full %d, shards %d + %d", full.Total, s0.Total, s1.Total)
+	}
+	merged := filepath.Join(tmp, "merged")
+	if _, stderr, err := execCmd(t, newGenCmd(), "", "merge", "--out", merged, filepath.Join(tmp, "s0"), filepath.Join(tmp, "s1")); err != nil {
+		t.Fatalf("merge: %v\n%s", err, stderr)
+	}
+	m, err := dataset.ReadManifest(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Samples, full.Samples) {
+		t.Fatalf("merged ids/checksums differ from the unsharded run:\n%v\n%v", m.Samples, full.Samples)
+	}
+	for _, name := range []string{dataset.JSONLName, dataset.ParquetName, dataset.ManifestName} {
+		a, _ := os.ReadFile(filepath.Join(tmp, "full", name))
+		b, _ := os.ReadFile(filepath.Join(merged, name))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Errorf("%s of the merged shards differs from the unsharded run", name)
+		}
+	}
+	if err := dataset.Verify(merged); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestViubenchBuildCmd(t *testing.T) {
+	good := realVideos(t)
+	tmp := t.TempDir()
+	truncated, text := brokenVideos(t, good[0], tmp)
+	out := filepath.Join(tmp, "viubench")
+	args := append(append(slices.Clone(good), truncated, text, "--out", out, "--per-subtype", "4", "--seed", "9"), viubenchTinyFlags()...)
+	_, stderr, err := execCmd(t, newViubenchBuildCmd(), "", args...)
+	if err != nil {
+		t.Fatalf("viubench build: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"skip " + truncated + ": ", "skip " + text + ": "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	m, err := dataset.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Total != 36 || len(m.Skipped) != 2 || m.Split != "test" {
+		t.Fatalf("manifest: total %d skipped %v split %q", m.Total, m.Skipped, m.Split)
+	}
+	for _, s := range tasks.ViubenchSpecs() {
+		if m.Subtypes[s.Subtype] != 4 {
+			t.Errorf("subtype %s has %d questions, want 4", s.Subtype, m.Subtypes[s.Subtype])
+		}
+	}
+	if len(m.Subtypes) != 9 {
+		t.Errorf("subtypes %v", m.Subtypes)
+	}
+
+	// Only broken inputs: non-zero exit.
+	_, _, err = execCmd(t, newViubenchBuildCmd(), "", append([]string{truncated, text, "--out", filepath.Join(tmp, "none")}, viubenchTinyFlags()...)...)
+	if !errors.Is(err, dataset.ErrAllInputsFailed) {
+		t.Fatalf("all broken: %v", err)
+	}
+	// An unknown subtype is refused.
+	if _, _, err := execCmd(t, newViubenchBuildCmd(), "", good[0], "--out", filepath.Join(tmp, "x"), "--subtypes", "jigsaw_6"); err == nil || !strings.Contains(err.Error(), "jigsaw_6") {
+		t.Fatalf("unknown subtype: %v", err)
+	}
+}
