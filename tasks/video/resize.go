@@ -128,46 +128,111 @@ func Resize(f *Frame, w, h int) *Frame {
 	// horizontal pass from it into the output row.
 	srcStride := f.W * 3
 	acc := make([]int32, srcStride)
-	const round = 1 << (weightBits - midBits - 1)
 	for y := range h {
 		s0 := yw.start[y]
-		ws := yw.w[y*yw.taps : (y+1)*yw.taps]
-		clear(acc)
-		for t, wt := range ws {
-			if wt == 0 {
-				continue
-			}
-			row := f.Pix[(s0+t)*srcStride : (s0+t+1)*srcStride]
-			acc := acc[:len(row)]
-			for i, v := range row {
-				acc[i] += wt * int32(v)
-			}
-		}
-		for i, v := range acc {
-			acc[i] = (v + round) >> (weightBits - midBits)
-		}
+		vpass(acc, f.Pix[s0*srcStride:(s0+yw.taps)*srcStride], srcStride, yw.w[y*yw.taps:(y+1)*yw.taps])
 		hpass(out.Pix[y*w*3:(y+1)*w*3], acc, xw)
 	}
 	return out
 }
 
-// hpass resamples one 8.8 fixed-point RGB row into dst, rounding to bytes.
-func hpass(dst []byte, src []int32, xw axisWeights) {
-	const round = 1 << (weightBits + midBits - 1)
-	taps := xw.taps
-	for x, s0 := range xw.start {
-		ws := xw.w[x*taps : (x+1)*taps]
-		p := src[3*s0 : 3*(s0+taps)]
-		var r, g, b int32
-		for t, wt := range ws {
-			o := 3 * t
-			r += wt * p[o]
-			g += wt * p[o+1]
-			b += wt * p[o+2]
+// vpass blends the len(ws) consecutive rows of rows (each stride bytes)
+// with weights ws into acc, as 8.8 fixed point. The common tap counts have
+// unrolled loops.
+func vpass(acc []int32, rows []byte, stride int, ws []int32) {
+	const round, shift = 1 << (weightBits - midBits - 1), weightBits - midBits
+	acc = acc[:stride]
+	switch len(ws) {
+	case 1:
+		r0 := rows[:stride]
+		r0 = r0[:len(acc)]
+		for i := range acc {
+			acc[i] = int32(r0[i]) << midBits
 		}
-		d := dst[3*x : 3*x+3]
-		d[0] = uint8(min(max((r+round)>>(weightBits+midBits), 0), 255))
-		d[1] = uint8(min(max((g+round)>>(weightBits+midBits), 0), 255))
-		d[2] = uint8(min(max((b+round)>>(weightBits+midBits), 0), 255))
+	case 2:
+		r0, r1 := rows[:stride], rows[stride:2*stride]
+		r0, r1 = r0[:len(acc)], r1[:len(acc)] // bounds-check hints
+		w0, w1 := ws[0], ws[1]
+		for i := range acc {
+			acc[i] = (w0*int32(r0[i]) + w1*int32(r1[i]) + round) >> shift
+		}
+	case 3:
+		r0, r1, r2 := rows[:stride], rows[stride:2*stride], rows[2*stride:3*stride]
+		r0, r1, r2 = r0[:len(acc)], r1[:len(acc)], r2[:len(acc)]
+		w0, w1, w2 := ws[0], ws[1], ws[2]
+		for i := range acc {
+			acc[i] = (w0*int32(r0[i]) + w1*int32(r1[i]) + w2*int32(r2[i]) + round) >> shift
+		}
+	case 4:
+		r0, r1, r2, r3 := rows[:stride], rows[stride:2*stride], rows[2*stride:3*stride], rows[3*stride:4*stride]
+		r0, r1, r2, r3 = r0[:len(acc)], r1[:len(acc)], r2[:len(acc)], r3[:len(acc)]
+		w0, w1, w2, w3 := ws[0], ws[1], ws[2], ws[3]
+		for i := range acc {
+			acc[i] = (w0*int32(r0[i]) + w1*int32(r1[i]) + w2*int32(r2[i]) + w3*int32(r3[i]) + round) >> shift
+		}
+	default:
+		clear(acc)
+		for t, wt := range ws {
+			if wt == 0 {
+				continue
+			}
+			row := rows[t*stride : (t+1)*stride]
+			for i, v := range row {
+				acc[i] += wt * int32(v)
+			}
+		}
+		for i, v := range acc {
+			acc[i] = (v + round) >> shift
+		}
 	}
+}
+
+// hpass resamples one 8.8 fixed-point RGB row into dst, rounding to bytes.
+// The common tap counts have unrolled loops.
+func hpass(dst []byte, src []int32, xw axisWeights) {
+	switch xw.taps {
+	case 2:
+		for x, s0 := range xw.start {
+			w := xw.w[2*x : 2*x+2 : 2*x+2]
+			p := src[3*s0 : 3*s0+6 : 3*s0+6]
+			w0, w1 := w[0], w[1]
+			put3(dst[3*x:3*x+3:3*x+3], w0*p[0]+w1*p[3], w0*p[1]+w1*p[4], w0*p[2]+w1*p[5])
+		}
+	case 3:
+		for x, s0 := range xw.start {
+			w := xw.w[3*x : 3*x+3 : 3*x+3]
+			p := src[3*s0 : 3*s0+9 : 3*s0+9]
+			w0, w1, w2 := w[0], w[1], w[2]
+			put3(dst[3*x:3*x+3:3*x+3], w0*p[0]+w1*p[3]+w2*p[6], w0*p[1]+w1*p[4]+w2*p[7], w0*p[2]+w1*p[5]+w2*p[8])
+		}
+	case 4:
+		for x, s0 := range xw.start {
+			w := xw.w[4*x : 4*x+4 : 4*x+4]
+			p := src[3*s0 : 3*s0+12 : 3*s0+12]
+			w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
+			put3(dst[3*x:3*x+3:3*x+3], w0*p[0]+w1*p[3]+w2*p[6]+w3*p[9], w0*p[1]+w1*p[4]+w2*p[7]+w3*p[10], w0*p[2]+w1*p[5]+w2*p[8]+w3*p[11])
+		}
+	default:
+		taps := xw.taps
+		for x, s0 := range xw.start {
+			ws := xw.w[x*taps : (x+1)*taps]
+			p := src[3*s0 : 3*(s0+taps)]
+			var r, g, b int32
+			for t, wt := range ws {
+				o := 3 * t
+				r += wt * p[o]
+				g += wt * p[o+1]
+				b += wt * p[o+2]
+			}
+			put3(dst[3*x:3*x+3:3*x+3], r, g, b)
+		}
+	}
+}
+
+// put3 rounds three accumulated sums to bytes.
+func put3(d []byte, r, g, b int32) {
+	const round, shift = 1 << (weightBits + midBits - 1), weightBits + midBits
+	d[0] = uint8(min(max((r+round)>>shift, 0), 255))
+	d[1] = uint8(min(max((g+round)>>shift, 0), 255))
+	d[2] = uint8(min(max((b+round)>>shift, 0), 255))
 }
