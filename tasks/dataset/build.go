@@ -80,6 +80,11 @@ type cacheEntry struct {
 	fps    float64
 	err    error
 	refs   int
+	// srcOnce writes the shared copy of the frames (src) the first time a
+	// sample of this input needs it; a donor use does not.
+	srcOnce sync.Once
+	src     *sourceFrames
+	srcErr  error
 }
 
 type frameCache struct {
@@ -112,7 +117,7 @@ func (c *frameCache) release(i int) {
 	e := c.entries[i]
 	e.refs--
 	if e.refs <= 0 {
-		e.frames = nil
+		e.frames, e.src = nil, nil
 	}
 }
 
@@ -324,7 +329,13 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 		return err
 	}
 	g.Meta.Seed = j.Seed
-	frames, blobs, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality)
+	e.srcOnce.Do(func() {
+		e.src, e.srcErr = writeSources(out, sourceKey(in.ID), e.frames, plan.Sampling.JPEGQuality)
+	})
+	if e.srcErr != nil {
+		return e.srcErr
+	}
+	frames, blobs, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality, e.src)
 	if err != nil {
 		return err
 	}

@@ -237,13 +237,74 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	}
 
 	// A damaged frame is caught by the checksums.
-	m, _ := ReadManifest(full)
-	victim := filepath.Join(full, FramesDir, m.Samples[4].ID, "03.jpg")
+	samples, err := ReadDir(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(full, samples[4].Frames.All()[3])
 	if err := os.WriteFile(victim, []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(full); err == nil || !strings.Contains(err.Error(), m.Samples[4].ID) {
+	if err := Verify(full); err == nil || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("verify after damage: %v", err)
+	}
+}
+
+// TestSharedSourceFrames: unchanged frames point to the shared copy of the
+// input's sampled frames; only changed frames are stored per sample.
+func TestSharedSourceFrames(t *testing.T) {
+	out := t.TempDir()
+	plan := genPlan(t, fakeInputs(2), Shard{0, 1})
+	if _, err := Build(context.Background(), plan, Options{Out: out, Loader: fakeLoader(), Formats: []string{"jsonl"}}); err != nil {
+		t.Fatal(err)
+	}
+	samples, err := ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := func(s *tasks.Sample, p string) bool { return strings.HasPrefix(p, FramesDir+"/"+s.ID+"/") }
+	shared := func(s *tasks.Sample, p string, k int) bool {
+		return p == fmt.Sprintf("%s/%s/%02d.jpg", SourcesDir, sourceKey(s.VideoID), k)
+	}
+	for i := range samples {
+		s := &samples[i]
+		switch s.DataSource {
+		case tasks.Jigsaw:
+			m := s.Meta.Jigsaw
+			for p, clip := range s.Frames.Clips {
+				for j, f := range clip {
+					if !shared(s, f, m.Presented[p]*m.ClipLen+j) {
+						t.Fatalf("jigsaw %s clip %d frame %d is %s", s.ID, p+1, j, f)
+					}
+				}
+			}
+		case tasks.Grounding:
+			m := s.Meta.Grounding
+			for k, f := range s.Frames.Flat {
+				in := k >= m.Start && k < m.Start+m.Length
+				if in && !own(s, f) || !in && !shared(s, f, k) {
+					t.Fatalf("grounding %s (%d+%d) frame %d is %s", s.ID, m.Start, m.Length, k, f)
+				}
+			}
+		case tasks.Counting:
+			drawn := map[int]bool{}
+			for _, p := range s.Meta.Counting.Instances {
+				drawn[p.Frame] = true
+			}
+			for k, f := range s.Frames.Flat {
+				if drawn[k] && !own(s, f) || !drawn[k] && !shared(s, f, k) {
+					t.Fatalf("counting %s frame %d is %s", s.ID, k, f)
+				}
+			}
+		}
+	}
+	if err := Verify(out); err != nil {
+		t.Fatal(err)
+	}
+	// Each input's 48 frames are stored once.
+	ents, err := os.ReadDir(filepath.Join(out, SourcesDir))
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("sources: %v, %v", ents, err)
 	}
 }
 

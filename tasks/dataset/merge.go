@@ -3,10 +3,13 @@ package dataset
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/videossr/videossr-go/tasks"
 )
 
 // Merge combines finished shard directories (made with the same settings
@@ -63,40 +66,54 @@ func Merge(ctx context.Context, out string, shards []string, formats []string) (
 	return finalize(out, head, nil, formats)
 }
 
-// importSample links (or copies) one sample's frames and record from a
-// shard into out; the record goes last, so an interrupted merge resumes.
+// importSample links (or copies) one sample's frame files (its own and the
+// shared source frames it uses) and its record from a shard into out; the
+// record goes last, so an interrupted merge resumes.
 func importSample(src, out, id string) error {
 	if _, err := os.Stat(recordPath(out, id)); err == nil {
 		return nil
 	}
-	from := filepath.Join(src, FramesDir, id)
-	to := filepath.Join(out, FramesDir, id)
-	if err := os.RemoveAll(to); err != nil {
-		return err
-	}
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(from, p)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		if os.Link(p, dst) == nil {
-			return nil
-		}
-		return copyFile(p, dst)
-	})
+	rec, err := readRecord(recordPath(src, id))
 	if err != nil {
 		return fmt.Errorf("sample %s: %w", id, err)
+	}
+	var s tasks.Sample
+	if err := json.Unmarshal(rec.row, &s); err != nil {
+		return fmt.Errorf("sample %s: %w", id, err)
+	}
+	for _, p := range s.Frames.All() {
+		rel := filepath.FromSlash(p)
+		if filepath.IsAbs(rel) || !filepath.IsLocal(rel) {
+			return fmt.Errorf("sample %s: frame path %q is not inside the dataset", id, p)
+		}
+		dst := filepath.Join(out, rel)
+		if _, err := os.Stat(dst); err == nil {
+			continue // a shared source frame already imported
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("sample %s: %w", id, err)
+		}
+		if err := linkOrCopy(filepath.Join(src, rel), dst); err != nil {
+			return fmt.Errorf("sample %s: %w", id, err)
+		}
 	}
 	data, err := os.ReadFile(recordPath(src, id))
 	if err != nil {
 		return fmt.Errorf("sample %s: %w", id, err)
 	}
 	return writeFileAtomic(recordPath(out, id), data, false)
+}
+
+// linkOrCopy hard-links src to dst, or copies it (to a temporary name
+// renamed into place) when linking is not possible.
+func linkOrCopy(src, dst string) error {
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	tmp := dst + ".tmp-merge"
+	if err := copyFile(src, tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dst)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/video"
 )
 
 // Names of the files and folders of a dataset directory.
@@ -24,9 +25,15 @@ const (
 	ManifestName = "manifest.json"
 	// RunName records the settings the directory was made with.
 	RunName = "run.json"
-	// FramesDir holds one JPEG folder per sample: frames/<id>/NN.jpg, or
+	// FramesDir holds the frames a sample changed, one folder per sample:
+	// frames/<id>/NN.jpg (NN = position in the video input), or
 	// frames/<id>/clipK/NN.jpg for jigsaw (K = presented position).
 	FramesDir = "frames"
+	// SourcesDir holds the sampled frames of each source video once,
+	// shared by all its samples: sources/<key>/NN.jpg (NN = sampled frame
+	// index). A sample's frame list points there for every frame it did
+	// not change (all of them for jigsaw).
+	SourcesDir = "sources"
 	// RecordsDir holds one committed record per finished sample; it is what
 	// makes an interrupted run resumable.
 	RecordsDir = "samples"
@@ -53,28 +60,120 @@ func FramePaths(id string, clips bool, lens []int) tasks.FrameList {
 	return out
 }
 
-// writeFrames encodes the generated frames as JPEG into root/frames/<id>
-// atomically (a temporary folder renamed into place) and returns the frame
-// list and the encoded bytes in FrameList.All order.
-func writeFrames(root, id string, g *tasks.Generated, quality int) (tasks.FrameList, [][]byte, error) {
+// sourceKey names the shared frame folder of an input.
+func sourceKey(inputID string) string {
+	sum := sha256.Sum256([]byte("videossr/sources/v1\x00" + inputID))
+	return hex.EncodeToString(sum[:12])
+}
+
+// sourceFrames is the shared, encoded copy of an input's sampled frames.
+type sourceFrames struct {
+	paths []string
+	blobs [][]byte
+	index map[*video.Frame]int
+}
+
+// writeSources stores an input's sampled frames as
+// root/sources/<key>/NN.jpg (atomically: a temporary folder renamed into
+// place). A complete folder left by an earlier run of the same settings is
+// reused as it is.
+func writeSources(root, key string, frames []*video.Frame, quality int) (*sourceFrames, error) {
+	sf := &sourceFrames{paths: make([]string, len(frames)), blobs: make([][]byte, len(frames)), index: make(map[*video.Frame]int, len(frames))}
+	for i, f := range frames {
+		sf.paths[i] = path.Join(SourcesDir, key, fmt.Sprintf("%02d.jpg", i))
+		sf.index[f] = i
+	}
+	final := filepath.Join(root, SourcesDir, key)
+	if _, err := os.Stat(final); err == nil {
+		ok := true
+		for i, p := range sf.paths {
+			b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+			if err != nil {
+				ok = false
+				break
+			}
+			sf.blobs[i] = b
+		}
+		if ok {
+			return sf, nil
+		}
+		if err := os.RemoveAll(final); err != nil {
+			return nil, fmt.Errorf("source frames %s: %w", key, err)
+		}
+	}
+	for i, f := range frames {
+		b, err := f.EncodeJPEG(quality)
+		if err != nil {
+			return nil, fmt.Errorf("source frames %s: %w", key, err)
+		}
+		sf.blobs[i] = b
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, fmt.Errorf("source frames %s: %w", key, err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+key+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("source frames %s: %w", key, err)
+	}
+	defer os.RemoveAll(tmp)
+	for i, p := range sf.paths {
+		if err := os.WriteFile(filepath.Join(tmp, path.Base(p)), sf.blobs[i], 0o644); err != nil {
+			return nil, fmt.Errorf("source frames %s: %w", key, err)
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("source frames %s: %w", key, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("source frames %s: %w", key, err)
+	}
+	return sf, nil
+}
+
+// writeFrames stores a generated sample's frames: a frame that is one of
+// the input's sampled frames (the generators share unchanged frames) points
+// to its shared copy in src; the others are encoded as JPEG into
+// root/frames/<id> (atomically: a temporary folder renamed into place). It
+// returns the frame list and the frame files' bytes in FrameList.All order.
+func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFrames) (tasks.FrameList, [][]byte, error) {
 	vids := g.Videos()
 	lens := make([]int, len(vids))
 	for i, v := range vids {
 		lens[i] = len(v)
 	}
 	list := FramePaths(id, g.Clips != nil, lens)
-	all := list.All()
+	lists := list.Videos()
 	var blobs [][]byte
-	for _, v := range vids {
-		for _, f := range v {
+	type own struct {
+		path string
+		data []byte
+	}
+	var owned []own
+	for vi, v := range vids {
+		for fi, f := range v {
+			if src != nil {
+				if k, ok := src.index[f]; ok {
+					lists[vi][fi] = src.paths[k]
+					blobs = append(blobs, src.blobs[k])
+					continue
+				}
+			}
 			b, err := f.EncodeJPEG(quality)
 			if err != nil {
 				return list, nil, fmt.Errorf("sample %s: %w", id, err)
 			}
 			blobs = append(blobs, b)
+			owned = append(owned, own{lists[vi][fi], b})
 		}
 	}
 	final := filepath.Join(root, FramesDir, id)
+	// A folder left by an interrupted attempt has no record: replace it.
+	if err := os.RemoveAll(final); err != nil {
+		return list, nil, fmt.Errorf("sample %s: %w", id, err)
+	}
+	if len(owned) == 0 {
+		return list, blobs, nil
+	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return list, nil, fmt.Errorf("sample %s: %w", id, err)
 	}
@@ -84,17 +183,16 @@ func writeFrames(root, id string, g *tasks.Generated, quality int) (tasks.FrameL
 	}
 	defer os.RemoveAll(tmp)
 	prefix := path.Join(FramesDir, id) + "/"
-	for i, p := range all {
-		dst := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(p, prefix)))
+	for _, o := range owned {
+		dst := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(o.path, prefix)))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return list, nil, fmt.Errorf("sample %s: %w", id, err)
 		}
-		if err := os.WriteFile(dst, blobs[i], 0o644); err != nil {
+		if err := os.WriteFile(dst, o.data, 0o644); err != nil {
 			return list, nil, fmt.Errorf("sample %s: %w", id, err)
 		}
 	}
-	// A folder left by an interrupted attempt has no record: replace it.
-	if err := os.RemoveAll(final); err != nil {
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return list, nil, fmt.Errorf("sample %s: %w", id, err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
