@@ -1,0 +1,105 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/video"
+)
+
+// trainingFrames returns 48 synthetic frames at the training size of a 4:3
+// video (295x221 inside the 256x256 pixel budget).
+func trainingFrames(b *testing.B) []*video.Frame {
+	o := video.DefaultSynthOptions()
+	o.Frames = 48
+	fs, err := video.Synthesize(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, h := video.FitPixels(o.W, o.H, 256*256, 128*128)
+	for i, f := range fs {
+		fs[i] = video.Resize(f, w, h)
+	}
+	return fs
+}
+
+// BenchmarkSample makes and commits one sample per op from frames already
+// sampled: generation, JPEG encoding of the changed frames, the frame
+// folder, the JSONL row and the record (the per-sample work of `gen` once a
+// video is decoded and its frames stored). It reports samples/s.
+func BenchmarkSample(b *testing.B) {
+	frames := trainingFrames(b)
+	cfg := tasks.DefaultGenConfig()
+	for _, spec := range tasks.GenSpecs(cfg, tasks.AllDataSources()) {
+		b.Run(string(spec.Task), func(b *testing.B) {
+			out := b.TempDir()
+			in := Input{Path: "/videos/bench.mp4", ID: "bench.mp4"}
+			plan := &Plan{Kind: "gen", Split: "train", Seed: 1, Sampling: cfg.Sampling, Specs: []tasks.TaskSpec{spec}, Inputs: []Input{in}}
+			loader := LoaderFunc(func(context.Context, string, tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+				return frames, 1.2, nil
+			})
+			cache := &frameCache{entries: map[int]*cacheEntry{0: {refs: 1 << 30}}, loader: loader, sampling: cfg.Sampling, inputs: plan.Inputs}
+			// Store the shared frames before timing.
+			id, seed := sampleID(1, in.ID, spec.Key(), -1)
+			if err := runJob(context.Background(), plan, cache, out, Job{Input: 0, Donor: -1, ID: id, Seed: seed, Index: -1}); err != nil {
+				b.Fatal(err)
+			}
+			k := 0
+			for b.Loop() {
+				id, seed := sampleID(1, in.ID, spec.Key(), k)
+				if err := runJob(context.Background(), plan, cache, out, Job{Input: 0, Donor: -1, ID: id, Seed: seed, Index: k}); err != nil {
+					b.Fatal(err)
+				}
+				k++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkGenVideo runs a whole `gen` build per op on one video file (one
+// worker): decoding 48 frames, resizing them to the 256x256 budget, storing
+// them, and one sample of each task (or 4 of each), then the data files and
+// the manifest. It reports samples/s.
+func BenchmarkGenVideo(b *testing.B) {
+	dir, err := os.Getwd()
+	if err != nil {
+		b.Fatal(err)
+	}
+	vtest := filepath.Join(dir, "..", "..", "third_party", "videos", "vtest.avi")
+	synth := filepath.Join(b.TempDir(), "synthetic.avi")
+	if err := video.MakeSyntheticVideo(context.Background(), synth, video.DefaultSynthOptions()); err != nil {
+		b.Skipf("no video writing: %v", err)
+	}
+	for _, v := range []string{vtest, synth} {
+		if _, err := os.Stat(v); err != nil {
+			b.Skipf("%s missing: run scripts/setup.sh", v)
+		}
+		for _, per := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/per-video=%d", filepath.Base(v), per), func(b *testing.B) {
+				inputs, err := ListInputs([]string{v})
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg := tasks.DefaultGenConfig()
+				plan, err := PlanGen(inputs, tasks.GenSpecs(cfg, tasks.AllDataSources()), per, 1, cfg.Sampling, Shard{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for b.Loop() {
+					sum, err := Build(context.Background(), plan, Options{Out: b.TempDir(), Workers: 1})
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += sum.Generated
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "samples/s")
+			})
+		}
+	}
+}
