@@ -2,12 +2,18 @@ package model
 
 import (
 	"context"
+	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/videossr/videossr-go/model/onnx"
 	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/safetensors"
 )
 
 // Benchmarks of the default tiny model (the tiny tokenizer's 1024-token
@@ -55,7 +61,7 @@ func benchPolicy(b *testing.B, c Config, graphs ...string) *Policy {
 
 // benchBatch returns the vision batch and the rows (prompt + response) of
 // the benchmark micro-batch.
-func benchBatch(b *testing.B, c Config) (*VisionBatch, []Row) {
+func benchBatch(b testing.TB, c Config) (*VisionBatch, []Row) {
 	b.Helper()
 	vb := randomVision(b, c, benchRows, benchGrid, 1)
 	rng := rand.New(rand.NewPCG(2, 3))
@@ -87,10 +93,19 @@ func tokensOf(rows []Row) (prompt, total int) {
 	return prompt, total
 }
 
-// reportTokens reports the throughput and the model size; call it after
-// the timed loop (resetting the timer drops reported metrics).
-func reportTokens(b *testing.B, c Config, tokens int) {
+// timedLoop runs fn under b.Loop and reports the throughput, the fastest
+// iteration (min-ms, robust on a shared machine) and the model size.
+func timedLoop(b *testing.B, c Config, tokens int, fn func() error) {
+	fastest := math.Inf(1)
+	for b.Loop() {
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+		fastest = min(fastest, time.Since(t0).Seconds())
+	}
 	b.ReportMetric(float64(tokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(fastest*1e3, "min-ms")
 	b.ReportMetric(float64(c.NumParams()), "params")
 }
 
@@ -101,12 +116,10 @@ func BenchmarkVisionEncode(b *testing.B) {
 	p := benchPolicy(b, c, GraphVision)
 	vb, _ := benchBatch(b, c)
 	ctx := context.Background()
-	for b.Loop() {
-		if _, err := p.Encode(ctx, vb); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportTokens(b, c, vb.Videos.Tokens)
+	timedLoop(b, c, vb.Videos.Tokens, func() error {
+		_, err := p.Encode(ctx, vb)
+		return err
+	})
 }
 
 // BenchmarkPrefill: the decoder over 8 prompts of 66 tokens (vision
@@ -129,13 +142,11 @@ func BenchmarkPrefill(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		if _, _, err := p.Prefill(ctx, pb, emb); err != nil {
-			b.Fatal(err)
-		}
-	}
 	n, _ := tokensOf(rows)
-	reportTokens(b, c, n)
+	timedLoop(b, c, n, func() error {
+		_, _, err := p.Prefill(ctx, pb, emb)
+		return err
+	})
 }
 
 // BenchmarkDecodeStep: one batched decode step of 8 rows over a 66-token
@@ -168,12 +179,10 @@ func BenchmarkDecodeStep(b *testing.B) {
 		valid[r] = append(append([]bool(nil), pb.Valid[r]...), true)
 		toks[r] = int64(rows[r].Response[0])
 	}
-	for b.Loop() {
-		if _, _, err := p.Decode(ctx, toks, pb.Next, valid, cache); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportTokens(b, c, len(toks))
+	timedLoop(b, c, len(toks), func() error {
+		_, _, err := p.Decode(ctx, toks, pb.Next, valid, cache)
+		return err
+	})
 }
 
 // BenchmarkLogProb: the forward-only log-prob graph over the 8 whole
@@ -192,13 +201,26 @@ func BenchmarkLogProb(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		if _, _, err := p.LogProbs(ctx, sb, emb); err != nil {
-			b.Fatal(err)
-		}
-	}
 	_, n := tokensOf(rows)
-	reportTokens(b, c, n)
+	timedLoop(b, c, n, func() error {
+		_, _, err := p.LogProbs(ctx, sb, emb)
+		return err
+	})
+}
+
+// benchStepInputs draws the GRPO inputs of the benchmark batch: old and
+// reference log-probs near the uniform policy's -log(1024) = -6.93.
+func benchStepInputs(sb *SeqBatch) StepInputs {
+	rng := rand.New(rand.NewPCG(4, 5))
+	in := StepInputs{Advantages: make([]float64, sb.B), OldLogProb: make([]float64, sb.B*sb.R), RefLogProb: make([]float64, sb.B*sb.R)}
+	for i := range in.Advantages {
+		in.Advantages[i] = rng.NormFloat64()
+	}
+	for i := range in.OldLogProb {
+		in.OldLogProb[i] = -7 + 0.1*rng.NormFloat64()
+		in.RefLogProb[i] = -7 + 0.1*rng.NormFloat64()
+	}
+	return in
 }
 
 func benchTrain(b *testing.B, graph string) {
@@ -209,23 +231,13 @@ func benchTrain(b *testing.B, graph string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(4, 5))
-	in := StepInputs{Advantages: make([]float64, sb.B), OldLogProb: make([]float64, sb.B*sb.R), RefLogProb: make([]float64, sb.B*sb.R)}
-	for i := range in.Advantages {
-		in.Advantages[i] = rng.NormFloat64()
-	}
-	for i := range in.OldLogProb {
-		in.OldLogProb[i] = -7 + 0.1*rng.NormFloat64()
-		in.RefLogProb[i] = -7 + 0.1*rng.NormFloat64()
-	}
+	in := benchStepInputs(sb)
 	ctx := context.Background()
-	for b.Loop() {
-		if _, err := p.TrainStep(ctx, graph, sb, vb, in); err != nil {
-			b.Fatal(err)
-		}
-	}
 	_, n := tokensOf(rows)
-	reportTokens(b, c, n)
+	timedLoop(b, c, n, func() error {
+		_, err := p.TrainStep(ctx, graph, sb, vb, in)
+		return err
+	})
 }
 
 // BenchmarkGRPOTrainStep: one run of the GRPO training graph over the
@@ -235,3 +247,86 @@ func BenchmarkGRPOTrainStep(b *testing.B) { benchTrain(b, GraphGRPO) }
 
 // BenchmarkSFTTrainStep: the same for the supervised warm-up loss.
 func BenchmarkSFTTrainStep(b *testing.B) { benchTrain(b, GraphSFT) }
+
+// TestWriteTorchBenchBatch writes the benchmark model and micro-batch for
+// scripts/bench_torch.py when VIDEOSSR_TORCH_BATCH names a folder: the
+// exported model (config.json, model.safetensors) and batch.safetensors
+// with every training-graph input plus the graph's outputs ("expected.*":
+// loss, log-probs and every gradient) for the PyTorch side to check itself
+// against before timing.
+func TestWriteTorchBenchBatch(t *testing.T) {
+	dir := os.Getenv("VIDEOSSR_TORCH_BATCH")
+	if dir == "" {
+		t.Skip("set VIDEOSSR_TORCH_BATCH=DIR to write the PyTorch benchmark batch")
+	}
+	rt := openRuntime(t)
+	c := benchConfig()
+	// Weights 4x the init scale, so logits and gradients are far from the
+	// uniform policy's and the PyTorch parity check discriminates.
+	store := sharpParams(t, c, 1, 4)
+	p, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: []string{GraphGRPO}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	vb, rows := benchBatch(t, c)
+	sb, err := c.NewSeqBatch(rows, vb.Videos, c.BosTokenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := benchStepInputs(sb)
+	res, err := p.TrainStep(context.Background(), GraphGRPO, sb, vb, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Export(context.Background(), dir, c, store, ExportOptions{Graphs: []string{GraphGRPO}}); err != nil {
+		t.Fatal(err)
+	}
+	feeds := sb.Feeds(onnx.Float32)
+	for k, v := range vb.Feeds(c, onnx.Float32) {
+		feeds[k] = v
+	}
+	B, R := int64(sb.B), int64(sb.R)
+	feeds[InAdvantages] = FloatTensor(onnx.Float32, []int64{B}, in.Advantages)
+	feeds[InOldLogProbs] = FloatTensor(onnx.Float32, []int64{B, R}, in.OldLogProb)
+	feeds[InRefLogProbs] = FloatTensor(onnx.Float32, []int64{B, R}, in.RefLogProb)
+	feeds["expected."+OutLoss] = FloatTensor(onnx.Float32, []int64{1}, []float64{res.Loss})
+	feeds["expected."+OutPGLoss] = FloatTensor(onnx.Float32, []int64{1}, []float64{res.PGLoss})
+	feeds["expected."+OutKLLoss] = FloatTensor(onnx.Float32, []int64{1}, []float64{res.KLLoss})
+	feeds["expected."+OutLogProbs] = FloatTensor(onnx.Float32, []int64{B, R}, res.LogProbs)
+	for _, prm := range store.Params() {
+		shape := make([]int64, len(prm.Shape))
+		for i, d := range prm.Shape {
+			shape[i] = int64(d)
+		}
+		feeds["expected."+GradPrefix+prm.Name] = ort.Tensor{Shape: shape, DType: ort.Float32, Data: res.Grads[prm.Name]}
+	}
+	var ts []safetensors.Tensor
+	for name, f := range feeds {
+		var st safetensors.Tensor
+		switch d := f.Data.(type) {
+		case []float32:
+			st, err = safetensors.FromFloat32(name, safetensors.F32, f.Shape, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+		case []int64:
+			raw := make([]byte, 8*len(d))
+			for i, v := range d {
+				binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+			}
+			st = safetensors.Tensor{Name: name, DType: safetensors.I64, Shape: f.Shape, Data: raw}
+		default:
+			t.Fatalf("%s: unexpected data %T", name, f.Data)
+		}
+		ts = append(ts, st)
+	}
+	meta := map[string]string{
+		"clip_low": "0.2", "clip_high": "0.2", "clip_c": "3", "kl_coef": strconv.FormatFloat(DefaultGRPOLoss().KLCoef, 'g', -1, 64),
+		"tokens": strconv.Itoa(func() int { _, n := tokensOf(rows); return n }()),
+	}
+	if err := safetensors.Write(filepath.Join(dir, "batch.safetensors"), ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s: loss %.6f, %d tensors", dir, res.Loss, len(ts))
+}
