@@ -638,8 +638,32 @@ func (g *Graph) gatherGrad(n *node, gy *Value) *Value {
 		ix = g.Where(g.Less(ix, g.ScalarI64(0)), g.Add(ix, dim), ix)
 	}
 	ix = g.Unsqueeze(ix, -1)
+	// The sum over repeated indices (an embedding's repeated tokens) is a
+	// ScatterElements with reduction add over flattened rows, not a
+	// ScatterND: ONNX Runtime's CPU ScatterND runs reductions on several
+	// threads without atomics, so repeated indices race and the gradient
+	// changes from run to run (onnxruntime issues 18048, 23396), while its
+	// ScatterElements reduction runs sequentially and is exact.
 	scatter := func(z, upd *Value) *Value {
-		return g.rawOp("ScatterND", []*Value{z, ix, upd}, []attr{{name: "reduction", kind: attrString, s: "add"}}, z.DType, z.Shape)
+		var flatZ *Value
+		if z.Rank() == 1 {
+			flatZ = g.Reshape(z, []int64{-1, 1})
+		} else {
+			flatZ = g.Reshape(z, []int64{0, -1})
+		}
+		var uf *Value
+		if R := flatZ.Shape[1]; R >= 0 {
+			uf = g.Reshape(upd, []int64{-1, R})
+		} else {
+			uf = g.ReshapeTo(upd, g.Concat(0, g.ConstI64([]int64{-1}, []int64{1}), g.ShapeDims(flatZ, 1, 2)))
+		}
+		idx := g.Expand(g.Reshape(ix, []int64{-1, 1}), g.Shape(uf))
+		out := g.rawOp("ScatterElements", []*Value{flatZ, idx, uf},
+			[]attr{{name: "axis", kind: attrInt, i: 0}, {name: "reduction", kind: attrString, s: "add"}}, z.DType, flatZ.Shape)
+		if staticShape(z.Shape) {
+			return g.Reshape(out, z.Shape)
+		}
+		return g.ReshapeTo(out, g.Shape(z))
 	}
 	if a == 0 {
 		return scatter(g.zerosLike(data), gy)
