@@ -81,10 +81,21 @@ func FromImage(img image.Image) *Frame {
 	f := NewFrame(b.Dx(), b.Dy())
 	if rgba, ok := img.(*image.RGBA); ok {
 		for y := 0; y < f.H; y++ {
-			row := rgba.Pix[(y)*rgba.Stride:]
+			row := rgba.Pix[rgba.PixOffset(b.Min.X, b.Min.Y+y):]
 			for x := 0; x < f.W; x++ {
 				o := f.Offset(x, y)
 				f.Pix[o], f.Pix[o+1], f.Pix[o+2] = row[4*x], row[4*x+1], row[4*x+2]
+			}
+		}
+		return f
+	}
+	if yc, ok := img.(*image.YCbCr); ok {
+		for y := 0; y < f.H; y++ {
+			for x := 0; x < f.W; x++ {
+				yi := yc.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := yc.COffset(b.Min.X+x, b.Min.Y+y)
+				r, g, bb := color.YCbCrToRGB(yc.Y[yi], yc.Cb[ci], yc.Cr[ci])
+				f.Set(x, y, r, g, bb)
 			}
 		}
 		return f
@@ -98,8 +109,24 @@ func FromImage(img image.Image) *Frame {
 	return f
 }
 
-// EncodeJPEG encodes the frame as a baseline JPEG with the given quality (1..100).
-func (f *Frame) EncodeJPEG(quality int) ([]byte, error) {
+// EncodeJPEG encodes the frame as a baseline JPEG with the given quality
+// (1..100). Builds with cgo use OpenCV's codec (libjpeg-turbo), others the
+// standard library; within a build the bytes depend only on the frame and
+// the quality.
+func (f *Frame) EncodeJPEG(quality int) ([]byte, error) { return encodeJPEG(f, quality) }
+
+// DecodeJPEG decodes a JPEG (or, with cgo, any image format OpenCV reads;
+// without, any format registered with package image) into a Frame.
+func DecodeJPEG(data []byte) (*Frame, error) { return decodeJPEG(data) }
+
+// encodeJPEGGo encodes with image/jpeg.
+func encodeJPEGGo(f *Frame, quality int) ([]byte, error) {
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("encode jpeg: %w", err)
+	}
+	if quality < 1 || quality > 100 {
+		return nil, fmt.Errorf("encode jpeg: quality %d outside 1..100", quality)
+	}
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, f.ToRGBA(), &jpeg.Options{Quality: quality}); err != nil {
 		return nil, fmt.Errorf("encode jpeg: %w", err)
@@ -107,8 +134,8 @@ func (f *Frame) EncodeJPEG(quality int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// DecodeJPEG decodes a JPEG (or any registered image format) into a Frame.
-func DecodeJPEG(data []byte) (*Frame, error) {
+// decodeImageGo decodes with package image.
+func decodeImageGo(data []byte) (*Frame, error) {
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("decode image: %w", err)

@@ -1,8 +1,10 @@
 package video
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"image"
 	"math"
 	"testing"
 )
@@ -293,6 +295,100 @@ func BenchmarkResize(b *testing.B) {
 	b.Run("256x192_to_512x384", func(b *testing.B) {
 		for b.Loop() {
 			Resize(small, 512, 384)
+		}
+	})
+}
+
+// TestJPEGCodecsInteroperate: the build's codec (OpenCV with cgo) and the
+// standard library read each other's files, and FromImage handles every
+// image type the same.
+func TestJPEGCodecsInteroperate(t *testing.T) {
+	frames, err := Synthesize(SynthOptions{W: 97, H: 61, Frames: 1, FPS: 10, Seed: 5, Objects: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := frames[0]
+	fast, err := f.EncodeJPEG(92)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, err := encodeJPEGGo(f, 92)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"build codec": fast, "image/jpeg": std} {
+		a, err := DecodeJPEG(data)
+		if err != nil {
+			t.Fatalf("%s file, build decoder: %v", name, err)
+		}
+		b, err := decodeImageGo(data)
+		if err != nil {
+			t.Fatalf("%s file, image/jpeg decoder: %v", name, err)
+		}
+		for dec, g := range map[string]*Frame{"build": a, "image/jpeg": b} {
+			if g.W != f.W || g.H != f.H {
+				t.Fatalf("%s file, %s decoder: %dx%d", name, dec, g.W, g.H)
+			}
+			if d := meanAbsDiff(f, g); d > 5 {
+				t.Errorf("%s file, %s decoder: mean abs diff %.2f", name, dec, d)
+			}
+		}
+	}
+	again, _ := f.EncodeJPEG(92)
+	if !bytes.Equal(fast, again) {
+		t.Error("encoding the same frame twice gave different bytes")
+	}
+	if _, err := DecodeJPEG([]byte("not an image")); err == nil {
+		t.Error("garbage decoded")
+	}
+	if _, err := f.EncodeJPEG(0); err == nil {
+		t.Error("quality 0 accepted")
+	}
+	// FromImage: RGBA sub-image, YCbCr and generic paths agree.
+	rgba := f.ToRGBA()
+	sub := rgba.SubImage(image.Rect(10, 5, 40, 30))
+	if g := FromImage(sub); g.W != 30 || g.H != 25 || !bytes.Equal(g.Pix[:3], f.Pix[f.Offset(10, 5):f.Offset(10, 5)+3]) {
+		t.Errorf("sub-image conversion is off")
+	}
+}
+
+// BenchmarkJPEG measures the build's JPEG codec on a training-size frame.
+func BenchmarkJPEG(b *testing.B) {
+	frames, err := Synthesize(DefaultSynthOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := Resize(frames[10], 295, 221)
+	data, err := f.EncodeJPEG(90)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode_295x221", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.EncodeJPEG(90); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode_295x221", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := DecodeJPEG(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode_295x221_stdlib", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := encodeJPEGGo(f, 90); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode_295x221_stdlib", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeImageGo(data); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
