@@ -67,7 +67,7 @@ input is unusable.`,
 	fl.IntVar(&f.minPixels, "min-pixels", tasks.DefaultSamplingConfig().MinPixels, "smallest frame size in pixels (overrides sampling.min_pixels of --config)")
 	fl.IntVar(&f.synthetic, "synthetic", 0, "first make N synthetic videos under OUT/synthetic and use them as inputs (works with no downloaded data)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
-	cmd.AddCommand(newGenMergeCmd(), newGenVerifyCmd())
+	cmd.AddCommand(newGenMergeCmd(), newGenVerifyCmd(), newGenExportVerlCmd())
 	return cmd
 }
 
@@ -187,4 +187,31 @@ func newGenVerifyCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newGenExportVerlCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export-verl DIR --out FILE",
+		Short: "Write a dataset directory as a verl Parquet file with absolute frame paths",
+		Long: `export-verl writes the samples of a dataset directory (made by 'trainer gen' or
+'trainer viubench build') as a Parquet file in the verl RLHF layout with
+absolute frame paths, for the reference Python trainer. The data.parquet in
+the directory itself keeps paths relative to the directory, so it can move.`,
+		Example: `  trainer gen export-verl data/train --out /shared/videossr_train.parquet`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("gen export-verl: --out is required")
+			}
+			n, err := dataset.ExportVerl(args[0], out)
+			if err != nil {
+				return fmt.Errorf("gen export-verl: %w", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d rows\n", out, n)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "Parquet file to write")
+	return cmd
 }

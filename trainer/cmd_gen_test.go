@@ -197,6 +197,14 @@ func TestGenCmdShardsMergeToUnsharded(t *testing.T) {
 	if err := dataset.Verify(merged); err != nil {
 		t.Fatal(err)
 	}
+	pq := filepath.Join(tmp, "verl.parquet")
+	if _, stderr, err := execCmd(t, newGenCmd(), "", "export-verl", merged, "--out", pq); err != nil || !strings.Contains(stderr, "18 rows") {
+		t.Fatalf("export-verl: %v\n%s", err, stderr)
+	}
+	rows, err := dataset.ReadParquet(pq)
+	if err != nil || len(rows) != 18 || !filepath.IsAbs(rows[0].Frames.All()[0]) {
+		t.Fatalf("exported parquet: %d rows, %v", len(rows), err)
+	}
 }
 
 func TestViubenchBuildCmd(t *testing.T) {

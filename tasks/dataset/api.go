@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -333,4 +334,42 @@ func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
 		}
 	}
 	return out, nil
+}
+
+// ExportVerl writes the samples of the dataset directory dir as a verl
+// Parquet file at out with absolute frame paths, so the reference trainer
+// can read the frames from any working directory. (The data.parquet inside
+// dir keeps paths relative to dir, so the directory can move.) It returns
+// the number of rows written.
+func ExportVerl(dir, out string) (int, error) {
+	samples, err := ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	abs := func(p string) string {
+		if fp := filepath.FromSlash(p); !filepath.IsAbs(fp) {
+			return filepath.Join(root, fp)
+		}
+		return p
+	}
+	for i := range samples {
+		s := &samples[i]
+		for _, v := range s.Frames.Videos() {
+			for k, p := range v {
+				v[k] = abs(p)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteParquet(&buf, samples); err != nil {
+		return 0, err
+	}
+	if err := writeFileAtomic(out, buf.Bytes(), true); err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	return len(samples), nil
 }

@@ -174,3 +174,36 @@ func TestCheckInputs(t *testing.T) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
+
+func TestExportVerlAbsolutePaths(t *testing.T) {
+	out := t.TempDir()
+	cfg := tasks.DefaultGenConfig()
+	cfg.Sampling = smallSampling()
+	samples, _, err := Generate(context.Background(), GenRequest{Videos: []string{"/v/a.mp4"}, Out: out, Config: cfg, Seed: 2, Loader: fakeLoader()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "verl.parquet")
+	n, err := ExportVerl(out, file)
+	if err != nil || n != len(samples) {
+		t.Fatalf("exported %d of %d: %v", n, len(samples), err)
+	}
+	rows, err := ReadParquet(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		all := r.Frames.All()
+		if len(all) != len(samples[i].Frames.All()) || r.ID != samples[i].ID {
+			t.Fatalf("row %d does not match sample %s", i, samples[i].ID)
+		}
+		for _, p := range all {
+			if !filepath.IsAbs(p) {
+				t.Fatalf("row %d: relative path %s", i, p)
+			}
+			if _, err := os.Stat(p); err != nil {
+				t.Fatalf("row %d: %v", i, err)
+			}
+		}
+	}
+}
