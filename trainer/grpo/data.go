@@ -2,6 +2,9 @@ package grpo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +15,6 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
-	"github.com/videossr/videossr-go/tasks/video"
 )
 
 // Data is the training pool and the held-out benchmark of a run.
@@ -112,14 +114,17 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	d := &Data{Dir: dir, TrainDir: filepath.Join(dir, "train"), BenchDir: filepath.Join(dir, "viubench"), Train: map[tasks.DataSource][]tasks.Sample{}}
+	// Each distinct setting gets its own folder, so runs and ablations can
+	// share data.dir and reuse what matches.
+	d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}}
+	d.TrainDir = filepath.Join(dir, "train-"+settingsKey(train, gen, sources, per, cfg.Seed))
 	opts := dataset.Options{Out: d.TrainDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf}
 	if _, err := dataset.Build(ctx, plan, opts); err != nil {
 		return nil, fmt.Errorf("data: training samples: %w", err)
 	}
-	samples, err := readJSONL(filepath.Join(d.TrainDir, dataset.JSONLName))
+	samples, err := dataset.ReadJSONLFile(filepath.Join(d.TrainDir, dataset.JSONLName))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("data: %w", err)
 	}
 	for _, s := range samples {
 		d.Train[s.DataSource] = append(d.Train[s.DataSource], s)
@@ -140,14 +145,25 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	if err != nil {
 		return nil, fmt.Errorf("data: viubench: %w", err)
 	}
+	d.BenchDir = filepath.Join(dir, "viubench-"+settingsKey(heldout, bs, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed))
 	opts.Out = d.BenchDir
 	if _, err := dataset.Build(ctx, bplan, opts); err != nil {
 		return nil, fmt.Errorf("data: viubench: %w", err)
 	}
-	if d.Bench, err = readJSONL(filepath.Join(d.BenchDir, dataset.JSONLName)); err != nil {
+	if d.Bench, err = dataset.ReadJSONLFile(filepath.Join(d.BenchDir, dataset.JSONLName)); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// settingsKey is a short hash of the values that define a dataset.
+func settingsKey(vals ...any) string {
+	b, err := json.Marshal(vals)
+	if err != nil {
+		b = []byte(fmt.Sprint(vals...))
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:4])
 }
 
 // BenchSpecs are VIUBench's nine subtypes with the frame-count dependent
@@ -164,45 +180,20 @@ func BenchSpecs(dc configs.DataConfig) []tasks.TaskSpec {
 		specs[i].Grounding.MinLen, specs[i].Grounding.MaxLen = dc.Grounding.MinLen, dc.Grounding.MaxLen
 		specs[i].Counting.MinFrameGap = dc.Counting.MinFrameGap
 		specs[i].Counting.MaxFramesPerClass = min(specs[i].Counting.MaxFramesPerClass, max(dc.Counting.MaxFramesPerClass, 1)+1)
-		specs[i].Jigsaw.Clips = min(specs[i].Jigsaw.Clips, dc.Sampling.Frames/2)
+		specs[i].Jigsaw.Clips = largestDivisor(dc.Sampling.Frames, specs[i].Jigsaw.Clips)
 	}
 	return specs
 }
 
-func readJSONL(path string) ([]tasks.Sample, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	defer f.Close()
-	s, err := dataset.ReadJSONL(f)
-	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", path, err)
-	}
-	return s, nil
-}
-
-// loadFrames reads a sample's frames (JPEG paths relative to dir) as one
-// frame list per video (one per jigsaw clip).
-func loadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
-	var out [][]*video.Frame
-	for _, paths := range s.Frames.Videos() {
-		fs := make([]*video.Frame, len(paths))
-		for i, p := range paths {
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(dir, p)
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("sample %s: %w", s.ID, err)
-			}
-			if fs[i], err = video.DecodeJPEG(b); err != nil {
-				return nil, fmt.Errorf("sample %s: frame %s: %w", s.ID, p, err)
-			}
+// largestDivisor returns the largest divisor of n that is at most k and at
+// least 2 (jigsaw clips must split the frames evenly).
+func largestDivisor(n, k int) int {
+	for d := min(k, n); d > 2; d-- {
+		if n%d == 0 {
+			return d
 		}
-		out = append(out, fs)
 	}
-	return out, nil
+	return 2
 }
 
 // sourcesOf lists the data sources present in the pool, in canonical order.

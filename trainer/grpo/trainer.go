@@ -31,6 +31,7 @@ import (
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/dataset"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -148,6 +149,8 @@ func optimConfig(o configs.OptimConfig, steps int) optim.Config {
 	}
 	if o.Schedule == "warmup-cosine" || o.Schedule == "cosine" {
 		c.Schedule = "cosine"
+		c.TotalSteps = max(steps, 1)
+		c.WarmupSteps = min(o.Warmup, c.TotalSteps-1) // a short run shortens the warmup
 	}
 	return c
 }
@@ -170,7 +173,7 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	if p, ok := t.cache[s.ID]; ok {
 		return p, nil
 	}
-	frames, err := loadFrames(dir, s)
+	frames, err := dataset.LoadFrames(dir, s)
 	if err != nil {
 		return rollout.Prompt{}, err
 	}

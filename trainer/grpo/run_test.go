@@ -1,0 +1,251 @@
+package grpo
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/trainer/metrics"
+)
+
+// sharedData is one data directory for every test of the package (datasets
+// are resumable, so later tests reuse the first one's samples).
+var sharedData string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "grpo-test-data-")
+	if err != nil {
+		panic(err)
+	}
+	sharedData = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// needNative skips when ONNX Runtime or OpenCV is missing.
+func needNative(t *testing.T) {
+	t.Helper()
+	rt, err := ort.Open("")
+	if errors.Is(err, ort.ErrNoLibrary) {
+		t.Skipf("ONNX Runtime not installed (run bash scripts/setup.sh): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Close()
+	if _, err := video.Synthesize(video.DefaultSynthOptions()); err != nil {
+		t.Skipf("no video support: %v", err)
+	}
+}
+
+// smallConfig is a short run: few videos, small batches, few steps.
+func smallConfig(t *testing.T, runDir string, sets ...string) *configs.Config {
+	t.Helper()
+	base := []string{
+		"run_dir=" + runDir,
+		"data.dir=" + sharedData,
+		"data.synthetic_videos=5",
+		"data.heldout_videos=2",
+		"data.use_sample_videos=false",
+		"data.train_samples=60",
+		"viubench.per_subtype=2",
+		"sft.steps=30",
+		"sft.batch_size=12",
+		"grpo.steps=4",
+		"grpo.batch_prompts=4",
+		"grpo.group_size=4",
+		"grpo.micro_batch_rows=16",
+		"checkpoint.every=2",
+		"device.intra_op_threads=2",
+	}
+	cfg, err := configs.Load(nil, append(base, sets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func finalParams(t *testing.T, runDir string) *params.Store {
+	t.Helper()
+	s, err := params.Load(filepath.Join(runDir, "final", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestEndToEndLearns runs the whole job on a learnable task mix (counting
+// with at most one shape per class, so the answer is a pattern of 0s and 1s)
+// and checks that the training reward rises over the GRPO steps, and that
+// everything a run promises is written.
+func TestEndToEndLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run (about a minute)")
+	}
+	needNative(t)
+	run := t.TempDir()
+	cfg := smallConfig(t, run,
+		"sft.steps=12",
+		"grpo.steps=24",
+		"grpo.batch_prompts=6",
+		"grpo.group_size=6",
+		"grpo.optim.lr=0.001",
+		"data.mix.grounding=0", "data.mix.jigsaw=0",
+		"data.counting.max_instances=1",
+		"data.counting.max_frames_per_class=1",
+	)
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Before == nil || res.After == nil || res.After.Total() != 18 {
+		t.Fatalf("evaluations %+v %+v", res.Before, res.After)
+	}
+	if res.RewardLast <= res.RewardFirst+0.05 {
+		t.Fatalf("training reward did not rise: first quarter %.3f, last quarter %.3f", res.RewardFirst, res.RewardLast)
+	}
+	t.Logf("reward %.3f -> %.3f; VIUBench %.3f -> %.3f", res.RewardFirst, res.RewardLast, res.Before.Overall, res.After.Overall)
+	for _, f := range []string{"config.yaml", "metrics.jsonl", "plots/reward.png", "plots/zero_var.png", "plots/kl.png", "final/model.safetensors", "final/config.json", "final/tokenizer.json", "checkpoints/latest"} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	recs, err := metrics.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpo := 0
+	for _, r := range recs {
+		if r.Phase != "grpo" {
+			continue
+		}
+		grpo++
+		for _, k := range []string{"reward/counting/mean", "zero_var_frac", "response_length", "clip_frac", "kl", "entropy", "grad_norm", "lr", "step_s", "rollout_tokens_per_s"} {
+			if _, ok := r.Values[k]; !ok {
+				t.Fatalf("step %d lacks metric %s", r.Step, k)
+			}
+		}
+	}
+	if grpo != 24 {
+		t.Fatalf("%d GRPO metric records, want 24", grpo)
+	}
+	// Checkpoints are pruned to checkpoint.keep.
+	ents, _ := os.ReadDir(filepath.Join(run, ckptDir))
+	if n := len(ents) - 1; n != cfg.Checkpoint.Keep {
+		t.Fatalf("%d checkpoints kept, want %d", n, cfg.Checkpoint.Keep)
+	}
+}
+
+// TestResumeIsExact: N steps straight and N/2 steps, stop, resume N/2 give
+// identical parameters.
+func TestResumeIsExact(t *testing.T) {
+	needNative(t)
+	straight := t.TempDir()
+	if _, err := Run(context.Background(), smallConfig(t, straight, "sft.steps=3"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	split := t.TempDir()
+	_, err := Run(context.Background(), smallConfig(t, split, "sft.steps=3"), Options{StopAfter: 2})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	if _, err := Run(context.Background(), smallConfig(t, split, "sft.steps=3"), Options{Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := finalParams(t, straight), finalParams(t, split)
+	if a.Checksum() != b.Checksum() {
+		t.Fatal("resumed run's parameters differ from the straight run's")
+	}
+	// Metrics hold each step once.
+	recs, err := metrics.ReadFile(filepath.Join(split, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, r := range recs {
+		if r.Phase == "eval" {
+			continue
+		}
+		if seen[r.Step] {
+			t.Fatalf("step %d logged twice after resume", r.Step)
+		}
+		seen[r.Step] = true
+	}
+	// A different seed gives different parameters (the check can fail).
+	other := t.TempDir()
+	if _, err := Run(context.Background(), smallConfig(t, other, "sft.steps=3", "seed=2", "data.dir="+filepath.Join(other, "data")), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if finalParams(t, other).Checksum() == a.Checksum() {
+		t.Fatal("a different seed gave identical parameters")
+	}
+}
+
+// TestNaNGradientsSkipTheStep: a step whose gradients are not finite is
+// skipped with the parameters untouched.
+func TestNaNGradientsSkipTheStep(t *testing.T) {
+	needNative(t)
+	run := t.TempDir()
+	cfg := smallConfig(t, run, "sft.steps=2", "grpo.steps=1", "checkpoint.every=0")
+	hook := func(step int, g map[string][]float32) {
+		for _, v := range g {
+			v[0] = float32(math.NaN())
+			return
+		}
+	}
+	if _, err := Run(context.Background(), cfg, Options{gradHook: hook}); err != nil {
+		t.Fatal(err)
+	}
+	// The reference is the policy when GRPO started; one skipped step
+	// leaves the policy equal to it.
+	ckpts, _ := filepath.Glob(filepath.Join(run, ckptDir, "*", "reference.safetensors"))
+	if len(ckpts) == 0 {
+		t.Fatal("no reference saved")
+	}
+	ref, err := params.Load(ckpts[len(ckpts)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := finalParams(t, run); got.Checksum() != ref.Checksum() || !got.AllFinite() {
+		t.Fatal("parameters changed on a step with NaN gradients")
+	}
+	recs, _ := metrics.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	last := recs[len(recs)-1]
+	if last.Phase != "grpo" || last.Values["skipped"] != 1 {
+		t.Fatalf("last record %+v does not report the skip", last)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	cases := map[string]string{
+		"grpo.group_sise=4":       "grpo.group_sise",
+		"grpo.kl_type=k9":         "grpo.kl_type",
+		"data.mix.audio=1":        "data.mix.audio",
+		"rollout.top_p=0":         "rollout",
+		"grpo.optim.schedule=odd": "grpo.optim.schedule",
+	}
+	for set, key := range cases {
+		_, err := configs.Load(nil, []string{set})
+		if err == nil || !contains(err.Error(), key) {
+			t.Errorf("--set %s: error %v does not name %s", set, err, key)
+		}
+	}
+	// A run on an unsupported preset says so.
+	cfg := smallConfig(t, t.TempDir(), "model.preset=hf", "model.path=/nonexistent")
+	if _, err := Run(context.Background(), cfg, Options{}); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("hf preset: %v", err)
+	}
+}
+
+func contains(s, sub string) bool {
+	return strings.Contains(s, sub)
+}
