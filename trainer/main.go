@@ -54,6 +54,7 @@ With no subcommand it runs the training job described by the configuration
 		viubench,
 		newScoreCmd(),
 		newExportCmd(),
+		newTokenizeCmd(),
 	)
 	return root
 }
