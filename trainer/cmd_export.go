@@ -13,6 +13,8 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/onnx"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/trainer/grpo"
 )
 
 type exportFlags struct {
@@ -23,14 +25,6 @@ type exportFlags struct {
 	opset      int
 	external   int
 }
-
-// tinyVocabSize and tinySpecialsAt describe the project's tiny tokenizer:
-// 1024 tokens, the eight Qwen special tokens last (ids 1016..1023, in
-// model.TinyTokens order).
-const (
-	tinyVocabSize  = 1024
-	tinySpecialsAt = tinyVocabSize - 8
-)
 
 // tokenizerFiles are copied from a checkpoint into the export when present.
 var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
@@ -49,9 +43,10 @@ with the weights as inputs and one gradient output per weight) and
 onnx/io.json naming every graph's inputs and outputs with dtypes and shapes.
 
 With --checkpoint DIR the model is read from DIR (config.json and
-model.safetensors, e.g. a trainer checkpoint or an earlier export).
-Otherwise the tiny model of the configuration is freshly initialised from
-model.init_seed. The GRPO training graph uses the configuration's grpo loss
+model.safetensors, e.g. a trainer checkpoint or an earlier export); the
+configured tokenizer (model.tokenizer) is added when DIR has no
+tokenizer.json and its vocabulary fits. Otherwise the tiny model over the
+configured tokenizer is freshly initialised from model.init_seed. The GRPO training graph uses the configuration's grpo loss
 settings and rollout.temperature.`,
 		Example: `  trainer export --out runs/tiny-export
   trainer export --checkpoint runs/default/checkpoints/step-40 --out /tmp/step40
@@ -71,15 +66,6 @@ settings and rollout.temperature.`,
 	return cmd
 }
 
-// tinyModelConfig is the default tiny Qwen2-VL over the tiny tokenizer.
-func tinyModelConfig() model.Config {
-	s := tinySpecialsAt
-	return model.Tiny(tinyVocabSize, model.TinyTokens{
-		EndOfText: s, ImStart: s + 1, ImEnd: s + 2, VisionStart: s + 3,
-		VisionEnd: s + 4, VisionPad: s + 5, ImagePad: s + 6, VideoPad: s + 7,
-	})
-}
-
 // lossFromConfig is the GRPO loss of the trainer configuration.
 func lossFromConfig(cfg *configs.Config) model.LossConfig {
 	g := cfg.GRPO
@@ -88,47 +74,66 @@ func lossFromConfig(cfg *configs.Config) model.LossConfig {
 }
 
 // loadModel returns the model to export: the checkpoint's, the HF folder of
-// model.path (preset hf), or a fresh tiny model from model.init_seed.
+// model.path (preset hf), or a fresh tiny model over the configured
+// tokenizer from model.init_seed; and the extra files (tokenizer) to write.
 func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.Store, map[string][]byte, error) {
+	fail := func(err error) (model.Config, *params.Store, map[string][]byte, error) {
+		return model.Config{}, nil, nil, fmt.Errorf("export: %w", err)
+	}
 	dir := checkpoint
 	if dir == "" && cfg.Model.Preset == "hf" {
 		if cfg.Model.Path == "" {
-			return model.Config{}, nil, nil, errors.New("export: model.preset is hf but model.path is empty")
+			return fail(errors.New("model.preset is hf but model.path is empty"))
 		}
 		dir = cfg.Model.Path
 	}
+	if dir == "" && cfg.Model.Preset != "tiny" {
+		return fail(fmt.Errorf("model.preset %q: want tiny or hf (or give --checkpoint)", cfg.Model.Preset))
+	}
+	tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+	if err != nil {
+		return fail(fmt.Errorf("model.tokenizer: %w", err))
+	}
+	tokJSON, err := tok.Marshal()
+	if err != nil {
+		return fail(fmt.Errorf("model.tokenizer: %w", err))
+	}
+	files := map[string][]byte{}
 	if dir == "" {
-		if cfg.Model.Preset != "tiny" {
-			return model.Config{}, nil, nil, fmt.Errorf("export: model.preset %q: want tiny or hf (or give --checkpoint)", cfg.Model.Preset)
+		c, err := grpo.TinyModel(tok)
+		if err != nil {
+			return fail(fmt.Errorf("model.tokenizer: %w", err))
 		}
-		c := tinyModelConfig()
 		store, err := c.InitParams(cfg.Model.InitSeed)
 		if err != nil {
-			return model.Config{}, nil, nil, fmt.Errorf("export: %w", err)
+			return fail(err)
 		}
-		return c, store, nil, nil
+		files[tokenizer.FileName] = tokJSON
+		return c, store, files, nil
 	}
 	c, err := model.LoadJSON(filepath.Join(dir, model.ConfigFile))
 	if err != nil {
-		return model.Config{}, nil, nil, fmt.Errorf("export: checkpoint %s: %w", dir, err)
+		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
 	store, err := c.InitParams(0)
 	if err != nil {
-		return model.Config{}, nil, nil, fmt.Errorf("export: %w", err)
+		return fail(err)
 	}
 	if err := store.LoadInto(filepath.Join(dir, model.WeightsFile)); err != nil {
-		return model.Config{}, nil, nil, fmt.Errorf("export: checkpoint %s: %w", dir, err)
+		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
-	files := map[string][]byte{}
 	for _, name := range tokenizerFiles {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return model.Config{}, nil, nil, fmt.Errorf("export: %w", err)
+			return fail(err)
 		}
 		files[name] = b
+	}
+	if _, ok := files[tokenizer.FileName]; !ok && tok.VocabSize() == c.VocabSize {
+		files[tokenizer.FileName] = tokJSON
 	}
 	return c, store, files, nil
 }

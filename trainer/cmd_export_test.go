@@ -9,6 +9,7 @@ import (
 
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/tokenizer"
 )
 
 // TestExportCmdFreshAndCheckpoint exports a fresh tiny model, then exports
@@ -29,8 +30,15 @@ func TestExportCmdFreshAndCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.VocabSize != tinyVocabSize || c.VideoTokenID != tinyVocabSize-1 || c.EosTokenID != tinySpecialsAt+2 {
-		t.Errorf("config: vocab %d, video token %d, eos %d", c.VocabSize, c.VideoTokenID, c.EosTokenID)
+	tok, err := tokenizer.Load(first)
+	if err != nil {
+		t.Fatalf("exported tokenizer: %v", err)
+	}
+	video, _ := tok.TokenID(tokenizer.VideoPad)
+	eos, _ := tok.TokenID(tokenizer.ImEnd)
+	if c.VocabSize != tok.VocabSize() || c.VideoTokenID != video || c.EosTokenID != eos || c.VocabSize != 1024 {
+		t.Errorf("config: vocab %d, video token %d, eos %d; tokenizer: vocab %d, video %d, eos %d",
+			c.VocabSize, c.VideoTokenID, c.EosTokenID, tok.VocabSize(), video, eos)
 	}
 	spec, err := model.LoadIOSpec(filepath.Join(first, model.ONNXDir, model.IOFile))
 	if err != nil {
@@ -81,8 +89,8 @@ func TestExportCmdFreshAndCheckpoint(t *testing.T) {
 	}
 
 	// Export again from the first folder as a checkpoint.
-	tok := []byte(`{"model": {"type": "BPE"}}`)
-	if err := os.WriteFile(filepath.Join(first, "tokenizer.json"), tok, 0o644); err != nil {
+	tokFile := []byte(`{"model": {"type": "BPE"}}`)
+	if err := os.WriteFile(filepath.Join(first, "tokenizer.json"), tokFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	second := filepath.Join(tmp, "second")
@@ -100,7 +108,7 @@ func TestExportCmdFreshAndCheckpoint(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Error("model.safetensors differs after a checkpoint round trip")
 	}
-	if gotTok, err := os.ReadFile(filepath.Join(second, "tokenizer.json")); err != nil || !bytes.Equal(gotTok, tok) {
+	if gotTok, err := os.ReadFile(filepath.Join(second, "tokenizer.json")); err != nil || !bytes.Equal(gotTok, tokFile) {
 		t.Errorf("tokenizer.json not carried over: %v", err)
 	}
 	spec2, err := model.LoadIOSpec(filepath.Join(second, model.ONNXDir, model.IOFile))
@@ -132,6 +140,7 @@ func TestExportCmdErrors(t *testing.T) {
 		{"bad opset", []string{"export", "--out", filepath.Join(tmp, "o3"), "--opset", "16"}, "opset 16 unsupported"},
 		{"unknown config key", []string{"export", "--out", filepath.Join(tmp, "o4"), "--set", "model.nope=1"}, "unknown key"},
 		{"hf preset without path", []string{"export", "--out", filepath.Join(tmp, "o5"), "--set", "model.preset=hf"}, "model.path"},
+		{"missing tokenizer", []string{"export", "--out", filepath.Join(tmp, "o6"), "--set", "model.tokenizer=" + filepath.Join(tmp, "none.json")}, "model.tokenizer"},
 		{"out is checkpoint", []string{"export", "--out", bad, "--checkpoint", bad + "/"}, "must differ"},
 	}
 	for _, tc := range cases {
