@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/trainer/grpo"
+)
+
+func newEvalCmd() *cobra.Command {
+	var (
+		ckpt, data, preds string
+		cfgs, sets        []string
+		batch             int
+		quiet             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "eval --checkpoint DIR --data FILE",
+		Short: "Evaluate a trained model on VIUBench or generic evaluation rows",
+		Long: `eval decodes every row of a JSONL file greedily with a trained model and
+scores the answers with the paper's scorers:
+
+  - VIUBench rows (from 'trainer viubench build'): per-subtype scores and the
+    overall score in the layout of the paper's Table 1;
+  - data_source "multiple_choice": the first character of the answer against
+    the option letter (accuracy);
+  - data_source "temporal_grounding": IoU of the first "start-end" interval
+    (mIoU, R@0.3/0.5/0.7);
+  - pretext rows (from 'trainer gen'): the training reward of their source.
+
+Rows give their frames ("frames", paths relative to the data file) or a
+"video" file that is sampled. --checkpoint is a model folder written by the
+trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
+		Example: `  trainer eval --checkpoint runs/default/final --data runs/default/data/viubench-*/data.jsonl`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if ckpt == "" || data == "" {
+				return errors.New("eval: --checkpoint and --data are required")
+			}
+			cfg, err := configs.Load(cfgs, sets)
+			if err != nil {
+				return err
+			}
+			req := grpo.EvalRequest{
+				Model: ckpt, Data: data, Device: cfg.Device, Frames: cfg.Data.Sampling.Frames,
+				MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels,
+				MaxNewTokens: cfg.Eval.MaxNewTokens, Batch: batch,
+			}
+			if !quiet {
+				req.Progress = cmd.ErrOrStderr()
+			}
+			rep, err := grpo.Evaluate(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), rep.Text())
+			if preds != "" {
+				f, err := os.Create(preds)
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(f)
+				for _, p := range rep.Predictions {
+					if err := enc.Encode(p); err != nil {
+						f.Close()
+						return err
+					}
+				}
+				return f.Close()
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&ckpt, "checkpoint", "", "model folder (config.json, model.safetensors, tokenizer.json)")
+	fl.StringVar(&data, "data", "", "JSONL evaluation file")
+	fl.StringVar(&preds, "predictions", "", "also write each row's response and score as JSONL to this file")
+	fl.StringSliceVar(&cfgs, "config", nil, "config files for the device and video settings (as for training)")
+	fl.StringArrayVar(&sets, "set", nil, "override one config key (key=value)")
+	fl.IntVar(&batch, "batch", 16, "prompts decoded together")
+	fl.BoolVar(&quiet, "quiet", false, "no progress bar")
+	return cmd
+}

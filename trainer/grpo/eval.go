@@ -1,0 +1,265 @@
+package grpo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/reward"
+	"github.com/videossr/videossr-go/rollout"
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/trainer/metrics"
+)
+
+// Data sources of generic evaluation rows (besides the pretext sources).
+const (
+	SourceMultipleChoice    = "multiple_choice"    // answer: option letter; scored by the first character
+	SourceTemporalGrounding = "temporal_grounding" // answer: "start-end" seconds; mIoU, R@0.3/0.5/0.7
+)
+
+// LoadModel reads a model folder written by the trainer (final/ or a
+// checkpoint): config.json, model.safetensors and, when present,
+// tokenizer.json (else the tiny tokenizer).
+func LoadModel(dir string) (model.Config, *params.Store, *tokenizer.Tokenizer, error) {
+	c, err := model.LoadJSON(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return c, nil, nil, err
+	}
+	store, err := c.InitParams(0)
+	if err != nil {
+		return c, nil, nil, err
+	}
+	if err := store.LoadInto(filepath.Join(dir, "model.safetensors")); err != nil {
+		return c, nil, nil, err
+	}
+	tok, err := tokenizer.Tiny()
+	if tp := filepath.Join(dir, "tokenizer.json"); fileExists(tp) {
+		tok, err = tokenizer.Load(tp)
+	}
+	if err != nil {
+		return c, nil, nil, err
+	}
+	if tok.VocabSize() > c.VocabSize {
+		return c, nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model %d", dir, tok.VocabSize(), c.VocabSize)
+	}
+	return c, store, tok, nil
+}
+
+// EvalRequest describes an evaluation run.
+type EvalRequest struct {
+	// Model is a model folder (see LoadModel).
+	Model string
+	// Data is a JSONL file of samples in the project's schema: VIUBench
+	// (trainer viubench build), pretext samples (trainer gen), or generic
+	// rows with data_source multiple_choice or temporal_grounding, whose
+	// frames come from "frames" or, when empty, by sampling "video".
+	Data string
+	// Device runs the sessions.
+	Device configs.DeviceConfig
+	// Frames, MinPixels and MaxPixels prepare videos (frames only for rows
+	// that name a video file).
+	Frames, MinPixels, MaxPixels int
+	// MaxNewTokens bounds each (greedy) answer.
+	MaxNewTokens int
+	// Batch is the number of prompts decoded together.
+	Batch int
+	// Progress receives a progress bar (nil: none).
+	Progress io.Writer
+}
+
+// Prediction is one scored answer.
+type Prediction struct {
+	ID, DataSource, Subtype, Response, Answer string
+	Score                                     float64
+}
+
+// EvalReport holds the scores of an evaluation.
+type EvalReport struct {
+	VIUBench       *reward.VIUBenchReport // nil without VIUBench rows
+	MultipleChoice struct {
+		N        int
+		Accuracy float64
+	}
+	Grounding   reward.GroundingStats
+	Pretext     map[string][2]float64 // data source -> {n, mean reward}
+	Predictions []Prediction
+}
+
+// Evaluate decodes every row greedily and scores it with the paper's
+// scorers.
+func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
+	c, store, tok, err := LoadModel(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := dataset.ReadJSONLFile(req.Data)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("eval: %s has no rows", req.Data)
+	}
+	rt, err := ort.Open(req.Device.Library)
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	pol, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecode}, Session: sessionOptions(req.Device)})
+	if err != nil {
+		return nil, err
+	}
+	defer pol.Close()
+	eng := rollout.NewEngine(pol, c, tok, c.BosTokenID)
+	vopt := rollout.VideoOptions{MinPixels: req.MinPixels, MaxPixels: req.MaxPixels}
+	base := filepath.Dir(req.Data)
+	s := rollout.Sampling{Temperature: 0, TopP: 1, MaxNewTokens: max(1, req.MaxNewTokens)}
+	if id, ok := tok.TokenID("<|endoftext|>"); ok {
+		s.StopTokens = []int{id}
+	}
+	var viu reward.VIUBenchAccumulator
+	var gacc reward.GroundingAccumulator
+	rep := &EvalReport{Pretext: map[string][2]float64{}}
+	hasViu := false
+	mcHits := 0.0
+	batch := max(1, req.Batch)
+	bar := metrics.NewBar(progressOrDiscard(req.Progress), "eval", len(rows))
+	for lo := 0; lo < len(rows); lo += batch {
+		ss := rows[lo:min(lo+batch, len(rows))]
+		ps := make([]rollout.Prompt, len(ss))
+		for i := range ss {
+			frames, err := evalFrames(ctx, base, &ss[i], req.Frames)
+			if err != nil {
+				return nil, err
+			}
+			msgs := ss[i].Prompt
+			if len(msgs) == 0 {
+				msgs = tasks.BuildPrompt(ss[i].Question, len(frames), len(frames) > 1)
+			}
+			if ps[i], err = rollout.BuildPrompt(tok, c, msgs, frames, vopt); err != nil {
+				return nil, fmt.Errorf("eval: row %s: %w", ss[i].ID, err)
+			}
+		}
+		out, _, err := eng.Generate(ctx, ps, 1, s, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range out {
+			smp := &ss[o.Prompt]
+			p := Prediction{ID: smp.ID, DataSource: string(smp.DataSource), Subtype: smp.Subtype, Response: o.Text, Answer: smp.Answer}
+			switch {
+			case isVIUBench(smp.Subtype):
+				hasViu = true
+				if p.Score, err = reward.VIUBenchScore(smp.Subtype, o.Text, smp.Answer); err != nil {
+					return nil, fmt.Errorf("eval: row %s: %w", smp.ID, err)
+				}
+				if err := viu.Add(smp.Subtype, p.Score); err != nil {
+					return nil, err
+				}
+			case p.DataSource == SourceMultipleChoice:
+				p.Score = reward.MultipleChoice(o.Text, smp.Answer)
+				mcHits += p.Score
+				rep.MultipleChoice.N++
+			case p.DataSource == SourceTemporalGrounding:
+				if p.Score, err = reward.EvalGroundingIoU(o.Text, smp.Answer); err != nil {
+					return nil, fmt.Errorf("eval: row %s: %w", smp.ID, err)
+				}
+				gacc.Add(p.Score)
+			default:
+				if p.Score, err = reward.Score(p.DataSource, o.Text, smp.Answer); err != nil {
+					return nil, fmt.Errorf("eval: row %s: %w", smp.ID, err)
+				}
+				v := rep.Pretext[p.DataSource]
+				rep.Pretext[p.DataSource] = [2]float64{v[0] + 1, v[1] + p.Score}
+			}
+			rep.Predictions = append(rep.Predictions, p)
+		}
+		bar.Set(min(lo+batch, len(rows)))
+	}
+	bar.Finish()
+	if hasViu {
+		r := viu.Report(filepath.Base(req.Model))
+		rep.VIUBench = &r
+	}
+	if rep.MultipleChoice.N > 0 {
+		rep.MultipleChoice.Accuracy = mcHits / float64(rep.MultipleChoice.N)
+	}
+	rep.Grounding = gacc.Stats()
+	for k, v := range rep.Pretext {
+		rep.Pretext[k] = [2]float64{v[0], v[1] / v[0]}
+	}
+	return rep, nil
+}
+
+func isVIUBench(subtype string) bool {
+	for _, s := range reward.VIUBenchSubtypes() {
+		if s == subtype {
+			return true
+		}
+	}
+	return false
+}
+
+func progressOrDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// evalFrames returns a row's frames: its frame files, or frames sampled
+// from its video file.
+func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*video.Frame, error) {
+	if len(s.Frames.All()) > 0 {
+		return dataset.LoadFrames(base, s)
+	}
+	if s.Video == "" {
+		return nil, fmt.Errorf("eval: row %s has neither frames nor video", s.ID)
+	}
+	p := s.Video
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(base, p)
+	}
+	opt := video.DefaultSampleOptions()
+	if n > 0 {
+		opt.N = n
+	}
+	got, err := video.Sample(ctx, p, opt)
+	if err != nil {
+		return nil, fmt.Errorf("eval: row %s: %w", s.ID, err)
+	}
+	return [][]*video.Frame{got.Frames}, nil
+}
+
+// Text renders the report.
+func (r *EvalReport) Text() string {
+	var b strings.Builder
+	if r.VIUBench != nil {
+		b.WriteString(reward.VIUBenchTable{Rows: []reward.VIUBenchReport{*r.VIUBench}, Counts: true}.Table())
+	}
+	if r.MultipleChoice.N > 0 {
+		fmt.Fprintf(&b, "multiple choice: %d questions, accuracy %.1f%%\n", r.MultipleChoice.N, 100*r.MultipleChoice.Accuracy)
+	}
+	if g := r.Grounding; g.N > 0 {
+		fmt.Fprintf(&b, "temporal grounding: %d questions, mIoU %.1f, R@0.3 %.1f, R@0.5 %.1f, R@0.7 %.1f\n", g.N, 100*g.MIoU, 100*g.R03, 100*g.R05, 100*g.R07)
+	}
+	keys := make([]string, 0, len(r.Pretext))
+	for k := range r.Pretext {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %d samples, mean reward %.3f\n", k, int(r.Pretext[k][0]), r.Pretext[k][1])
+	}
+	return b.String()
+}
+
