@@ -1,8 +1,14 @@
 // Package dataset stores and loads pretext samples: JSONL rows of
 // tasks.Sample, Parquet files in the verl RLHF layout, frames as JPEG
-// folders, a manifest with per-sample checksums, and the resumable,
-// sharded, parallel builder behind `trainer gen` and `trainer viubench
-// build`.
+// folders (each video's sampled frames once under sources/, the frames a
+// sample changed under frames/<id>/), a manifest with per-sample checksums,
+// and the resumable, sharded, parallel builder behind `trainer gen` and
+// `trainer viubench build`.
+//
+// Entry points: Generate (pretext training data), BuildViubench, ReadDir
+// and ReadJSONLFile (samples back), LoadFrames (a sample's frames),
+// MakeSynthetic (procedural videos), Merge and Verify (shards, checksums),
+// ExportVerl (Parquet with absolute paths).
 package dataset
 
 import (
