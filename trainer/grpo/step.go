@@ -169,7 +169,9 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 	}
 	n := sums.n
 	m["loss"], m["pg_loss"], m["kl_loss"] = sums.loss/n, sums.pg/n, sums.kl/n
-	m["entropy"], m["clip_frac"], m["kl"] = sums.ent/n, sums.clip/n, sums.akl/n
+	// kl: the KL estimate to the reference (kl_type, before kl_coef);
+	// ppo_kl: the approximate KL of the update's old and new policy.
+	m["entropy"], m["clip_frac"], m["kl"], m["ppo_kl"] = sums.ent/n, sums.clip/n, sums.kl/n, sums.akl/n
 	if done := n - sums.skipped; done > 0 {
 		m["grad_norm"] = sums.norm / done
 	}
