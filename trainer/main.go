@@ -53,6 +53,8 @@ With no subcommand it runs the training job described by the configuration
 		newGenCmd(),
 		viubench,
 		newScoreCmd(),
+		newEvalCmd(),
+		newBenchCmd(),
 		newExportCmd(),
 		newTokenizeCmd(),
 	)
