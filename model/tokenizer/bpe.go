@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"container/heap"
+	"strings"
 	"sync"
 )
 
@@ -181,7 +182,9 @@ func (c *wordCache) get(word string) ([]int32, bool) {
 func (c *wordCache) put(word string, ids []int32) {
 	c.mu.Lock()
 	if len(c.m) < c.cap {
-		c.m[word] = ids
+		// Clone: word points into the caller's text, which the cache
+		// must not keep alive.
+		c.m[strings.Clone(word)] = ids
 	}
 	c.mu.Unlock()
 }
