@@ -181,10 +181,6 @@ func build(vocab map[string]int, merges [][2]string, added []AddedToken, nfc boo
 	t.tokens = make([]string, t.vocabSize)
 	t.present = make([]bool, t.vocabSize)
 	t.pieceOff = make([]int32, t.vocabSize+1)
-	addedByID := make(map[int]bool, len(t.added))
-	for _, a := range t.added {
-		addedByID[a.ID] = true
-	}
 	for id := 0; id < t.vocabSize; id++ {
 		t.pieceOff[id] = int32(len(t.pieceData))
 		tok, ok := byID[id]
