@@ -15,6 +15,10 @@ type arch struct {
 	c      Config
 	specs  map[string]ParamSpec
 	params map[string]*onnx.Value
+	// staticCache makes the decoder read its past keys and values from
+	// fixed-size cache buffers without concatenating the new ones (see
+	// BuildDecodeStatic).
+	staticCache bool
 }
 
 func newArch(g *onnx.Graph, c Config) *arch {
@@ -242,16 +246,32 @@ func (a *arch) decoder(x, pos, bias *onnx.Value, past []kv) (*onnx.Value, []kv) 
 		v := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.v_proj", true), []int64{0, 0, kvh, hd}), 0, 2, 1, 3)
 		q = a.rope(q, cos, sin, hd)
 		k = a.rope(k, cos, sin, hd)
-		if past != nil {
-			k = g.Concat(2, past[i].k, k)
-			v = g.Concat(2, past[i].v, v)
-		}
-		present[i] = kv{k, v}
 		q5 := g.Reshape(q, []int64{0, kvh, heads / kvh, -1, hd}) // [B,kvh,rep,L,hd]
-		k5 := g.Unsqueeze(k, 2)                                  // [B,kvh,1,Lk,hd]
-		v5 := g.Unsqueeze(v, 2)
-		scores := g.Add(g.Mul(g.MatMul(q5, g.Transpose(k5, 0, 1, 2, 4, 3)), scale), bias5)
-		att := g.MatMul(g.Softmax(scores, -1), v5)                               // [B,kvh,rep,L,hd]
+		var att *onnx.Value
+		if past != nil && a.staticCache {
+			// Scores over the cache buffer and over the new key are computed
+			// apart and joined, so the cache is read once and never copied;
+			// only the new key and value leave the graph.
+			present[i] = kv{k, v}
+			kp, vp := g.Unsqueeze(past[i].k, 2), g.Unsqueeze(past[i].v, 2) // [B,kvh,1,C,hd]
+			kn, vn := g.Unsqueeze(k, 2), g.Unsqueeze(v, 2)                 // [B,kvh,1,1,hd]
+			sp := g.MatMul(q5, g.Transpose(kp, 0, 1, 2, 4, 3))
+			sn := g.MatMul(q5, g.Transpose(kn, 0, 1, 2, 4, 3))
+			probs := g.Softmax(g.Add(g.Mul(g.Concat(4, sp, sn), scale), bias5), -1) // [B,kvh,rep,1,C+1]
+			pp := g.Slice(probs, []int64{0}, []int64{-1}, []int64{4}, nil)
+			pn := g.Slice(probs, []int64{-1}, []int64{1 << 62}, []int64{4}, nil)
+			att = g.Add(g.MatMul(pp, vp), g.MatMul(pn, vn))
+		} else {
+			if past != nil {
+				k = g.Concat(2, past[i].k, k)
+				v = g.Concat(2, past[i].v, v)
+			}
+			present[i] = kv{k, v}
+			k5 := g.Unsqueeze(k, 2) // [B,kvh,1,Lk,hd]
+			v5 := g.Unsqueeze(v, 2)
+			scores := g.Add(g.Mul(g.MatMul(q5, g.Transpose(k5, 0, 1, 2, 4, 3)), scale), bias5)
+			att = g.MatMul(g.Softmax(scores, -1), v5) // [B,kvh,rep,L,hd]
+		}
 		att = g.Reshape(att, []int64{0, heads, -1, hd})                          // [B,h,L,hd]
 		att = g.Reshape(g.Transpose(att, 0, 2, 1, 3), []int64{0, 0, heads * hd}) // [B,L,H]
 		x = g.Add(x, a.linear(att, p+"self_attn.o_proj", false))

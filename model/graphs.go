@@ -123,6 +123,35 @@ func BuildDecode(c Config, float onnx.DType) (*Built, error) {
 	return finish(g, a, "decode")
 }
 
+// BuildDecodeStatic emits the single-token decode graph over fixed-size
+// cache buffers: past.i.key/value [B,kv_heads,C,head_dim] hold C slots, of
+// which the attention bias [B,1,1,C+1] marks the filled ones (last column:
+// the new token itself); present.i.key/value are only the new token's key
+// and value [B,kv_heads,1,head_dim], which the caller writes into the
+// buffers. The cache is read once per step and never copied, so a step's
+// memory traffic is the weights plus one read of the cache.
+func BuildDecodeStatic(c Config, float onnx.DType) (*Built, error) {
+	g := onnx.NewGraph("qwen2vl_decode_static", float)
+	a := newArch(g, c)
+	a.staticCache = true
+	kvh, hd := int64(c.NumKeyValueHeads), int64(c.HeadDim())
+	ids := g.Input(InInputIDs, onnx.Int64, []int64{-1, 1}, "batch", "")
+	pos := g.Input(InPositionIDs, onnx.Int64, []int64{3, -1, 1}, "", "batch", "")
+	bias := g.Input(InAttnBias, float, []int64{-1, 1, 1, -1}, "batch", "", "", "slots")
+	past := make([]kv, c.NumHiddenLayers)
+	for i := range past {
+		past[i].k = g.Input(PastKey(i), float, []int64{-1, kvh, -1, hd}, "batch", "", "cache", "")
+		past[i].v = g.Input(PastValue(i), float, []int64{-1, kvh, -1, hd}, "batch", "", "cache", "")
+	}
+	h, present := a.decoder(a.embed(ids, nil, nil, nil), pos, bias, past)
+	g.Output(OutLogits, a.lmHead(g.Squeeze(h, 1)))
+	for i, p := range present {
+		g.Output(PresentKey(i), p.k)
+		g.Output(PresentValue(i), p.v)
+	}
+	return finish(g, a, "decode_static")
+}
+
 // sequenceLogProbs runs the full model over whole sequences and returns the
 // temperature-scaled log-probs and entropies of the response tokens [B,R].
 // withVision selects the trainable vision tower (training graph) over

@@ -16,9 +16,11 @@ const (
 	GraphVision  = "vision"
 	GraphPrefill = "prefill"
 	GraphDecode  = "decode"
-	GraphLogProb = "logprob"
-	GraphGRPO    = "train_grpo"
-	GraphSFT     = "train_sft"
+	// GraphDecodeStatic decodes over fixed-size cache buffers (BuildDecodeStatic).
+	GraphDecodeStatic = "decode_static"
+	GraphLogProb      = "logprob"
+	GraphGRPO         = "train_grpo"
+	GraphSFT          = "train_sft"
 )
 
 // PolicyOptions selects the graphs a Policy loads and how they run.
@@ -48,7 +50,7 @@ type Policy struct {
 
 // AllGraphs lists every graph a Policy can load.
 func AllGraphs() []string {
-	return []string{GraphVision, GraphPrefill, GraphDecode, GraphLogProb, GraphGRPO, GraphSFT}
+	return []string{GraphVision, GraphPrefill, GraphDecode, GraphDecodeStatic, GraphLogProb, GraphGRPO, GraphSFT}
 }
 
 // BuildGraph emits one named graph of the model.
@@ -60,6 +62,8 @@ func BuildGraph(c Config, name string, float onnx.DType, loss LossConfig) (*Buil
 		return BuildPrefill(c, float)
 	case GraphDecode:
 		return BuildDecode(c, float)
+	case GraphDecodeStatic:
+		return BuildDecodeStatic(c, float)
 	case GraphLogProb:
 		return BuildLogProb(c, float, loss.Temperature)
 	case GraphGRPO:
@@ -130,6 +134,9 @@ func (p *Policy) Close() error {
 
 // Float is the graph float type.
 func (p *Policy) Float() onnx.DType { return p.float }
+
+// Loaded reports whether the named graph has a session.
+func (p *Policy) Loaded(graph string) bool { _, ok := p.sess[graph]; return ok }
 
 // Runs returns how many times the named graph has run.
 func (p *Policy) Runs(graph string) int { return p.runs[graph] }
@@ -231,12 +238,24 @@ func (p *Policy) Prefill(ctx context.Context, pb *PromptBatch, embeds ort.Tensor
 // Decode runs one decode step over tokens [B] at positions pos [B]; valid
 // must already include the new position.
 func (p *Policy) Decode(ctx context.Context, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
+	return p.decode(ctx, GraphDecode, tokens, pos, valid, cache)
+}
+
+// DecodeStatic runs one step of the static-cache decode graph: cache holds
+// fixed-size buffers [B,kv_heads,C,head_dim]; valid[b] has C+1 entries,
+// the filled slots and, last, the new token. It returns the logits and
+// only the new token's keys and values [B,kv_heads,1,head_dim] per layer.
+func (p *Policy) DecodeStatic(ctx context.Context, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
+	return p.decode(ctx, GraphDecodeStatic, tokens, pos, valid, cache)
+}
+
+func (p *Policy) decode(ctx context.Context, graph string, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
 	feeds := DecodeFeeds(p.float, tokens, pos, valid)
 	for i := range cache.Keys {
 		feeds[PastKey(i)] = cache.Keys[i]
 		feeds[PastValue(i)] = cache.Values[i]
 	}
-	out, err := p.run(ctx, GraphDecode, feeds, nil)
+	out, err := p.run(ctx, graph, feeds, nil)
 	if err != nil {
 		return nil, KVCache{}, err
 	}

@@ -19,7 +19,7 @@ func BenchmarkGenerate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecode}, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
+	p, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic}, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
 	if err != nil {
 		b.Fatal(err)
 	}

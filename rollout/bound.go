@@ -121,7 +121,9 @@ func MeasureThroughput(ctx context.Context, e *Engine, numParams int64, prompts 
 		tp.StepSeconds = gen.Seconds() / float64(steps)
 	}
 	tp.StepBytes = DecodeStepBytes(e.cfg, numParams, tp.Rows, tp.Context)
-	tp.Bandwidth = CopyBandwidth()
+	if tp.Bandwidth == 0 {
+		tp.Bandwidth = CopyBandwidth()
+	}
 	tp.BoundSeconds = float64(tp.StepBytes) / tp.Bandwidth
 	if tp.StepSeconds > 0 {
 		tp.Ratio = tp.BoundSeconds / tp.StepSeconds

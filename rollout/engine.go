@@ -26,6 +26,14 @@ type Model interface {
 
 var _ Model = (*model.Policy)(nil)
 
+// StaticDecoder is a Model that can also decode over fixed-size cache
+// buffers (model.Policy with its decode_static graph loaded); the engine
+// then never copies the cache during decoding.
+type StaticDecoder interface {
+	Loaded(graph string) bool
+	DecodeStatic(ctx context.Context, tokens, pos []int64, valid [][]bool, cache model.KVCache) ([]float32, model.KVCache, error)
+}
+
 // Decoder turns response tokens into text (the tokenizer implements it).
 type Decoder interface {
 	DecodeSkipSpecial(ids []int) string
@@ -185,6 +193,12 @@ func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampli
 	}
 
 	// 4. Batched decode of the live rows.
+	if sd, ok := e.model.(StaticDecoder); ok && sd.Loaded(model.GraphDecodeStatic) {
+		if err := e.decodeStatic(ctx, sd, out, active, cache, valid, pos, rngs, sp, stop, s, &st); err != nil {
+			return nil, st, err
+		}
+		active = nil
+	}
 	for len(active) > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, st, err
@@ -288,4 +302,66 @@ func (e *Engine) prefillOne(ctx context.Context, p Prompt) ([]float32, model.KVC
 		return nil, model.KVCache{}, err
 	}
 	return e.model.Prefill(ctx, pb, embeds)
+}
+
+// decodeStatic decodes the live rows over fixed-size cache buffers: each
+// row's prompt cache is copied once into buffers of C = prompt length +
+// MaxNewTokens slots, every step writes only the new token's key and value
+// into its slot, and rows that finish are dropped from the buffers.
+func (e *Engine) decodeStatic(ctx context.Context, sd StaticDecoder, out []Sample, active []int, cache model.KVCache,
+	valid [][]bool, pos []int64, rngs []*rand.Rand, sp *sampler, stop map[int]bool, s Sampling, st *Stats) error {
+	if len(active) == 0 {
+		return nil
+	}
+	L := int(cache.Keys[0].Shape[2])
+	C := L + s.MaxNewTokens
+	buf, err := growSlots(cache, C)
+	if err != nil {
+		return err
+	}
+	V := e.cfg.VocabSize
+	for step := 0; len(active) > 0; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		slot := L + step
+		tokens := make([]int64, len(active))
+		ps := make([]int64, len(active))
+		vs := make([][]bool, len(active))
+		for j, r := range active {
+			tokens[j] = int64(out[r].Tokens[len(out[r].Tokens)-1])
+			ps[j] = pos[r]
+			pos[r]++
+			// Slots: the prompt's (left-padded) positions, the tokens fed so
+			// far, empty slots; then the new token itself.
+			v := make([]bool, C+1)
+			copy(v, valid[r][:slot])
+			v[C] = true
+			vs[j] = v
+		}
+		logits, fresh, err := sd.DecodeStatic(ctx, tokens, ps, vs, buf)
+		if err != nil {
+			return fmt.Errorf("rollout: decode step %d: %w", st.DecodeSteps+1, err)
+		}
+		st.DecodeSteps++
+		if err := writeSlot(buf, fresh, slot); err != nil {
+			return err
+		}
+		keep := make([]int, 0, len(active))
+		next := active[:0:0]
+		for j, r := range active {
+			valid[r] = append(valid[r][:slot], true)
+			if e.emit(&out[r], sp, logits[j*V:(j+1)*V], rngs[r], stop, s) {
+				keep = append(keep, j)
+				next = append(next, r)
+			}
+		}
+		if len(keep) < len(active) && len(keep) > 0 {
+			if buf, err = selectRows(buf, keep); err != nil {
+				return err
+			}
+		}
+		active = next
+	}
+	return nil
 }

@@ -216,4 +216,3 @@ func TestStopStringsAndCancel(t *testing.T) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 }
-

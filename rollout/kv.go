@@ -91,3 +91,84 @@ func zeroRows(m Model, hidden int) ort.Tensor {
 	}
 	return ort.Tensor{Shape: []int64{1, int64(hidden)}, DType: ort.Float32, Data: make([]float32, hidden)}
 }
+
+// growSlots copies a cache [B,kvh,L,hd] into zeroed buffers of C >= L slots.
+func growSlots(c model.KVCache, C int) (model.KVCache, error) {
+	out := model.KVCache{Keys: make([]ort.Tensor, len(c.Keys)), Values: make([]ort.Tensor, len(c.Values))}
+	var err error
+	for i := range c.Keys {
+		if out.Keys[i], err = grow(c.Keys[i], C); err != nil {
+			return out, err
+		}
+		if out.Values[i], err = grow(c.Values[i], C); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func grow(t ort.Tensor, C int) (ort.Tensor, error) {
+	if len(t.Shape) != 4 || int(t.Shape[2]) > C {
+		return t, fmt.Errorf("rollout: cache tensor %v does not fit %d slots", t.Shape, C)
+	}
+	B, H, L, D := int(t.Shape[0]), int(t.Shape[1]), int(t.Shape[2]), int(t.Shape[3])
+	shape := []int64{int64(B), int64(H), int64(C), int64(D)}
+	switch d := t.Data.(type) {
+	case []float32:
+		return ort.Tensor{Shape: shape, DType: t.DType, Data: growRows(d, B*H, L, C, D)}, nil
+	case []float64:
+		return ort.Tensor{Shape: shape, DType: t.DType, Data: growRows(d, B*H, L, C, D)}, nil
+	}
+	return t, fmt.Errorf("rollout: unsupported tensor data %T", t.Data)
+}
+
+func growRows[T any](d []T, rows, L, C, D int) []T {
+	out := make([]T, rows*C*D)
+	for r := range rows {
+		copy(out[r*C*D:r*C*D+L*D], d[r*L*D:(r+1)*L*D])
+	}
+	return out
+}
+
+// writeSlot stores the new keys and values [B,kvh,1,hd] at slot of the
+// buffers [B,kvh,C,hd].
+func writeSlot(buf, fresh model.KVCache, slot int) error {
+	for i := range buf.Keys {
+		if err := writeOne(buf.Keys[i], fresh.Keys[i], slot); err != nil {
+			return err
+		}
+		if err := writeOne(buf.Values[i], fresh.Values[i], slot); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeOne(dst, src ort.Tensor, slot int) error {
+	C, D := int(dst.Shape[2]), int(dst.Shape[3])
+	rows := int(dst.Shape[0] * dst.Shape[1])
+	if int(src.Shape[0]*src.Shape[1]) != rows || src.Shape[2] != 1 || slot >= C {
+		return fmt.Errorf("rollout: new cache entry %v does not fit buffer %v at slot %d", src.Shape, dst.Shape, slot)
+	}
+	switch d := dst.Data.(type) {
+	case []float32:
+		s, ok := src.Data.([]float32)
+		if !ok {
+			return fmt.Errorf("rollout: cache types %T and %T", dst.Data, src.Data)
+		}
+		for r := range rows {
+			copy(d[(r*C+slot)*D:(r*C+slot+1)*D], s[r*D:(r+1)*D])
+		}
+	case []float64:
+		s, ok := src.Data.([]float64)
+		if !ok {
+			return fmt.Errorf("rollout: cache types %T and %T", dst.Data, src.Data)
+		}
+		for r := range rows {
+			copy(d[(r*C+slot)*D:(r*C+slot+1)*D], s[r*D:(r+1)*D])
+		}
+	default:
+		return fmt.Errorf("rollout: unsupported tensor data %T", dst.Data)
+	}
+	return nil
+}

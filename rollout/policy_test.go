@@ -89,8 +89,14 @@ func testPrompts(c model.Config) []Prompt {
 // token-identical to greedy generation by a full forward pass per token,
 // for a padded batch of prompts of different lengths.
 func TestGreedyKVMatchesRecompute(t *testing.T) {
+	for _, dec := range []string{model.GraphDecode, model.GraphDecodeStatic} {
+		t.Run(dec, func(t *testing.T) { greedyParity(t, dec) })
+	}
+}
+
+func greedyParity(t *testing.T, decodeGraph string) {
 	rt := openRuntime(t)
-	p := tinyPolicy(t, rt, 1, model.GraphVision, model.GraphPrefill, model.GraphDecode)
+	p := tinyPolicy(t, rt, 1, model.GraphVision, model.GraphPrefill, decodeGraph)
 	c := p.Config
 	ctx := context.Background()
 	prompts := testPrompts(c)
@@ -143,9 +149,15 @@ func TestGreedyKVMatchesRecompute(t *testing.T) {
 // tokens it sampled equal those the log-prob graph computes for the same
 // sequences, and prefill runs once per prompt batch whatever G is.
 func TestSampledLogProbsMatchGraph(t *testing.T) {
+	for _, dec := range []string{model.GraphDecode, model.GraphDecodeStatic} {
+		t.Run(dec, func(t *testing.T) { logProbParity(t, dec) })
+	}
+}
+
+func logProbParity(t *testing.T, decodeGraph string) {
 	rt := openRuntime(t)
 	const T = 0.8
-	p := tinyPolicy(t, rt, T, model.GraphVision, model.GraphPrefill, model.GraphDecode, model.GraphLogProb)
+	p := tinyPolicy(t, rt, T, model.GraphVision, model.GraphPrefill, decodeGraph, model.GraphLogProb)
 	c := p.Config
 	ctx := context.Background()
 	prompts := testPrompts(c)

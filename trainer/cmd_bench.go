@@ -53,31 +53,39 @@ bandwidth bound.`,
 				return err
 			}
 			defer rt.Close()
-			opt := model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecode},
+			opt := model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic},
 				Session: ort.Options{Provider: cfg.Device.Provider, DeviceID: cfg.Device.DeviceID, IntraOpThreads: cfg.Device.IntraOpThreads, InterOpThreads: cfg.Device.InterOpThreads}}
 			pol, err := model.NewPolicy(rt, c, store, opt)
 			if err != nil {
 				return err
 			}
 			defer pol.Close()
-			ps, err := rollout.SyntheticPrompts(c, prompts, text, cfg.Data.Sampling.Frames, side, 1)
-			if err != nil {
-				return err
-			}
 			eng := rollout.NewEngine(pol, c, tok, c.BosTokenID)
 			s := rollout.Sampling{Temperature: 1, TopP: 1, MaxNewTokens: maxNew}
-			tp, err := rollout.MeasureThroughput(cmd.Context(), eng, store.NumParams(), ps, group, s, runs)
-			if err != nil {
-				return err
-			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "model: tiny Qwen2-VL, %d parameters; %d prompts x G=%d = %d rows, prompt %d tokens, %d new tokens\n",
-				store.NumParams(), prompts, group, tp.Rows, tp.PromptTokens, maxNew)
-			fmt.Fprintf(w, "prefill (vision + prompt): %8.0f tokens/s\n", tp.PrefillTPS)
-			fmt.Fprintf(w, "decode:                    %8.0f tokens/s  (%.2f ms per step of up to %d rows)\n", tp.DecodeTPS, 1e3*tp.StepSeconds, tp.Rows)
-			fmt.Fprintf(w, "bandwidth bound:           %.1f MB read per step at %.1f GB/s copy bandwidth = %.2f ms\n",
-				float64(tp.StepBytes)/1e6, tp.Bandwidth/1e9, 1e3*tp.BoundSeconds)
-			fmt.Fprintf(w, "decode at %.0f%% of the memory-bandwidth bound\n", 100*tp.Ratio)
+			bw := rollout.CopyBandwidth()
+			fmt.Fprintf(w, "model: tiny Qwen2-VL, %d parameters (%.1f MB float32); prompts of %d text tokens + one %d-frame %dx%d video; %d new tokens; copy bandwidth %.1f GB/s\n",
+				store.NumParams(), 4*float64(store.NumParams())/1e6, text, cfg.Data.Sampling.Frames, side, side, maxNew, bw/1e9)
+			fmt.Fprintf(w, "%8s %6s %12s %12s %10s %12s %10s %8s\n", "prompts", "G", "prefill t/s", "decode t/s", "ms/step", "MB/step", "bound ms", "ratio")
+			shapes := [][2]int{{1, 1}, {1, group}, {prompts, group}}
+			if group == 1 {
+				shapes = [][2]int{{1, 1}, {prompts, 1}}
+			}
+			for _, sh := range shapes {
+				ps, err := rollout.SyntheticPrompts(c, sh[0], text, cfg.Data.Sampling.Frames, side, 1)
+				if err != nil {
+					return err
+				}
+				tp, err := rollout.MeasureThroughput(cmd.Context(), eng, store.NumParams(), ps, sh[1], s, runs)
+				if err != nil {
+					return err
+				}
+				bound := float64(tp.StepBytes) / bw
+				fmt.Fprintf(w, "%8d %6d %12.0f %12.0f %10.2f %12.1f %10.2f %7.0f%%\n", sh[0], sh[1], tp.PrefillTPS, tp.DecodeTPS,
+					1e3*tp.StepSeconds, float64(tp.StepBytes)/1e6, 1e3*bound, 100*bound/tp.StepSeconds)
+			}
+			fmt.Fprintln(w, "ratio = (bytes a decode step must read: weights + every row's KV cache) / copy bandwidth, over the measured step time.")
+			fmt.Fprintln(w, "Above 100%: the weights stay in the CPU caches; low at many rows: the step is compute-bound, not memory-bound.")
 			return nil
 		},
 	}

@@ -114,7 +114,7 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 		return nil, err
 	}
 	defer rt.Close()
-	pol, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecode}, Session: sessionOptions(req.Device)})
+	pol, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic}, Session: sessionOptions(req.Device)})
 	if err != nil {
 		return nil, err
 	}
@@ -262,4 +262,3 @@ func (r *EvalReport) Text() string {
 	}
 	return b.String()
 }
-
