@@ -14,7 +14,7 @@ import (
 func openRuntime(t testing.TB) *ort.Runtime {
 	t.Helper()
 	rt, err := ort.Open("")
-	if errors.Is(err, ort.ErrNoLibrary) {
+	if errors.Is(err, ort.ErrNoLibrary) || errors.Is(err, ort.ErrNoCgo) {
 		t.Skipf("ONNX Runtime not installed (run bash scripts/setup.sh): %v", err)
 	}
 	if err != nil {

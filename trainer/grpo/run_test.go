@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 func needNative(t *testing.T) {
 	t.Helper()
 	rt, err := ort.Open("")
-	if errors.Is(err, ort.ErrNoLibrary) {
+	if errors.Is(err, ort.ErrNoLibrary) || errors.Is(err, ort.ErrNoCgo) {
 		t.Skipf("ONNX Runtime not installed (run bash scripts/setup.sh): %v", err)
 	}
 	if err != nil {
