@@ -183,10 +183,14 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 	}
 	defer os.RemoveAll(tmp)
 	prefix := path.Join(FramesDir, id) + "/"
+	made := tmp
 	for _, o := range owned {
 		dst := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(o.path, prefix)))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return list, nil, fmt.Errorf("sample %s: %w", id, err)
+		if d := filepath.Dir(dst); d != made {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return list, nil, fmt.Errorf("sample %s: %w", id, err)
+			}
+			made = d
 		}
 		if err := os.WriteFile(dst, o.data, 0o644); err != nil {
 			return list, nil, fmt.Errorf("sample %s: %w", id, err)
