@@ -55,6 +55,7 @@ With no subcommand it runs the training job described by the configuration
 		newScoreCmd(),
 		newEvalCmd(),
 		newBenchCmd(),
+		newReportCmd(),
 		newExportCmd(),
 		newTokenizeCmd(),
 	)

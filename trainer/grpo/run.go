@@ -256,6 +256,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		t.state.GRPOStep++
 		done++
 		t.state.Rewards = append(t.state.Rewards, vals["reward/mean"])
+		t.state.ZeroVar = append(t.state.ZeroVar, vals["zero_var_frac"])
 		if err := t.record("grpo", vals); err != nil {
 			return nil, err
 		}
@@ -293,6 +294,11 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	}
 	res.Steps = t.state.GRPOStep
 	res.RewardFirst, res.RewardLast = quarterMeans(t.state.Rewards)
+	res.ZeroVarFirst, res.ZeroVarLast = quarterMeans(t.state.ZeroVar)
+	res.Seed, res.Reward = cfg.Seed, cfg.Data.Reward
+	if err := res.save(filepath.Join(cfg.RunDir, ResultFile)); err != nil {
+		return nil, err
+	}
 	if t.opt.Out != nil {
 		tab := reward.VIUBenchTable{Counts: true}
 		if res.Before != nil {

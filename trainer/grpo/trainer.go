@@ -16,11 +16,14 @@ package grpo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
@@ -56,14 +59,45 @@ type Options struct {
 // after writing a checkpoint it can resume from.
 var ErrStopped = errors.New("run stopped; resume it with --resume")
 
-// Result is what a finished run reports.
+// ResultFile is the name of a finished run's result in its run directory.
+const ResultFile = "result.json"
+
+// Result is what a finished run reports (saved as RUN_DIR/result.json).
 type Result struct {
-	Before, After *reward.VIUBenchReport
+	Before *reward.VIUBenchReport `json:"before"`
+	After  *reward.VIUBenchReport `json:"after"`
 	// RewardFirst and RewardLast are the mean training rewards of the first
-	// and last quarter of the GRPO steps.
-	RewardFirst, RewardLast float64
-	Steps                   int
-	RunDir                  string
+	// and last quarter of the GRPO steps; ZeroVarFirst and ZeroVarLast the
+	// mean fractions of zero-variance groups there.
+	RewardFirst  float64 `json:"reward_first"`
+	RewardLast   float64 `json:"reward_last"`
+	ZeroVarFirst float64 `json:"zero_var_first"`
+	ZeroVarLast  float64 `json:"zero_var_last"`
+	Steps        int     `json:"steps"`
+	Seed         uint64  `json:"seed"`
+	Reward       string  `json:"reward"` // smooth | strict
+	RunDir       string  `json:"run_dir"`
+}
+
+func (r *Result) save(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b)
+}
+
+// ReadResult reads RUN_DIR/result.json.
+func ReadResult(runDir string) (*Result, error) {
+	b, err := os.ReadFile(filepath.Join(runDir, ResultFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (is the run finished?)", runDir, err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, ResultFile), err)
+	}
+	return &r, nil
 }
 
 // Trainer holds a run's state.
@@ -94,7 +128,8 @@ type State struct {
 	GRPOStep int                    `json:"grpo_step"`
 	Cursors  map[string]int         `json:"cursors"`
 	Before   *reward.VIUBenchReport `json:"before,omitempty"`
-	Rewards  []float64              `json:"rewards"` // mean reward per GRPO step
+	Rewards  []float64              `json:"rewards"`  // mean reward per GRPO step
+	ZeroVar  []float64              `json:"zero_var"` // zero-variance group fraction per GRPO step
 }
 
 // Run executes the whole job the config describes: data, warm-up,
