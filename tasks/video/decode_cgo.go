@@ -43,7 +43,6 @@ type capture struct {
 	path string
 	vc   *gocv.VideoCapture
 	mat  gocv.Mat // the last decoded frame (BGR)
-	rgb  gocv.Mat // its RGB conversion
 	pos  int      // index of the frame the next grab or read returns
 	info Info
 
@@ -66,7 +65,7 @@ func openCapture(path string) (*capture, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	c := &capture{path: path, mat: gocv.NewMat(), rgb: gocv.NewMat(), cfr: true}
+	c := &capture{path: path, mat: gocv.NewMat(), cfr: true}
 	if err := c.open(); err != nil {
 		c.Close()
 		return nil, err
@@ -101,9 +100,7 @@ func (c *capture) Close() {
 	if c.mat.Ptr() != nil {
 		c.mat.Close()
 	}
-	if c.rgb.Ptr() != nil {
-		c.rgb.Close()
-	}
+
 }
 
 // posFrames returns the decoder's own count of decoded frames.
@@ -271,20 +268,27 @@ func (c *capture) read(k int, seeked bool) error {
 	return nil
 }
 
-// frame converts c.mat (BGR) to an RGB Frame, using OpenCV's vectorised
-// colour conversion.
-func (c *capture) frame() (*Frame, error) {
+// frame converts c.mat (BGR) to an RGB Frame of w x h pixels (0, 0: the
+// decoded size). The decoded pixels are read in place: a resize (Resize's
+// integer area/bilinear filter) or a plain copy swaps the channels on the
+// way, so each frame is touched once.
+func (c *capture) frame(w, h int) (*Frame, error) {
 	if c.mat.Type() != gocv.MatTypeCV8UC3 {
 		return nil, fmt.Errorf("video %q: unsupported decoded pixel type %v", c.path, c.mat.Type())
 	}
-	gocv.CvtColor(c.mat, &c.rgb, gocv.ColorBGRToRGB)
-	w, h := c.rgb.Cols(), c.rgb.Rows()
-	data, err := c.rgb.DataPtrUint8()
-	if err != nil || len(data) < 3*w*h || w <= 0 || h <= 0 {
+	W, H := c.mat.Cols(), c.mat.Rows()
+	data, err := c.mat.DataPtrUint8()
+	if err != nil || W <= 0 || H <= 0 || len(data) < 3*W*H {
 		return nil, fmt.Errorf("video %q: unreadable decoded frame buffer", c.path)
 	}
-	f := &Frame{W: w, H: h, Pix: make([]byte, 3*w*h)}
-	copy(f.Pix, data)
+	data = data[:3*W*H]
+	if w <= 0 || h <= 0 || (w == W && h == H) {
+		f := NewFrame(W, H)
+		bgrToRGB(f.Pix, data)
+		return f, nil
+	}
+	f := NewFrame(w, h)
+	resizePix(f, data, W, H, true)
 	return f, nil
 }
 
@@ -316,7 +320,8 @@ func Probe(path string) (Info, error) {
 
 // Sample decodes opt.N frames uniformly spaced over the [StartFrac, EndFrac]
 // span of the video (see SampleIndices), resizes them to the pixel budget
-// and returns them as RGB frames.
+// (with Resize's filter: area averaging when shrinking, bilinear when
+// growing) and returns them as RGB frames.
 //
 // Frame indices are exact positions in decoding order: the decoder's frame
 // counter is checked after every decoded frame. Long gaps are crossed by
@@ -429,14 +434,13 @@ func (c *capture) sample(ctx context.Context, idx []int, opt SampleOptions) (*Sa
 		if err != nil {
 			return nil, err
 		}
-		f, err := c.frame()
+		var w, h int
+		if opt.MaxPixels > 0 || opt.MinPixels > 0 {
+			w, h = FitPixels(c.mat.Cols(), c.mat.Rows(), opt.MaxPixels, opt.MinPixels)
+		}
+		f, err := c.frame(w, h)
 		if err != nil {
 			return nil, err
-		}
-		if opt.MaxPixels > 0 || opt.MinPixels > 0 {
-			if w, h := FitPixels(f.W, f.H, opt.MaxPixels, opt.MinPixels); w != f.W || h != f.H {
-				f = Resize(f, w, h)
-			}
 		}
 		out.Indices = append(out.Indices, k)
 		out.Times = append(out.Times, float64(k)/c.info.FPS)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -153,6 +154,19 @@ func TestSamplePixelBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			W, H := s.Info.W, s.Info.H
+			// The decoder resizes exactly as Resize does.
+			fullOpt := opt
+			fullOpt.MaxPixels, fullOpt.MinPixels = 0, 0
+			fs, err := Sample(context.Background(), filepath.Join(dir, n), fullOpt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, f := range s.Frames {
+				g := Resize(fs.Frames[i], f.W, f.H)
+				if !f.Equal(g) {
+					t.Fatalf("frame %d: decoder resize differs from Resize", i)
+				}
+			}
 			for i, f := range s.Frames {
 				if f.W*f.H > opt.MaxPixels || f.W*f.H < opt.MinPixels {
 					t.Fatalf("frame %d is %dx%d = %d pixels", i, f.W, f.H, f.W*f.H)
@@ -343,6 +357,49 @@ func BenchmarkSequentialDecode(b *testing.B) {
 					b.Fatalf("decoded only %d frames", n)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkSampleVsDecode alternates a raw OpenCV sequential decode of the
+// whole file with Sample (48 frames) at full size and in the 256x256
+// training budget, so that all three see the same machine load, and
+// reports decode time / sample time for each (the target is >= 0.8:
+// sampling at least 80% as fast as a raw decode of the file).
+func BenchmarkSampleVsDecode(b *testing.B) {
+	dir := videosDir(b)
+	for _, name := range sampleVideoNames() {
+		path := filepath.Join(dir, name)
+		b.Run(name, func(b *testing.B) {
+			full := DefaultSampleOptions()
+			budget := full
+			budget.MaxPixels, budget.MinPixels = 256*256, 128*128
+			var dec, smpFull, smpBudget time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				vc, err := gocv.VideoCaptureFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m := gocv.NewMat()
+				for vc.Read(&m) {
+				}
+				m.Close()
+				vc.Close()
+				t1 := time.Now()
+				if _, err := Sample(context.Background(), path, full); err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				if _, err := Sample(context.Background(), path, budget); err != nil {
+					b.Fatal(err)
+				}
+				dec += t1.Sub(t0)
+				smpFull += t2.Sub(t1)
+				smpBudget += time.Since(t2)
+			}
+			b.ReportMetric(float64(dec)/float64(smpFull), "full_vs_decode")
+			b.ReportMetric(float64(dec)/float64(smpBudget), "budget256_vs_decode")
 		})
 	}
 }

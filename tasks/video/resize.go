@@ -122,18 +122,32 @@ func Resize(f *Frame, w, h int) *Frame {
 		return f.Clone()
 	}
 	out := NewFrame(w, h)
-	xw := newAxisWeights(f.W, w)
-	yw := newAxisWeights(f.H, h)
+	resizePix(out, f.Pix, f.W, f.H, false)
+	return out
+}
+
+// resizePix resamples the packed 3-byte pixels src (sw x sh) into dst,
+// exchanging the first and third channel of every pixel when swap is set
+// (BGR in, RGB out), which costs nothing extra.
+func resizePix(dst *Frame, src []byte, sw, sh int, swap bool) {
+	w, h := dst.W, dst.H
+	xw := newAxisWeights(sw, w)
+	yw := newAxisWeights(sh, h)
 	// Vertical pass into one 8.8 fixed-point source-width row, then the
 	// horizontal pass from it into the output row.
-	srcStride := f.W * 3
+	srcStride := sw * 3
 	acc := make([]int32, srcStride)
 	for y := range h {
 		s0 := yw.start[y]
-		vpass(acc, f.Pix[s0*srcStride:(s0+yw.taps)*srcStride], srcStride, yw.w[y*yw.taps:(y+1)*yw.taps])
-		hpass(out.Pix[y*w*3:(y+1)*w*3], acc, xw)
+		vpass(acc, src[s0*srcStride:(s0+yw.taps)*srcStride], srcStride, yw.w[y*yw.taps:(y+1)*yw.taps])
+		row := dst.Pix[y*w*3 : (y+1)*w*3]
+		hpass(row, acc, xw)
+		if swap {
+			for i := 0; i+2 < len(row); i += 3 {
+				row[i], row[i+2] = row[i+2], row[i]
+			}
+		}
 	}
-	return out
 }
 
 // vpass blends the len(ws) consecutive rows of rows (each stride bytes)
