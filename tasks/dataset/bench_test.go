@@ -70,12 +70,12 @@ func BenchmarkGenVideo(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	vtest := filepath.Join(dir, "..", "..", "third_party", "videos", "vtest.avi")
+	vids := filepath.Join(dir, "..", "..", "third_party", "videos")
 	synth := filepath.Join(b.TempDir(), "synthetic.avi")
 	if err := video.MakeSyntheticVideo(context.Background(), synth, video.DefaultSynthOptions()); err != nil {
 		b.Skipf("no video writing: %v", err)
 	}
-	for _, v := range []string{vtest, synth} {
+	for _, v := range []string{filepath.Join(vids, "vtest.avi"), filepath.Join(vids, "Megamind.avi"), synth} {
 		if _, err := os.Stat(v); err != nil {
 			b.Skipf("%s missing: run scripts/setup.sh", v)
 		}
