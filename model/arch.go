@@ -19,6 +19,8 @@ type arch struct {
 	// fixed-size cache buffers without concatenating the new ones (see
 	// BuildDecodeStatic).
 	staticCache bool
+	// lora holds the module paths with adapters (nil without LoRA).
+	lora map[string]bool
 }
 
 func newArch(g *onnx.Graph, c Config) *arch {
@@ -26,7 +28,25 @@ func newArch(g *onnx.Graph, c Config) *arch {
 	for _, s := range c.ParamSpecs() {
 		a.specs[s.Name] = s
 	}
+	if mods, err := c.LoRAModules(); err == nil && len(mods) > 0 {
+		a.lora = map[string]bool{}
+		for _, m := range mods {
+			a.lora[m] = true
+		}
+	}
 	return a
+}
+
+// adapter adds the LoRA term scale * B(A(x)) of module path to y when the
+// module is adapted.
+func (a *arch) adapter(x, y *onnx.Value, path string) *onnx.Value {
+	if !a.lora[path] {
+		return y
+	}
+	g := a.g
+	an, bn := LoRAParamNames(path)
+	d := g.MatMul(g.MatMul(x, g.Transpose(a.param(an), 1, 0)), g.Transpose(a.param(bn), 1, 0))
+	return g.Add(y, g.Mul(d, g.Scalar(a.c.LoRA.Scale())))
 }
 
 // param returns the graph parameter of a weight, creating it on first use.
@@ -53,7 +73,7 @@ func (a *arch) linear(x *onnx.Value, prefix string, bias bool) *onnx.Value {
 	if bias {
 		y = g.Add(y, a.param(prefix+".bias"))
 	}
-	return y
+	return a.adapter(x, y, prefix)
 }
 
 // layerNorm normalises the last axis to zero mean and unit variance, then
@@ -290,5 +310,5 @@ func (a *arch) lmHead(h *onnx.Value) *onnx.Value {
 	if a.c.TieWordEmbeddings {
 		name = "model.embed_tokens.weight"
 	}
-	return a.g.MatMul(h, a.g.Transpose(a.param(name), 1, 0))
+	return a.adapter(h, a.g.MatMul(h, a.g.Transpose(a.param(name), 1, 0)), "lm_head")
 }

@@ -17,6 +17,13 @@ import (
 	"os"
 )
 
+// Model types (config.json "model_type") of the supported architectures.
+const (
+	ModelQwen2VL  = "qwen2_vl"
+	ModelQwen25VL = "qwen2_5_vl"
+	ModelQwen3VL  = "qwen3_vl"
+)
+
 // VisionConfig holds the Qwen2-VL vision tower settings (HF "vision_config").
 type VisionConfig struct {
 	Depth             int     `json:"depth"`
@@ -63,6 +70,10 @@ type Config struct {
 	ImageTokenID          int          `json:"image_token_id"`
 	VideoTokenID          int          `json:"video_token_id"`
 	VisionConfig          VisionConfig `json:"vision_config"`
+	// LoRA, when set, adds low-rank adapters to the graphs and makes them
+	// the only trainable parameters. It is not part of config.json (PEFT
+	// keeps it in adapter_config.json; see SaveAdapters).
+	LoRA *LoRAConfig `json:"-"`
 }
 
 // TinyTokens are the special token ids of the project's tiny tokenizer, in
@@ -183,6 +194,9 @@ func (c Config) Validate() error {
 		if id < 0 || id >= c.VocabSize {
 			return bad(k, "%d outside the vocabulary [0,%d)", id, c.VocabSize)
 		}
+	}
+	if _, err := c.loraTargets(); err != nil {
+		return err
 	}
 	return nil
 }

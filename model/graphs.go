@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/videossr/videossr-go/model/onnx"
+	"github.com/videossr/videossr-go/model/ort"
 )
 
 // Graph input and output names shared by the graph builders, the rollout
@@ -194,12 +195,15 @@ func BuildLogProb(c Config, float onnx.DType, temperature float64) (*Built, erro
 }
 
 // BuildTrain emits the training graph: the full model from patches and token
-// ids, the loss of lc, and one gradient output per parameter
-// (GradPrefix + name). Parameters are graph inputs when exported with
-// ExportOptions.ParamsAsInputs.
+// ids, the loss of lc, and one gradient output per trainable parameter
+// (GradPrefix + name; with LoRA only the adapters, see TrainableSpecs).
+// Parameters are graph inputs when exported with ExportOptions.ParamsAsInputs.
 func BuildTrain(c Config, float onnx.DType, lc LossConfig) (*Built, error) {
 	if err := lc.Validate(); err != nil {
 		return nil, err
+	}
+	if c.LoRA != nil && c.LoRA.Dropout > 0 {
+		return nil, fmt.Errorf("%w: lora dropout %g is not implemented in the training graph (set lora dropout to 0)", ErrBadLoRA, c.LoRA.Dropout)
 	}
 	g := onnx.NewGraph("qwen2vl_train_"+lc.Mode, float)
 	a := newArch(g, c)
@@ -209,7 +213,7 @@ func BuildTrain(c Config, float onnx.DType, lc LossConfig) (*Built, error) {
 	for _, name := range out.names() {
 		g.Output(name, out.values[name])
 	}
-	params := g.Params()
+	params := trainableParams(g.Params(), c)
 	grads, err := g.Gradients(out.values[OutLoss], params)
 	if err != nil {
 		return nil, fmt.Errorf("build training graph gradients: %w", err)
@@ -218,4 +222,29 @@ func BuildTrain(c Config, float onnx.DType, lc LossConfig) (*Built, error) {
 		g.Output(GradPrefix+p.Name, grads[i])
 	}
 	return finish(g, a, "training")
+}
+
+// trainableParams keeps the graph parameters the optimizer updates.
+func trainableParams(ps []*onnx.Value, c Config) []*onnx.Value {
+	if c.LoRA == nil {
+		return ps
+	}
+	keep := map[string]bool{}
+	for _, s := range c.TrainableSpecs() {
+		keep[s.Name] = true
+	}
+	var out []*onnx.Value
+	for _, p := range ps {
+		if keep[p.Name] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// VisionExtraFeeds returns the vision graph inputs beyond the patches and
+// rotary tables that an architecture needs for one temporal slice of grid g
+// (every video of a vision batch shares the slice size): none for Qwen2-VL.
+func (c Config) VisionExtraFeeds(g Grid, dt onnx.DType) map[string]ort.Tensor {
+	return nil
 }

@@ -373,7 +373,7 @@ func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *
 	if res.LogProbs, err = toFloat64(out[OutLogProbs]); err != nil {
 		return nil, err
 	}
-	for _, prm := range p.Store.Params() {
+	for _, prm := range p.Config.TrainableSpecs() { // with LoRA: the adapters only
 		g, ok := out[GradPrefix+prm.Name]
 		if !ok {
 			return nil, fmt.Errorf("train step: no gradient output for %s", prm.Name)

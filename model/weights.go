@@ -12,6 +12,9 @@ const (
 	InitZeros
 	// InitOnes sets every element to 1 (norm weights).
 	InitOnes
+	// InitKaimingUniform draws from U(-1/sqrt(in), 1/sqrt(in)) with in the
+	// last dimension: torch's kaiming_uniform_(a=sqrt(5)), PEFT's LoRA A init.
+	InitKaimingUniform
 )
 
 // InitStd is the standard deviation of normal initialisation (HF initializer_range).
@@ -34,8 +37,14 @@ func (p ParamSpec) Size() int {
 }
 
 // ParamSpecs lists every parameter of the model in a fixed order, with the
-// Hugging Face Qwen2-VL weight names and shapes.
+// Hugging Face Qwen2-VL weight names and shapes; with LoRA the adapter
+// weights follow the base weights.
 func (c Config) ParamSpecs() []ParamSpec {
+	return append(c.baseParamSpecs(), c.loraSpecs()...)
+}
+
+// baseParamSpecs lists the weights of the model without adapters.
+func (c Config) baseParamSpecs() []ParamSpec {
 	v := c.VisionConfig
 	D := int64(v.EmbedDim)
 	mlp := int64(float64(v.EmbedDim) * v.MLPRatio)
