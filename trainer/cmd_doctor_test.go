@@ -1,0 +1,267 @@
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/trainer/grpo"
+)
+
+// skipWithoutNative skips tests that expect the default config to run:
+// without cgo neither ONNX Runtime nor OpenCV is available.
+func skipWithoutNative(t *testing.T) {
+	t.Helper()
+	rt, err := ort.Open("")
+	if errors.Is(err, ort.ErrNoCgo) || errors.Is(err, ort.ErrNoLibrary) {
+		t.Skipf("doctor would report MISSING: %v", err)
+	}
+	if err == nil {
+		rt.Close()
+	}
+}
+
+func TestDoctorDefault(t *testing.T) {
+	skipWithoutNative(t)
+	out, _, err := execCmd(t, newRootCmd(), "", "doctor")
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	want := []string{
+		"OK      go            go1.",
+		"OK      memory        ",
+		"locale        LANG=",
+		"OK      onnxruntime   ",
+		"OK      provider      cpu: built into ONNX Runtime",
+		"provider      cuda",
+		"config default (embedded configs/default.yaml)",
+		"OK      tokenizer     tiny (vocabulary 1024)",
+		"OK      model         tiny qwen2_vl, ",
+		"OK      memory plan   8 prompts x G=8, prompt ~288 tokens (32 vision + 256 text), response 12, micro-batch 64 rows, 4-byte values",
+		"weights ", "kv cache ", "activations ", "gradients ", "optimizer ", "total ",
+		"fits in",
+		"the selected config can run on this machine",
+	}
+	if _, err := exec.LookPath("nvidia-smi"); err != nil {
+		want = append(want, "WARN    gpu           no NVIDIA GPU (nvidia-smi not found)")
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if strings.Contains(out, "MISSING") {
+		t.Errorf("MISSING line for the default config:\n%s", out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l == "" || l == "machine" || strings.HasPrefix(l, "config ") || strings.HasPrefix(l, "the selected") || strings.HasPrefix(l, "        ") {
+			continue
+		}
+		if st, _, _ := strings.Cut(l, " "); st != "OK" && st != "WARN" && st != "MISSING" {
+			t.Errorf("line without a status: %q", l)
+		}
+	}
+}
+
+// TestDoctorConfigs checks the exit status and the lines of configs that can
+// and cannot run: an HF folder with a bf16 config.json, a missing model
+// path, a plan that cannot fit, a file that does not exist.
+func TestDoctorConfigs(t *testing.T) {
+	skipWithoutNative(t)
+	dir := t.TempDir()
+	c := model.Tiny(1024, model.TinyTokens{EndOfText: 0, ImStart: 1, ImEnd: 2, VisionStart: 3, VisionEnd: 4, VisionPad: 5, ImagePad: 6, VideoPad: 7})
+	c.TorchDtype = "bfloat16"
+	if err := c.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	paper := "videossr-qwen3vl8b.yaml" // embedded
+	tests := []struct {
+		name    string
+		args    []string
+		fails   bool
+		section string // when set, the wanted lines must follow this line
+		want    []string
+	}{
+		{
+			name: "hf folder on cpu",
+			args: []string{"--config", paper, "--set", "model.path=" + dir, "--set", "model.tokenizer=tiny", "--set", "device.provider=cpu",
+				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
+			// Paper sampling at 4 frames: 2 x 65536/28^2 = 166 vision tokens.
+			section: "config " + paper,
+			want:    []string{"OK      model         qwen2_vl from " + dir, "(bfloat16)", "prompt ~422 tokens (166 vision + 256 text)", "2-byte values", "can run"},
+		},
+		{
+			name:  "hf without a path",
+			args:  []string{"--config", paper},
+			fails: true,
+			want:  []string{"MISSING config", "model.path"},
+		},
+		{
+			name:  "plan does not fit",
+			args:  []string{"--config", "default.yaml", "--set", "grpo.batch_prompts=100000", "--set", "grpo.group_size=64", "--set", "rollout.max_new_tokens=4096", "--set", "grpo.micro_batch_rows=1"},
+			fails: true,
+			want:  []string{"MISSING memory", "memory plan does not fit", "largest item is the kv cache", "grpo.batch_prompts"},
+		},
+		{
+			name:  "no such file",
+			args:  []string{"--config", filepath.Join(dir, "nope.yaml")},
+			fails: true,
+			want:  []string{"MISSING config", "nope.yaml"},
+		},
+		{
+			name:  "no such library",
+			args:  []string{"--set", "device.library=" + filepath.Join(dir, "libnone.so")},
+			fails: true,
+			want:  []string{"MISSING onnxruntime", "libnone.so"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := execCmd(t, newRootCmd(), "", append([]string{"doctor"}, tc.args...)...)
+			if tc.fails != (err != nil) {
+				t.Fatalf("err = %v, want failure %v\n%s", err, tc.fails, out)
+			}
+			if tc.fails && !errors.Is(err, errCannotRun) {
+				t.Errorf("err = %v, want errCannotRun", err)
+			}
+			if tc.section != "" {
+				_, after, ok := strings.Cut(out, tc.section+"\n")
+				if !ok {
+					t.Fatalf("no section %q:\n%s", tc.section, out)
+				}
+				out = after
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestPlanInputDefault(t *testing.T) {
+	cfg, err := configs.Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := grpo.LoadTokenizer("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := grpo.TinyModel(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, how := planInput(cfg, c)
+	// 16 frames / 2 x 3136 / 28^2 = 32 vision tokens.
+	want := model.PlanInput{Batch: 8, Group: 8, PromptLen: 32 + promptTextTokens, ResponseLen: 12, MicroBatch: 64, WeightBytes: 4,
+		Trainable: int64(c.NumParams()), Reference: true}
+	if in != want || how != "32 vision + 256 text" {
+		t.Errorf("planInput = %+v (%s), want %+v", in, how, want)
+	}
+	cfg.Rollout.MaxPrompt = 100
+	cfg.GRPO.MicroBatchRows = 0
+	if in, how := planInput(cfg, c); in.PromptLen != 100 || how != "rollout.max_prompt_tokens" || in.MicroBatch != 64 {
+		t.Errorf("capped: %+v (%s)", in, how)
+	}
+}
+
+func TestParseNvidiaSMI(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []gpuInfo
+		bad  bool
+	}{
+		{in: "", want: nil},
+		{in: "0, NVIDIA H200, 143771, 143185, 570.124.06\n", want: []gpuInfo{{0, "NVIDIA H200", 143771, 143185, "570.124.06"}}},
+		{in: "0, A, 10, 5, 1\n1, B, 20, 7, 1\n\n", want: []gpuInfo{{0, "A", 10, 5, "1"}, {1, "B", 20, 7, "1"}}},
+		{in: "0, A, [N/A], 5, 1", bad: true},
+		{in: "0, A, 10, 5", bad: true},
+		{in: "x, A, 10, 5, 1", bad: true},
+		{in: "0, A, -10, 5, 1", bad: true},
+	}
+	for _, tc := range tests {
+		got, err := parseNvidiaSMI(tc.in)
+		if tc.bad != (err != nil) {
+			t.Errorf("parseNvidiaSMI(%q) err = %v, want bad %v", tc.in, err, tc.bad)
+			continue
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("parseNvidiaSMI(%q) = %+v, want %+v", tc.in, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("parseNvidiaSMI(%q)[%d] = %+v, want %+v", tc.in, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+func FuzzParseNvidiaSMI(f *testing.F) {
+	f.Add("0, NVIDIA H200, 143771, 143185, 570.124.06\n")
+	f.Add("0, A, 10, 5\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		gpus, err := parseNvidiaSMI(s)
+		if err != nil {
+			return
+		}
+		for _, g := range gpus {
+			if g.Index < 0 || g.TotalMiB < 0 || g.FreeMiB < 0 {
+				t.Fatalf("accepted negative values: %+v", g)
+			}
+		}
+	})
+}
+
+func TestParseMeminfo(t *testing.T) {
+	tests := []struct {
+		in           string
+		total, avail int64
+		bad          bool
+	}{
+		{in: "MemTotal:       24683652 kB\nMemFree:  1 kB\nMemAvailable:   22736104 kB\n", total: 24683652 << 10, avail: 22736104 << 10},
+		{in: "MemTotal: 1000 kB\n", total: 1000 << 10, avail: 1000 << 10},
+		{in: "MemFree: 5 kB\n", bad: true},
+		{in: "MemTotal: x kB\n", bad: true},
+		{in: "MemTotal:\n", bad: true},
+	}
+	for _, tc := range tests {
+		total, avail, err := parseMeminfo(strings.NewReader(tc.in))
+		if tc.bad != (err != nil) || total != tc.total || avail != tc.avail {
+			t.Errorf("parseMeminfo(%q) = %d, %d, %v; want %d, %d, bad %v", tc.in, total, avail, err, tc.total, tc.avail, tc.bad)
+		}
+	}
+}
+
+func FuzzParseMeminfo(f *testing.F) {
+	f.Add("MemTotal: 1000 kB\nMemAvailable: 10 kB\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		total, avail, err := parseMeminfo(strings.NewReader(s))
+		if err == nil && (total <= 0 || avail < 0) {
+			t.Fatalf("accepted %d / %d", total, avail)
+		}
+	})
+}
+
+func TestHasLocale(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want bool
+	}{
+		{"C\nC.utf8\nPOSIX\nen_US.utf8\n", true},
+		{"C\nen_US.UTF-8\n", true},
+		{"C\nC.utf8\nPOSIX\n", false},
+		{"en_US\nen_GB.utf8\n", false},
+	} {
+		if got := hasLocale(tc.list, "en_US.UTF-8"); got != tc.want {
+			t.Errorf("hasLocale(%q) = %v, want %v", tc.list, got, tc.want)
+		}
+	}
+}
