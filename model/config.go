@@ -14,7 +14,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
+	"strings"
 )
 
 // Model types (config.json "model_type") of the supported architectures.
@@ -24,24 +27,53 @@ const (
 	ModelQwen3VL  = "qwen3_vl"
 )
 
-// VisionConfig holds the Qwen2-VL vision tower settings (HF "vision_config").
+// VisionConfig holds the vision tower settings (HF "vision_config"). The Go
+// fields mean the same for every architecture; the JSON keys differ
+// (Qwen2.5-VL and Qwen3-VL call the tower width hidden_size and the output
+// width out_hidden_size) and Config's MarshalJSON/UnmarshalJSON translate.
+// The struct tags are the Qwen2-VL keys.
 type VisionConfig struct {
 	Depth             int     `json:"depth"`
-	EmbedDim          int     `json:"embed_dim"`
+	EmbedDim          int     `json:"embed_dim"`   // width of the vision tower
 	HiddenSize        int     `json:"hidden_size"` // width of the merger output = LM hidden size
-	MLPRatio          float64 `json:"mlp_ratio"`
+	MLPRatio          float64 `json:"mlp_ratio"`   // Qwen2-VL: MLP width = embed_dim * mlp_ratio
 	NumHeads          int     `json:"num_heads"`
 	HiddenAct         string  `json:"hidden_act"`
 	InChans           int     `json:"in_chans"`
 	PatchSize         int     `json:"patch_size"`
 	SpatialMergeSize  int     `json:"spatial_merge_size"`
 	TemporalPatchSize int     `json:"temporal_patch_size"`
+	// IntermediateSize is the MLP width of Qwen2.5-VL and Qwen3-VL blocks.
+	IntermediateSize int `json:"intermediate_size,omitempty"`
+	// WindowSize (pixels) and FullAttBlockIndexes set Qwen2.5-VL's window
+	// attention: blocks not listed attend within windows of
+	// WindowSize/(patch*merge) merged tokens square.
+	WindowSize          int   `json:"window_size,omitempty"`
+	FullAttBlockIndexes []int `json:"fullatt_block_indexes,omitempty"`
+	// TokensPerSecond scales Qwen2.5-VL's temporal M-RoPE index.
+	TokensPerSecond float64 `json:"tokens_per_second,omitempty"`
+	// NumPositionEmbeddings is the size of Qwen3-VL's learned position grid (a square).
+	NumPositionEmbeddings int `json:"num_position_embeddings,omitempty"`
+	// DeepstackVisualIndexes are the Qwen3-VL vision blocks whose outputs
+	// feed the deepstack mergers (added after decoder layers 0, 1, ...).
+	DeepstackVisualIndexes []int `json:"deepstack_visual_indexes,omitempty"`
+}
+
+// MLPDim is the hidden width of a vision block's MLP.
+func (v VisionConfig) MLPDim() int {
+	if v.IntermediateSize > 0 {
+		return v.IntermediateSize
+	}
+	return int(float64(v.EmbedDim) * v.MLPRatio)
 }
 
 // RopeScaling holds the multimodal rotary settings (HF "rope_scaling").
 type RopeScaling struct {
-	Type         string `json:"type"`
+	Type         string `json:"type,omitempty"`
+	RopeType     string `json:"rope_type,omitempty"`
 	MropeSection []int  `json:"mrope_section"`
+	// MropeInterleaved selects Qwen3-VL's interleaved t/h/w frequencies.
+	MropeInterleaved bool `json:"mrope_interleaved,omitempty"`
 }
 
 // Config is a Qwen2-VL model configuration with the Hugging Face key names
@@ -70,6 +102,8 @@ type Config struct {
 	ImageTokenID          int          `json:"image_token_id"`
 	VideoTokenID          int          `json:"video_token_id"`
 	VisionConfig          VisionConfig `json:"vision_config"`
+	// HeadDimOverride is Qwen3-VL's explicit head_dim (0: hidden/heads).
+	HeadDimOverride int `json:"head_dim,omitempty"`
 	// LoRA, when set, adds low-rank adapters to the graphs and makes them
 	// the only trainable parameters. It is not part of config.json (PEFT
 	// keeps it in adapter_config.json; see SaveAdapters).
@@ -125,7 +159,12 @@ func Tiny(vocab int, tok TinyTokens) Config {
 }
 
 // HeadDim is the attention head width of the decoder.
-func (c Config) HeadDim() int { return c.HiddenSize / c.NumAttentionHeads }
+func (c Config) HeadDim() int {
+	if c.HeadDimOverride > 0 {
+		return c.HeadDimOverride
+	}
+	return c.HiddenSize / c.NumAttentionHeads
+}
 
 // VisionHeadDim is the attention head width of the vision tower.
 func (c Config) VisionHeadDim() int { return c.VisionConfig.EmbedDim / c.VisionConfig.NumHeads }
@@ -145,22 +184,29 @@ func (c Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrBadConfig, key, fmt.Sprintf(format, a...))
 	}
-	if c.ModelType != "qwen2_vl" {
-		return bad("model_type", "%q is not supported (supported: qwen2_vl)", c.ModelType)
+	if err := checkArchitecture(c.ModelType, c.Architectures); err != nil {
+		return err
 	}
-	pos := map[string]int{"vocab_size": c.VocabSize, "hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize,
-		"num_hidden_layers": c.NumHiddenLayers, "num_attention_heads": c.NumAttentionHeads, "num_key_value_heads": c.NumKeyValueHeads,
-		"vision_config.depth": c.VisionConfig.Depth, "vision_config.embed_dim": c.VisionConfig.EmbedDim,
-		"vision_config.num_heads": c.VisionConfig.NumHeads, "vision_config.patch_size": c.VisionConfig.PatchSize,
-		"vision_config.spatial_merge_size": c.VisionConfig.SpatialMergeSize, "vision_config.temporal_patch_size": c.VisionConfig.TemporalPatchSize,
-		"vision_config.in_chans": c.VisionConfig.InChans}
-	for k, v := range pos {
-		if v <= 0 {
-			return bad(k, "must be positive, got %d", v)
+	v := c.VisionConfig
+	pos := []struct {
+		key string
+		v   int
+	}{{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
+		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads}, {"num_key_value_heads", c.NumKeyValueHeads},
+		{"vision_config.depth", v.Depth}, {"vision_config.embed_dim (hidden_size)", v.EmbedDim}, {"vision_config.mlp width", v.MLPDim()},
+		{"vision_config.num_heads", v.NumHeads}, {"vision_config.patch_size", v.PatchSize},
+		{"vision_config.spatial_merge_size", v.SpatialMergeSize}, {"vision_config.temporal_patch_size", v.TemporalPatchSize},
+		{"vision_config.in_chans", v.InChans}}
+	for _, p := range pos {
+		if p.v <= 0 {
+			return bad(p.key, "must be positive, got %d", p.v)
 		}
 	}
-	if c.HiddenSize%c.NumAttentionHeads != 0 {
+	if c.HeadDimOverride == 0 && c.HiddenSize%c.NumAttentionHeads != 0 {
 		return bad("num_attention_heads", "%d does not divide hidden_size %d", c.NumAttentionHeads, c.HiddenSize)
+	}
+	if c.HeadDimOverride < 0 {
+		return bad("head_dim", "must be positive, got %d", c.HeadDimOverride)
 	}
 	if c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
 		return bad("num_key_value_heads", "%d does not divide num_attention_heads %d", c.NumKeyValueHeads, c.NumAttentionHeads)
@@ -170,19 +216,26 @@ func (c Config) Validate() error {
 	}
 	sum := 0
 	for _, s := range c.RopeScaling.MropeSection {
+		if s < 0 {
+			return bad("rope_scaling.mrope_section", "%v has a negative entry", c.RopeScaling.MropeSection)
+		}
 		sum += s
 	}
 	if len(c.RopeScaling.MropeSection) != 3 || sum != c.HeadDim()/2 {
 		return bad("rope_scaling.mrope_section", "%v must have 3 entries summing to head_dim/2 = %d", c.RopeScaling.MropeSection, c.HeadDim()/2)
 	}
-	if c.VisionConfig.EmbedDim%c.VisionConfig.NumHeads != 0 || c.VisionHeadDim()%4 != 0 {
-		return bad("vision_config.num_heads", "vision head dim %d/%d must be a multiple of 4", c.VisionConfig.EmbedDim, c.VisionConfig.NumHeads)
+	if c.RopeScaling.MropeInterleaved != (c.ModelType == ModelQwen3VL) {
+		return bad("rope_scaling.mrope_interleaved", "%v is not supported for %s (Qwen3-VL interleaves, Qwen2-VL and Qwen2.5-VL do not)", c.RopeScaling.MropeInterleaved, c.ModelType)
 	}
-	if c.VisionConfig.HiddenSize != c.HiddenSize {
-		return bad("vision_config.hidden_size", "%d must equal hidden_size %d", c.VisionConfig.HiddenSize, c.HiddenSize)
+	if v.EmbedDim%v.NumHeads != 0 || c.VisionHeadDim()%4 != 0 {
+		return bad("vision_config.num_heads", "vision head dim %d/%d must be a multiple of 4", v.EmbedDim, v.NumHeads)
 	}
-	if c.VisionConfig.HiddenAct != "quick_gelu" && c.VisionConfig.HiddenAct != "gelu" {
-		return bad("vision_config.hidden_act", "%q is not supported (quick_gelu, gelu)", c.VisionConfig.HiddenAct)
+	if v.HiddenSize != c.HiddenSize {
+		return bad("vision_config.hidden_size (out_hidden_size)", "%d must equal hidden_size %d", v.HiddenSize, c.HiddenSize)
+	}
+	acts := map[string][]string{ModelQwen2VL: {"quick_gelu", "gelu"}, ModelQwen25VL: {"silu"}, ModelQwen3VL: {"gelu_pytorch_tanh", "gelu"}}[c.ModelType]
+	if !slices.Contains(acts, v.HiddenAct) {
+		return bad("vision_config.hidden_act", "%q is not supported for %s (%s)", v.HiddenAct, c.ModelType, strings.Join(acts, ", "))
 	}
 	if c.HiddenAct != "silu" {
 		return bad("hidden_act", "%q is not supported (silu)", c.HiddenAct)
@@ -190,9 +243,39 @@ func (c Config) Validate() error {
 	if c.RMSNormEps <= 0 || c.RopeTheta <= 0 {
 		return bad("rms_norm_eps/rope_theta", "must be positive")
 	}
-	for k, id := range map[string]int{"eos_token_id": c.EosTokenID, "video_token_id": c.VideoTokenID, "vision_start_token_id": c.VisionStartTokenID} {
-		if id < 0 || id >= c.VocabSize {
-			return bad(k, "%d outside the vocabulary [0,%d)", id, c.VocabSize)
+	switch c.ModelType {
+	case ModelQwen25VL:
+		if u := v.PatchSize * v.SpatialMergeSize; v.WindowSize <= 0 || v.WindowSize%u != 0 {
+			return bad("vision_config.window_size", "%d must be a positive multiple of patch_size*spatial_merge_size = %d", v.WindowSize, u)
+		}
+		for _, i := range v.FullAttBlockIndexes {
+			if i < 0 || i >= v.Depth {
+				return bad("vision_config.fullatt_block_indexes", "%v has %d outside [0,%d)", v.FullAttBlockIndexes, i, v.Depth)
+			}
+		}
+		if v.TokensPerSecond < 0 {
+			return bad("vision_config.tokens_per_second", "%g must not be negative", v.TokensPerSecond)
+		}
+	case ModelQwen3VL:
+		side := int(math.Round(math.Sqrt(float64(v.NumPositionEmbeddings))))
+		if v.NumPositionEmbeddings <= 0 || side*side != v.NumPositionEmbeddings {
+			return bad("vision_config.num_position_embeddings", "%d must be a positive square", v.NumPositionEmbeddings)
+		}
+		if len(v.DeepstackVisualIndexes) > c.NumHiddenLayers {
+			return bad("vision_config.deepstack_visual_indexes", "%d deepstack features for %d decoder layers", len(v.DeepstackVisualIndexes), c.NumHiddenLayers)
+		}
+		for _, i := range v.DeepstackVisualIndexes {
+			if i < 0 || i >= v.Depth {
+				return bad("vision_config.deepstack_visual_indexes", "%v has %d outside [0,%d)", v.DeepstackVisualIndexes, i, v.Depth)
+			}
+		}
+	}
+	for _, t := range []struct {
+		key string
+		id  int
+	}{{"eos_token_id", c.EosTokenID}, {"video_token_id", c.VideoTokenID}, {"vision_start_token_id", c.VisionStartTokenID}} {
+		if t.id < 0 || t.id >= c.VocabSize {
+			return bad(t.key, "%d outside the vocabulary [0,%d)", t.id, c.VocabSize)
 		}
 	}
 	if _, err := c.loraTargets(); err != nil {
@@ -210,8 +293,8 @@ func (c Config) SaveJSON(path string) error {
 	return writeFileAtomic(path, append(b, '\n'))
 }
 
-// LoadJSON reads a Hugging Face config.json of a Qwen2-VL model. Newer saves
-// that nest the text keys under "text_config" are accepted.
+// LoadJSON reads and validates a Hugging Face config.json of a supported
+// model (see UnmarshalJSON for the layouts accepted).
 func LoadJSON(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -220,14 +303,6 @@ func LoadJSON(path string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		return Config{}, fmt.Errorf("parse %s: %w", path, err)
-	}
-	var nested struct {
-		TextConfig *json.RawMessage `json:"text_config"`
-	}
-	if err := json.Unmarshal(b, &nested); err == nil && nested.TextConfig != nil {
-		if err := json.Unmarshal(*nested.TextConfig, &c); err != nil {
-			return Config{}, fmt.Errorf("parse %s text_config: %w", path, err)
-		}
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)

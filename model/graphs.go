@@ -51,6 +51,9 @@ type Built struct {
 }
 
 func finish(g *onnx.Graph, a *arch, what string) (*Built, error) {
+	if err := a.c.checkGraphSupport(); err != nil {
+		return nil, fmt.Errorf("build %s graph: %w", what, err)
+	}
 	if err := g.Err(); err != nil {
 		return nil, fmt.Errorf("build %s graph: %w", what, err)
 	}
@@ -247,4 +250,14 @@ func trainableParams(ps []*onnx.Value, c Config) []*onnx.Value {
 // (every video of a vision batch shares the slice size): none for Qwen2-VL.
 func (c Config) VisionExtraFeeds(g Grid, dt onnx.DType) map[string]ort.Tensor {
 	return nil
+}
+
+// VisionEmbedWidth is the width of a row of the vision graph's output
+// (vision_embeds): hidden_size, and for Qwen3-VL (1 + deepstack features)
+// * hidden_size, the main tokens followed by each deepstack feature.
+func (c Config) VisionEmbedWidth() int {
+	if c.ModelType == ModelQwen3VL {
+		return (1 + len(c.VisionConfig.DeepstackVisualIndexes)) * c.HiddenSize
+	}
+	return c.HiddenSize
 }
