@@ -52,10 +52,20 @@ type DeviceConfig struct {
 
 // ModelConfig selects the policy.
 type ModelConfig struct {
-	Preset    string `mapstructure:"preset" yaml:"preset"`       // tiny | hf
-	Path      string `mapstructure:"path" yaml:"path"`           // Hugging Face model folder (preset hf)
-	Tokenizer string `mapstructure:"tokenizer" yaml:"tokenizer"` // tiny | path to tokenizer.json or its folder
-	InitSeed  uint64 `mapstructure:"init_seed" yaml:"init_seed"`
+	Preset    string     `mapstructure:"preset" yaml:"preset"`       // tiny | hf
+	Path      string     `mapstructure:"path" yaml:"path"`           // Hugging Face model folder (preset hf)
+	Tokenizer string     `mapstructure:"tokenizer" yaml:"tokenizer"` // tiny | path to tokenizer.json or its folder
+	InitSeed  uint64     `mapstructure:"init_seed" yaml:"init_seed"`
+	LoRA      LoRAConfig `mapstructure:"lora" yaml:"lora"`
+}
+
+// LoRAConfig selects low-rank adapters on a frozen base (rank 0 = full
+// fine-tuning).
+type LoRAConfig struct {
+	Rank          int      `mapstructure:"rank" yaml:"rank"`
+	Alpha         float64  `mapstructure:"alpha" yaml:"alpha"`
+	Dropout       float64  `mapstructure:"dropout" yaml:"dropout"`
+	TargetModules []string `mapstructure:"target_modules" yaml:"target_modules"`
 }
 
 // DataConfig says which videos feed the pretext tasks and how samples are made.
@@ -268,6 +278,12 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("model.preset", "%q, want tiny or hf", c.Model.Preset)
+	}
+	if l := c.Model.LoRA; l.Rank < 0 || (l.Rank > 0 && (l.Alpha <= 0 || len(l.TargetModules) == 0)) {
+		bad("model.lora", "rank %d, alpha %g, %d target modules: want rank 0 (off) or rank > 0 with alpha > 0 and target_modules", l.Rank, l.Alpha, len(l.TargetModules))
+	}
+	if l := c.Model.LoRA; l.Dropout != 0 {
+		bad("model.lora.dropout", "%g: LoRA dropout is not implemented in the training graph; use 0", l.Dropout)
 	}
 	if c.RunDir == "" {
 		bad("run_dir", "must not be empty")

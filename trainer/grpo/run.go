@@ -72,6 +72,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 	if err != nil {
 		return nil, fmt.Errorf("model.tokenizer: %w", err)
 	}
+	if l := cfg.Model.LoRA; l.Rank > 0 {
+		mc.LoRA = &model.LoRAConfig{Rank: l.Rank, Alpha: l.Alpha, Dropout: l.Dropout, TargetModules: l.TargetModules}
+	}
 	t.pad = mc.BosTokenID
 	t.vopt = rollout.VideoOptions{MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels}
 
@@ -142,7 +145,12 @@ func (t *Trainer) newOptimizer() error {
 	default:
 		oc = optimConfig(t.cfg.GRPO.Optim, t.cfg.GRPO.Steps)
 	}
-	o, err := optim.New(oc, t.policy.Store)
+	// With LoRA only the adapters are trained (the store shares their data).
+	trainable, err := t.policy.Config.TrainableStore(t.policy.Store)
+	if err != nil {
+		return fmt.Errorf("optimizer: %w", err)
+	}
+	o, err := optim.New(oc, trainable)
 	if err != nil {
 		return fmt.Errorf("optimizer: %w", err)
 	}
@@ -374,6 +382,12 @@ func (t *Trainer) writeModel(dir string) error {
 	}
 	if err := t.policy.Store.Save(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}); err != nil {
 		return err
+	}
+	if t.policy.Config.LoRA != nil {
+		// The adapters alone, in the PEFT layout, next to the full weights.
+		if err := model.SaveAdapters(filepath.Join(dir, "adapter"), t.policy.Config, t.policy.Store, "videossr-tiny"); err != nil {
+			return err
+		}
 	}
 	tj, err := t.tok.Marshal()
 	if err != nil {

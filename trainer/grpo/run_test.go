@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/tasks/video"
@@ -248,4 +249,67 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 
 func contains(s, sub string) bool {
 	return strings.Contains(s, sub)
+}
+
+// TestLoRATrainsOnlyAdapters: with model.lora on, GRPO and the warm-up
+// change the adapters and leave every base weight as initialised; the
+// adapters are written in the PEFT layout.
+func TestLoRATrainsOnlyAdapters(t *testing.T) {
+	needNative(t)
+	run := t.TempDir()
+	cfg := smallConfig(t, run, "sft.steps=3", "grpo.steps=2", "model.lora.rank=4", "model.lora.target_modules=[q_proj, v_proj]")
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	got := finalParams(t, run)
+	tok, err := LoadTokenizer("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := TinyModel(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := mc.InitParams(cfg.Model.InitSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapters := 0
+	for _, name := range got.Names() {
+		p, _ := got.Get(name)
+		if model.IsLoRAParam(name) {
+			adapters++
+			continue
+		}
+		q, ok := init.Get(name)
+		if !ok {
+			t.Fatalf("unexpected parameter %s", name)
+		}
+		for i := range p.Data {
+			if p.Data[i] != q.Data[i] {
+				t.Fatalf("base weight %s changed under LoRA", name)
+			}
+		}
+	}
+	if adapters != 2*2*mc.NumHiddenLayers {
+		t.Fatalf("%d adapter tensors, want %d", adapters, 4*mc.NumHiddenLayers)
+	}
+	// Some B matrix moved away from its zero init.
+	moved := false
+	for _, name := range got.Names() {
+		if strings.HasSuffix(name, "lora_B.weight") {
+			p, _ := got.Get(name)
+			for _, v := range p.Data {
+				moved = moved || v != 0
+			}
+		}
+	}
+	if !moved {
+		t.Fatal("no adapter was trained")
+	}
+	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(run, "final", "adapter", f)); err != nil {
+			t.Errorf("PEFT layout: %v", err)
+		}
+	}
 }
