@@ -109,7 +109,7 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 		return errors.New("gen: no input videos (give --videos or --synthetic)")
 	}
 	o := buildOptions(cmd, f.out, f.workers, f.formats, f.quiet)
-	_, sum, err := dataset.Generate(ctx, dataset.GenRequest{
+	sum, err := dataset.GenerateDir(ctx, dataset.GenRequest{
 		Videos: videos, Synthetic: f.synthetic, Out: f.out, Tasks: ts, Config: cfg,
 		PerVideo: f.perVideo, Seed: f.seed, Shard: shard,
 		Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,

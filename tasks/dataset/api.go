@@ -46,23 +46,36 @@ type GenRequest struct {
 	Loader   Loader
 }
 
-// Generate runs a pretext-data request: it lists the inputs, plans the
-// samples and builds them into req.Out (see Build), then returns the
+// Generate runs a pretext-data request (GenerateDir) and returns the
 // finished dataset's samples in file order with the build summary. Frame
-// paths in the samples are relative to req.Out (see LoadFrames). Inputs
-// that cannot be used are skipped and listed in the summary; an error is
-// returned when every input fails, and on cancellation (finished samples
-// are kept, so the same request resumes).
+// paths in the samples are relative to req.Out (see LoadFrames).
 func Generate(ctx context.Context, req GenRequest) ([]tasks.Sample, *Summary, error) {
+	sum, err := GenerateDir(ctx, req)
+	if err != nil {
+		return nil, sum, err
+	}
+	samples, err := ReadDir(req.Out)
+	if err != nil {
+		return nil, sum, err
+	}
+	return samples, sum, nil
+}
+
+// GenerateDir runs a pretext-data request: it lists the inputs, plans the
+// samples and builds them into req.Out (see Build) without reading them
+// back. Inputs that cannot be used are skipped and listed in the summary;
+// an error is returned when every input fails, and on cancellation
+// (finished samples are kept, so the same request resumes).
+func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if req.Out == "" {
-		return nil, nil, errors.New("generate: no output directory")
+		return nil, errors.New("generate: no output directory")
 	}
 	cfg := req.Config
 	if cfg.Sampling.Frames == 0 {
 		cfg = tasks.DefaultGenConfig()
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("generate: %w", err)
+		return nil, fmt.Errorf("generate: %w", err)
 	}
 	ts := req.Tasks
 	if len(ts) == 0 {
@@ -76,25 +89,25 @@ func Generate(ctx context.Context, req GenRequest) ([]tasks.Sample, *Summary, er
 	if req.Synthetic > 0 {
 		paths, err := MakeSynthetic(ctx, filepath.Join(req.Out, "synthetic"), req.Synthetic, req.Seed)
 		if err != nil {
-			return nil, nil, fmt.Errorf("generate: %w", err)
+			return nil, fmt.Errorf("generate: %w", err)
 		}
 		videos = append(videos, paths...)
 	}
 	if len(videos) == 0 {
-		return nil, nil, errors.New("generate: no input videos")
+		return nil, errors.New("generate: no input videos")
 	}
 	inputs, err := ListInputs(videos)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generate: %w", err)
+		return nil, fmt.Errorf("generate: %w", err)
 	}
 	if len(inputs) == 0 {
-		return nil, nil, fmt.Errorf("generate: no video files found in %s", strings.Join(videos, ", "))
+		return nil, fmt.Errorf("generate: no video files found in %s", strings.Join(videos, ", "))
 	}
 	plan, err := PlanGen(inputs, tasks.GenSpecs(cfg, ts), per, req.Seed, cfg.Sampling, req.Shard)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generate: %w", err)
+		return nil, fmt.Errorf("generate: %w", err)
 	}
-	return buildAndRead(ctx, plan, Options{
+	return Build(ctx, plan, Options{
 		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: req.Loader,
 		Progress: req.Progress, Log: req.Log,
 	})

@@ -133,8 +133,9 @@ func writeSources(root, key string, frames []*video.Frame, quality int) (*source
 // writeFrames stores a generated sample's frames: a frame that is one of
 // the input's sampled frames (the generators share unchanged frames) points
 // to its shared copy in src; the others are encoded as JPEG into
-// root/frames/<id> (atomically: a temporary folder renamed into place). It
-// returns the frame list and the frame files' bytes in FrameList.All order.
+// root/frames/<id>. It returns the frame list and the frame files' bytes
+// in FrameList.All order. The sample's folder is written in place: the
+// record (writeRecord), written after it, is what commits the sample.
 func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFrames) (tasks.FrameList, [][]byte, error) {
 	vids := g.Videos()
 	lens := make([]int, len(vids))
@@ -166,26 +167,16 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 			owned = append(owned, own{lists[vi][fi], b})
 		}
 	}
+	// The record written after the frames is what commits a sample; a
+	// folder left by an interrupted attempt has no record and is replaced.
 	final := filepath.Join(root, FramesDir, id)
-	// A folder left by an interrupted attempt has no record: replace it.
 	if err := os.RemoveAll(final); err != nil {
 		return list, nil, fmt.Errorf("sample %s: %w", id, err)
 	}
-	if len(owned) == 0 {
-		return list, blobs, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return list, nil, fmt.Errorf("sample %s: %w", id, err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+id+".tmp-")
-	if err != nil {
-		return list, nil, fmt.Errorf("sample %s: %w", id, err)
-	}
-	defer os.RemoveAll(tmp)
 	prefix := path.Join(FramesDir, id) + "/"
-	made := tmp
+	made := ""
 	for _, o := range owned {
-		dst := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(o.path, prefix)))
+		dst := filepath.Join(final, filepath.FromSlash(strings.TrimPrefix(o.path, prefix)))
 		if d := filepath.Dir(dst); d != made {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return list, nil, fmt.Errorf("sample %s: %w", id, err)
@@ -195,12 +186,6 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 		if err := os.WriteFile(dst, o.data, 0o644); err != nil {
 			return list, nil, fmt.Errorf("sample %s: %w", id, err)
 		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return list, nil, fmt.Errorf("sample %s: %w", id, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return list, nil, fmt.Errorf("sample %s: %w", id, err)
 	}
 	return list, blobs, nil
 }
@@ -233,7 +218,24 @@ func writeRecord(root, id string, rec record) error {
 	b.WriteByte('\n')
 	b.Write(rec.row)
 	b.WriteByte('\n')
-	return writeFileAtomic(recordPath(root, id), b.Bytes(), false)
+	p := recordPath(root, id)
+	// One job per id at a time, so a fixed temporary name is safe (and
+	// saves the chmod a random one would need).
+	tmp := filepath.Join(filepath.Dir(p), "."+id+".tmp")
+	err := os.WriteFile(tmp, b.Bytes(), 0o644)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+			err = os.WriteFile(tmp, b.Bytes(), 0o644)
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("commit sample %s: %w", id, err)
+	}
+	return nil
 }
 
 // errNoRecord reports that a sample has not been finished yet.
