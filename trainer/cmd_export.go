@@ -24,6 +24,7 @@ type exportFlags struct {
 	sets       []string
 	opset      int
 	external   int
+	merge      bool
 }
 
 // tokenizerFiles are copied from a checkpoint into the export when present.
@@ -58,6 +59,7 @@ settings and rollout.temperature.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "output folder (created; files in it are replaced)")
+	fl.BoolVar(&f.merge, "merge", false, "fold the LoRA adapters of a LoRA checkpoint into the base weights (W + alpha/r B A) and export a plain model")
 	fl.StringVar(&f.checkpoint, "checkpoint", "", "model folder with config.json and model.safetensors (default: a fresh tiny model)")
 	fl.StringSliceVar(&f.config, "config", nil, "YAML overlays on the embedded default config, in order (file paths or embedded names)")
 	fl.StringArrayVar(&f.sets, "set", nil, "config override key=value (repeatable)")
@@ -115,6 +117,15 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 	if err != nil {
 		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
+	// A trainer checkpoint of a LoRA run holds the adapters in its weights
+	// file and their settings in adapter/adapter_config.json.
+	if raw, err := os.ReadFile(filepath.Join(dir, "adapter", model.AdapterConfigFile)); err == nil {
+		l, _, err := model.ParseAdapterConfig(raw)
+		if err != nil {
+			return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
+		}
+		c.LoRA = &l
+	}
 	store, err := c.InitParams(0)
 	if err != nil {
 		return fail(err)
@@ -156,6 +167,14 @@ func runExport(cmd *cobra.Command, f exportFlags) error {
 	c, store, files, err := loadModel(cfg, f.checkpoint)
 	if err != nil {
 		return err
+	}
+	if c.LoRA != nil {
+		if !f.merge {
+			return errors.New("export: the checkpoint has LoRA adapters; add --merge to fold them into the base weights (the adapters alone are in its adapter/ folder, PEFT layout)")
+		}
+		if c, store, err = model.MergeLoRA(c, store); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
 	}
 	opt := model.ExportOptions{
 		Loss:                  lossFromConfig(cfg),

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/params"
 )
 
@@ -72,6 +73,11 @@ func (t *Trainer) checkpoint() error {
 	}
 	if err := t.policy.Config.SaveJSON(filepath.Join(tmp, "config.json")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if t.policy.Config.LoRA != nil {
+		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.policy.Config, t.policy.Store, "videossr-tiny"); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 	}
 	st, err := json.MarshalIndent(t.state, "", "  ")
 	if err != nil {

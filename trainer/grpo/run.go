@@ -377,17 +377,23 @@ func (t *Trainer) writeModel(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := t.policy.Config.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
-		return err
-	}
-	if err := t.policy.Store.Save(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	if t.policy.Config.LoRA != nil {
-		// The adapters alone, in the PEFT layout, next to the full weights.
-		if err := model.SaveAdapters(filepath.Join(dir, "adapter"), t.policy.Config, t.policy.Store, "videossr-tiny"); err != nil {
+	// With LoRA, final/ holds the merged weights (a plain model that eval
+	// and export read as is) and the adapters alone in the PEFT layout.
+	c, store := t.policy.Config, t.policy.Store
+	if c.LoRA != nil {
+		if err := model.SaveAdapters(filepath.Join(dir, "adapter"), c, store, "videossr-tiny"); err != nil {
 			return err
 		}
+		var err error
+		if c, store, err = model.MergeLoRA(c, store); err != nil {
+			return err
+		}
+	}
+	if err := c.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
+		return err
+	}
+	if err := store.Save(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}); err != nil {
+		return err
 	}
 	tj, err := t.tok.Marshal()
 	if err != nil {

@@ -261,7 +261,14 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	got := finalParams(t, run)
+	ck, err := LatestCheckpoint(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := params.Load(filepath.Join(ck, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tok, err := LoadTokenizer("tiny")
 	if err != nil {
 		t.Fatal(err)
@@ -311,5 +318,19 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(run, "final", "adapter", f)); err != nil {
 			t.Errorf("PEFT layout: %v", err)
 		}
+	}
+	// final/ holds the merged model: base names only, adapted weights moved.
+	merged := finalParams(t, run)
+	if merged.Len() != init.Len()-adapters {
+		t.Fatalf("final model has %d tensors, want %d base weights", merged.Len(), init.Len()-adapters)
+	}
+	q, _ := merged.Get("model.layers.0.self_attn.q_proj.weight")
+	q0, _ := init.Get("model.layers.0.self_attn.q_proj.weight")
+	same := true
+	for i := range q.Data {
+		same = same && q.Data[i] == q0.Data[i]
+	}
+	if same {
+		t.Fatal("merged q_proj equals the base weight")
 	}
 }
