@@ -14,6 +14,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/optim"
 	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
@@ -54,9 +55,6 @@ func sessionOptions(d configs.DeviceConfig) ort.Options {
 }
 
 func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer, error) {
-	if cfg.Model.Preset != "tiny" {
-		return nil, fmt.Errorf("model.preset %q: %w: loading Hugging Face checkpoints (Qwen2.5-VL / Qwen3-VL) is issue 7; the trainer runs the tiny Qwen2-VL preset", cfg.Model.Preset, ErrNotSupported)
-	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -64,16 +62,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
-	var err error
-	if t.tok, err = LoadTokenizer(cfg.Model.Tokenizer); err != nil {
-		return nil, fmt.Errorf("model.tokenizer: %w", err)
-	}
-	mc, err := TinyModel(t.tok)
+	mc, store, err := t.loadModel()
 	if err != nil {
-		return nil, fmt.Errorf("model.tokenizer: %w", err)
-	}
-	if l := cfg.Model.LoRA; l.Rank > 0 {
-		mc.LoRA = &model.LoRAConfig{Rank: l.Rank, Alpha: l.Alpha, Dropout: l.Dropout, TargetModules: l.TargetModules}
+		return nil, err
 	}
 	t.pad = mc.BosTokenID
 	t.vopt = rollout.VideoOptions{MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels}
@@ -99,10 +90,6 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 	}
 
 	// Model.
-	store, err := mc.InitParams(cfg.Model.InitSeed)
-	if err != nil {
-		return nil, err
-	}
 	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
 		return nil, err
 	}
@@ -134,6 +121,53 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 		return nil, err
 	}
 	return t, nil
+}
+
+// loadModel returns the model config and weights of model.preset: the
+// tiny Qwen2-VL over the configured tokenizer, freshly initialised, or a
+// Hugging Face folder (model.path; its tokenizer.json unless
+// model.tokenizer names another). With model.lora.rank > 0 the adapters
+// are added.
+func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
+	cfg := t.cfg
+	var mc model.Config
+	var store *params.Store
+	var err error
+	switch cfg.Model.Preset {
+	case "tiny":
+		if t.tok, err = LoadTokenizer(cfg.Model.Tokenizer); err != nil {
+			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
+		}
+		if mc, err = TinyModel(t.tok); err != nil {
+			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
+		}
+		if store, err = mc.InitParams(cfg.Model.InitSeed); err != nil {
+			return mc, nil, err
+		}
+	case "hf":
+		if mc, store, err = model.LoadHF(cfg.Model.Path); err != nil {
+			return mc, nil, fmt.Errorf("model.path: %w", err)
+		}
+		name := cfg.Model.Tokenizer
+		if name == "" || name == "tiny" {
+			name = cfg.Model.Path
+		}
+		if t.tok, err = tokenizer.Load(name); err != nil {
+			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
+		}
+		if t.tok.VocabSize() > mc.VocabSize {
+			return mc, nil, fmt.Errorf("model.tokenizer: %d tokens for a model with vocab_size %d", t.tok.VocabSize(), mc.VocabSize)
+		}
+	default:
+		return mc, nil, fmt.Errorf("model.preset %q: %w (want tiny or hf)", cfg.Model.Preset, ErrNotSupported)
+	}
+	if l := cfg.Model.LoRA; l.Rank > 0 {
+		mc.LoRA = &model.LoRAConfig{Rank: l.Rank, Alpha: l.Alpha, Dropout: l.Dropout, TargetModules: l.TargetModules}
+		if err := mc.AddLoRA(store, cfg.Model.InitSeed); err != nil {
+			return mc, nil, fmt.Errorf("model.lora: %w", err)
+		}
+	}
+	return mc, store, nil
 }
 
 // newOptimizer makes the optimizer of the current phase (fresh moments).

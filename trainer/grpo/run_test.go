@@ -240,10 +240,49 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 			t.Errorf("--set %s: error %v does not name %s", set, err, key)
 		}
 	}
-	// A run on an unsupported preset says so.
+	// A missing model folder is named.
 	cfg := smallConfig(t, t.TempDir(), "model.preset=hf", "model.path=/nonexistent")
-	if _, err := Run(context.Background(), cfg, Options{}); !errors.Is(err, ErrNotSupported) {
-		t.Fatalf("hf preset: %v", err)
+	if _, err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "model.path") {
+		t.Fatalf("hf preset with a missing folder: %v", err)
+	}
+}
+
+// TestHFPresetRuns trains from a Hugging Face style folder (config.json,
+// model.safetensors, tokenizer.json) written from the tiny model.
+func TestHFPresetRuns(t *testing.T) {
+	needNative(t)
+	hf := t.TempDir()
+	tok, err := LoadTokenizer("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := TinyModel(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := mc.InitParams(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tj, _ := tok.Marshal()
+	if err := mc.SaveJSON(filepath.Join(hf, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Save(filepath.Join(hf, "model.safetensors"), map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hf, "tokenizer.json"), tj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := t.TempDir()
+	cfg := smallConfig(t, run, "model.preset=hf", "model.path="+hf, "model.tokenizer=", "sft.steps=1", "grpo.steps=1")
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// The warm-up started from the folder's weights, not a fresh init.
+	ck, _ := filepath.Glob(filepath.Join(run, ckptDir, "*", "reference.safetensors"))
+	if len(ck) == 0 {
+		t.Fatal("no reference saved")
 	}
 }
 
