@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/videossr/videossr-go/model/onnx"
 )
@@ -21,6 +22,10 @@ type arch struct {
 	staticCache bool
 	// lora holds the module paths with adapters (nil without LoRA).
 	lora map[string]bool
+	// deepstack holds Qwen3-VL's deepstack features [B,L,H] (zero outside
+	// vision positions) that the decoder adds after layers 0, 1, ...; set
+	// by embed.
+	deepstack []*onnx.Value
 }
 
 func newArch(g *onnx.Graph, c Config) *arch {
@@ -87,11 +92,16 @@ func (a *arch) layerNorm(x *onnx.Value, prefix string, eps float64) *onnx.Value 
 	return g.Add(g.Mul(y, a.param(prefix+".weight")), a.param(prefix+".bias"))
 }
 
-// rmsNorm is Qwen2RMSNorm: x / sqrt(mean(x^2) + eps) * weight.
+// rmsNorm is Qwen2RMSNorm with the decoder's eps: x / sqrt(mean(x^2) + eps) * weight.
 func (a *arch) rmsNorm(x *onnx.Value, name string) *onnx.Value {
+	return a.rmsNormEps(x, name, a.c.RMSNormEps)
+}
+
+// rmsNormEps is Qwen2RMSNorm over the last axis with weight name and eps.
+func (a *arch) rmsNormEps(x *onnx.Value, name string, eps float64) *onnx.Value {
 	g := a.g
 	ms := g.ReduceMean(g.Mul(x, x), []int64{-1}, true)
-	y := g.Mul(x, g.Reciprocal(g.Sqrt(g.Add(ms, g.Scalar(a.c.RMSNormEps)))))
+	y := g.Mul(x, g.Reciprocal(g.Sqrt(g.Add(ms, g.Scalar(eps)))))
 	return g.Mul(y, a.param(name))
 }
 
@@ -108,47 +118,117 @@ func (a *arch) rope(x, cos, sin *onnx.Value, dim int64) *onnx.Value {
 	return g.Add(g.Mul(x, cos), g.Mul(a.rotateHalf(x, dim), sin))
 }
 
-// visionTower runs the Qwen2-VL vision encoder and patch merger.
+// visionIn are the vision graph inputs.
+type visionIn struct {
+	patches, cos, sin *onnx.Value
+	// windowBias [S,S] is Qwen2.5-VL's window-attention bias (nil otherwise).
+	windowBias *onnx.Value
+	// posIndex [S,4] int64 and posWeight [S,4] are Qwen3-VL's bilinear taps
+	// into the learned position grid (nil otherwise).
+	posIndex, posWeight *onnx.Value
+}
+
+// visionTower runs the vision encoder and patch merger of the model type.
 // patches: [T, S, C*2*p*p] (T temporal slices, S patches per slice in the
 // processor's row order); cos, sin: [S, head_dim] 2-D rotary tables.
-// Attention stays within one temporal slice, as in Qwen2-VL (cu_seqlens).
-// Returns the merged tokens [T*S/4, hidden_size] in order.
-func (a *arch) visionTower(patches, cos, sin *onnx.Value) *onnx.Value {
+// Attention stays within one temporal slice, as in Qwen2-VL (cu_seqlens);
+// Qwen2.5-VL blocks outside fullatt_block_indexes also stay within windows
+// (windowBias). Returns the merged tokens [T*S/4, VisionEmbedWidth()] in
+// order (Qwen3-VL: the deepstack features follow the main tokens on the
+// last axis).
+func (a *arch) visionTower(in visionIn) *onnx.Value {
 	g := a.g
 	v := a.c.VisionConfig
+	mt := a.c.ModelType
 	D := int64(v.EmbedDim)
 	heads := int64(v.NumHeads)
 	hd := D / heads
 	w := g.Reshape(a.param("visual.patch_embed.proj.weight"), []int64{D, int64(a.c.PatchDim())})
-	x := g.MatMul(patches, g.Transpose(w, 1, 0)) // [T,S,D]
+	x := g.MatMul(in.patches, g.Transpose(w, 1, 0)) // [T,S,D]
+	if mt == ModelQwen3VL {
+		x = g.Add(x, a.param("visual.patch_embed.proj.bias"))
+		x = g.Add(x, a.visionPosEmbed(in.posIndex, in.posWeight))
+	}
+	norm := func(x *onnx.Value, prefix string) *onnx.Value {
+		if mt == ModelQwen25VL {
+			return a.rmsNormEps(x, prefix+".weight", 1e-6)
+		}
+		return a.layerNorm(x, prefix, 1e-6)
+	}
 	scale := g.Scalar(1 / math.Sqrt(float64(hd)))
+	var deepstack []*onnx.Value
 	for i := 0; i < v.Depth; i++ {
 		p := fmt.Sprintf("visual.blocks.%d.", i)
-		h := a.layerNorm(x, p+"norm1", 1e-6)
+		h := norm(x, p+"norm1")
 		qkv := g.Reshape(a.linear(h, p+"attn.qkv", true), []int64{0, 0, 3, heads, hd}) // [T,S,3,h,hd]
 		qkv = g.Transpose(qkv, 2, 0, 3, 1, 4)                                          // [3,T,h,S,hd]
 		parts := g.Split(qkv, 0, []int64{1, 1, 1})
-		q := a.rope(g.Squeeze(parts[0], 0), cos, sin, hd)
-		k := a.rope(g.Squeeze(parts[1], 0), cos, sin, hd)
+		q := a.rope(g.Squeeze(parts[0], 0), in.cos, in.sin, hd)
+		k := a.rope(g.Squeeze(parts[1], 0), in.cos, in.sin, hd)
 		val := g.Squeeze(parts[2], 0)
 		scores := g.Mul(g.MatMul(q, g.Transpose(k, 0, 1, 3, 2)), scale)
+		if mt == ModelQwen25VL && !slices.Contains(v.FullAttBlockIndexes, i) {
+			scores = g.Add(scores, in.windowBias)
+		}
 		att := g.MatMul(g.Softmax(scores, -1), val)                     // [T,h,S,hd]
 		att = g.Reshape(g.Transpose(att, 0, 2, 1, 3), []int64{0, 0, D}) // [T,S,D]
 		x = g.Add(x, a.linear(att, p+"attn.proj", true))
-		h = a.layerNorm(x, p+"norm2", 1e-6)
-		h = a.linear(h, p+"mlp.fc1", true)
-		if v.HiddenAct == "quick_gelu" {
-			h = g.Mul(h, g.Sigmoid(g.Mul(h, g.Scalar(1.702))))
-		} else {
-			h = gelu(g, h)
+		h = norm(x, p+"norm2")
+		switch mt {
+		case ModelQwen25VL:
+			gate := a.linear(h, p+"mlp.gate_proj", true)
+			h = a.linear(g.Mul(silu(g, gate), a.linear(h, p+"mlp.up_proj", true)), p+"mlp.down_proj", true)
+		case ModelQwen3VL:
+			h = a.linear(a.visionAct(a.linear(h, p+"mlp.linear_fc1", true)), p+"mlp.linear_fc2", true)
+		default:
+			h = a.linear(a.visionAct(a.linear(h, p+"mlp.fc1", true)), p+"mlp.fc2", true)
 		}
-		x = g.Add(x, a.linear(h, p+"mlp.fc2", true))
+		x = g.Add(x, h)
+		if mt == ModelQwen3VL {
+			if k := slices.Index(v.DeepstackVisualIndexes, i); k >= 0 {
+				for len(deepstack) <= k {
+					deepstack = append(deepstack, nil)
+				}
+				deepstack[k] = a.deepstackMerger(x, k)
+			}
+		}
 	}
 	m := int64(v.SpatialMergeSize * v.SpatialMergeSize)
-	h := a.layerNorm(x, "visual.merger.ln_q", 1e-6)
+	if mt == ModelQwen3VL {
+		h := a.layerNorm(x, "visual.merger.norm", 1e-6)
+		h = g.Reshape(h, []int64{-1, D * m})
+		h = gelu(g, a.linear(h, "visual.merger.linear_fc1", true))
+		out := []*onnx.Value{a.linear(h, "visual.merger.linear_fc2", true)}
+		return g.Concat(1, append(out, deepstack...)...)
+	}
+	h := norm(x, "visual.merger.ln_q")
 	h = g.Reshape(h, []int64{-1, D * m})
 	h = gelu(g, a.linear(h, "visual.merger.mlp.0", true))
 	return a.linear(h, "visual.merger.mlp.2", true)
+}
+
+// visionAct is the vision MLP activation of vision_config.hidden_act.
+func (a *arch) visionAct(h *onnx.Value) *onnx.Value {
+	g := a.g
+	switch a.c.VisionConfig.HiddenAct {
+	case "quick_gelu":
+		return g.Mul(h, g.Sigmoid(g.Mul(h, g.Scalar(1.702))))
+	case "gelu_pytorch_tanh":
+		return geluTanh(g, h)
+	}
+	return gelu(g, h)
+}
+
+// silu is x * sigmoid(x).
+func silu(g *onnx.Graph, x *onnx.Value) *onnx.Value { return g.Mul(x, g.Sigmoid(x)) }
+
+// geluTanh is the tanh approximation of GELU (gelu_pytorch_tanh):
+// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), with tanh(u) written as
+// 2 sigmoid(2u) - 1 so float64 graphs run on ONNX Runtime.
+func geluTanh(g *onnx.Graph, x *onnx.Value) *onnx.Value {
+	u := g.Mul(g.Add(x, g.Mul(g.Mul(g.Mul(x, x), x), g.Scalar(0.044715))), g.Scalar(math.Sqrt(2/math.Pi)))
+	// 0.5 (1 + tanh(u)) = sigmoid(2u)
+	return g.Mul(x, g.Sigmoid(g.Mul(u, g.Scalar(2))))
 }
 
 // gelu is the exact (erf) GELU.
@@ -197,20 +277,36 @@ func erfSeries(g *onnx.Graph, x *onnx.Value) *onnx.Value {
 // the vision embeddings visionEmbeds[index] (Qwen2-VL splices the merged
 // vision tokens into the <|video_pad|> positions in order).
 // ids, index: [B,L] int64; mask: [B,L] float; visionEmbeds: [N,H].
+//
+// For Qwen3-VL, visionEmbeds is [N,(1+K)H]: the first H columns are spliced,
+// and the K deepstack features, gathered the same way and masked to the
+// vision positions, are kept in a.deepstack for the decoder to add after
+// layers 0..K-1.
 func (a *arch) embed(ids, visionEmbeds, index, mask *onnx.Value) *onnx.Value {
 	g := a.g
 	e := g.Gather(a.param("model.embed_tokens.weight"), ids, 0)
 	if visionEmbeds == nil {
 		return e
 	}
-	vis := g.Gather(visionEmbeds, index, 0)
 	m := g.Unsqueeze(mask, 2)
+	H := int64(a.c.HiddenSize)
+	main := visionEmbeds
+	if K := int64(len(a.c.VisionConfig.DeepstackVisualIndexes)); a.c.ModelType == ModelQwen3VL && K > 0 {
+		main = g.Slice(visionEmbeds, []int64{0}, []int64{H}, []int64{1}, nil)
+		a.deepstack = nil
+		for k := int64(1); k <= K; k++ {
+			f := g.Slice(visionEmbeds, []int64{k * H}, []int64{(k + 1) * H}, []int64{1}, nil)
+			a.deepstack = append(a.deepstack, g.Mul(g.Gather(f, index, 0), m))
+		}
+	}
+	vis := g.Gather(main, index, 0)
 	return g.Add(e, g.Mul(g.Sub(vis, e), m))
 }
 
 // mrope builds the multimodal rotary cos/sin tables [B,1,L,head_dim] from
 // position ids [3,B,L] (t, h, w): frequency j uses the t, h or w position
-// according to mrope_section, as in Qwen2-VL.
+// according to mrope_section: in contiguous sections (Qwen2-VL,
+// Qwen2.5-VL) or interleaved (Qwen3-VL).
 func (a *arch) mrope(pos *onnx.Value) (cos, sin *onnx.Value) {
 	g := a.g
 	hd := a.c.HeadDim()
@@ -222,13 +318,32 @@ func (a *arch) mrope(pos *onnx.Value) (cos, sin *onnx.Value) {
 	p := g.Unsqueeze(g.Cast(pos, g.Float()), 3)            // [3,B,L,1]
 	freqs := g.Mul(p, g.ConstF(inv, []int64{int64(half)})) // [3,B,L,half]
 	sec := a.c.RopeScaling.MropeSection
-	var chunks []*onnx.Value
-	start := int64(0)
-	for axis, s := range sec {
-		chunks = append(chunks, g.Slice(freqs, []int64{int64(axis), start}, []int64{int64(axis) + 1, start + int64(s)}, []int64{0, 3}, nil))
-		start += int64(s)
+	var f *onnx.Value
+	if a.c.RopeScaling.MropeInterleaved {
+		// Qwen3-VL: frequency j takes h when j%3 == 1 and j < 3*sec[1], w
+		// when j%3 == 2 and j < 3*sec[2], t otherwise; selected by a one-hot
+		// mask over the axis (exact: the other terms are 0*x).
+		sel := make([]float64, 3*half)
+		for j := 0; j < half; j++ {
+			axis := 0
+			switch {
+			case j%3 == 1 && j < 3*sec[1]:
+				axis = 1
+			case j%3 == 2 && j < 3*sec[2]:
+				axis = 2
+			}
+			sel[axis*half+j] = 1
+		}
+		f = g.ReduceSum(g.Mul(freqs, g.ConstF(sel, []int64{3, 1, 1, int64(half)})), []int64{0}, true) // [1,B,L,half]
+	} else {
+		var chunks []*onnx.Value
+		start := int64(0)
+		for axis, s := range sec {
+			chunks = append(chunks, g.Slice(freqs, []int64{int64(axis), start}, []int64{int64(axis) + 1, start + int64(s)}, []int64{0, 3}, nil))
+			start += int64(s)
+		}
+		f = g.Concat(3, chunks...) // [1,B,L,half]
 	}
-	f := g.Concat(3, chunks...)    // [1,B,L,half]
 	f = g.Concat(3, f, f)          // [1,B,L,hd]
 	f = g.Transpose(f, 1, 0, 2, 3) // [B,1,L,hd]
 	if g.Float() == onnx.Float64 {
@@ -257,13 +372,19 @@ func (a *arch) decoder(x, pos, bias *onnx.Value, past []kv) (*onnx.Value, []kv) 
 	cos, sin := a.mrope(pos)
 	scale := g.Scalar(1 / math.Sqrt(float64(hd)))
 	bias5 := g.Unsqueeze(bias, 2) // [B,1,1,L,Lk]
+	qkvBias := c.ModelType != ModelQwen3VL
 	present := make([]kv, c.NumHiddenLayers)
 	for i := 0; i < c.NumHiddenLayers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		h := a.rmsNorm(x, p+"input_layernorm.weight")
-		q := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.q_proj", true), []int64{0, 0, heads, hd}), 0, 2, 1, 3)
-		k := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.k_proj", true), []int64{0, 0, kvh, hd}), 0, 2, 1, 3)
-		v := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.v_proj", true), []int64{0, 0, kvh, hd}), 0, 2, 1, 3)
+		q := g.Reshape(a.linear(h, p+"self_attn.q_proj", qkvBias), []int64{0, 0, heads, hd})
+		k := g.Reshape(a.linear(h, p+"self_attn.k_proj", qkvBias), []int64{0, 0, kvh, hd})
+		v := g.Transpose(g.Reshape(a.linear(h, p+"self_attn.v_proj", qkvBias), []int64{0, 0, kvh, hd}), 0, 2, 1, 3)
+		if !qkvBias { // Qwen3: RMSNorm of every head before the rotary
+			q = a.rmsNorm(q, p+"self_attn.q_norm.weight")
+			k = a.rmsNorm(k, p+"self_attn.k_norm.weight")
+		}
+		q, k = g.Transpose(q, 0, 2, 1, 3), g.Transpose(k, 0, 2, 1, 3)
 		q = a.rope(q, cos, sin, hd)
 		k = a.rope(k, cos, sin, hd)
 		q5 := g.Reshape(q, []int64{0, kvh, heads / kvh, -1, hd}) // [B,kvh,rep,L,hd]
@@ -299,6 +420,9 @@ func (a *arch) decoder(x, pos, bias *onnx.Value, past []kv) (*onnx.Value, []kv) 
 		gate := a.linear(h, p+"mlp.gate_proj", false)
 		up := a.linear(h, p+"mlp.up_proj", false)
 		x = g.Add(x, a.linear(g.Mul(g.Mul(gate, g.Sigmoid(gate)), up), p+"mlp.down_proj", false))
+		if i < len(a.deepstack) {
+			x = g.Add(x, a.deepstack[i]) // Qwen3-VL deepstack feature i at the vision positions
+		}
 	}
 	return a.rmsNorm(x, "model.norm.weight"), present
 }

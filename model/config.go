@@ -104,6 +104,9 @@ type Config struct {
 	VisionConfig          VisionConfig `json:"vision_config"`
 	// HeadDimOverride is Qwen3-VL's explicit head_dim (0: hidden/heads).
 	HeadDimOverride int `json:"head_dim,omitempty"`
+	// VideoFPS is the frame rate videos are sampled at, which sets
+	// Qwen2.5-VL's temporal M-RoPE step (0: DefaultVideoFPS). Not in config.json.
+	VideoFPS float64 `json:"-"`
 	// LoRA, when set, adds low-rank adapters to the graphs and makes them
 	// the only trainable parameters. It is not part of config.json (PEFT
 	// keeps it in adapter_config.json; see SaveAdapters).

@@ -10,31 +10,35 @@ import (
 // Graph input and output names shared by the graph builders, the rollout
 // engine and the trainer.
 const (
-	InPatches      = "pixel_patches"   // [T,S,C*2*p*p] float: patch rows, T temporal slices of S patches
-	InVisionCos    = "vision_cos"      // [S,vision_head_dim] float
-	InVisionSin    = "vision_sin"      // [S,vision_head_dim] float
-	InVisionEmbeds = "vision_embeds"   // [N,H] float: merged vision tokens (output of the vision graph)
-	InInputIDs     = "input_ids"       // [B,L] int64
-	InVisionIndex  = "vision_index"    // [B,L] int64: row of vision_embeds spliced at each position (0 elsewhere)
-	InVisionMask   = "vision_mask"     // [B,L] float: 1 at <|video_pad|> positions
-	InPositionIDs  = "position_ids"    // [3,B,L] int64: M-RoPE t/h/w positions
-	InAttnBias     = "attention_bias"  // [B,1,L,P+L] float: 0 = attend, -1e9 = masked
-	InRespIndex    = "response_index"  // [B,R] int64: flat index b*L+t of the hidden state that predicts each response token
-	InRespTokens   = "response_tokens" // [B,R] int64
-	InRespMask     = "response_mask"   // [B,R] float
-	InAdvantages   = "advantages"      // [B] float
-	InOldLogProbs  = "old_log_probs"   // [B,R] float
-	InRefLogProbs  = "ref_log_probs"   // [B,R] float
-	OutVisionEmbed = "vision_embeds"   // vision graph output
-	OutLogits      = "logits"          // [B,V]: logits of the last position
-	OutLogProbs    = "log_probs"       // [B,R]
-	OutEntropy     = "entropy"         // [B,R] per-token entropy (log-prob graph) or [1] masked mean (training graph)
-	OutLoss        = "loss"            // [1]
-	OutPGLoss      = "pg_loss"         // [1]
-	OutKLLoss      = "kl_loss"         // [1]
-	OutClipFrac    = "clip_frac"       // [1]
-	OutApproxKL    = "approx_kl"       // [1]
-	GradPrefix     = "grad."           // training graph: GradPrefix + parameter name
+	InPatches      = "pixel_patches" // [T,S,C*2*p*p] float: patch rows, T temporal slices of S patches
+	InVisionCos    = "vision_cos"    // [S,vision_head_dim] float
+	InVisionSin    = "vision_sin"    // [S,vision_head_dim] float
+	InVisionEmbeds = "vision_embeds" // [N,H] float: merged vision tokens (output of the vision graph)
+	InInputIDs     = "input_ids"     // [B,L] int64
+	InVisionIndex  = "vision_index"  // [B,L] int64: row of vision_embeds spliced at each position (0 elsewhere)
+	InVisionMask   = "vision_mask"   // [B,L] float: 1 at <|video_pad|> positions
+	InPositionIDs  = "position_ids"  // [3,B,L] int64: M-RoPE t/h/w positions
+	// Architecture-specific vision inputs (see Config.VisionExtraFeeds).
+	InVisionWindowBias = "vision_window_bias" // [S,S] float: Qwen2.5-VL window attention bias (0 = same window, -1e9 = other)
+	InVisionPosIndex   = "vision_pos_index"   // [S,4] int64: Qwen3-VL bilinear taps into the position grid
+	InVisionPosWeight  = "vision_pos_weight"  // [S,4] float: their weights
+	InAttnBias         = "attention_bias"     // [B,1,L,P+L] float: 0 = attend, -1e9 = masked
+	InRespIndex        = "response_index"     // [B,R] int64: flat index b*L+t of the hidden state that predicts each response token
+	InRespTokens       = "response_tokens"    // [B,R] int64
+	InRespMask         = "response_mask"      // [B,R] float
+	InAdvantages       = "advantages"         // [B] float
+	InOldLogProbs      = "old_log_probs"      // [B,R] float
+	InRefLogProbs      = "ref_log_probs"      // [B,R] float
+	OutVisionEmbed     = "vision_embeds"      // vision graph output
+	OutLogits          = "logits"             // [B,V]: logits of the last position
+	OutLogProbs        = "log_probs"          // [B,R]
+	OutEntropy         = "entropy"            // [B,R] per-token entropy (log-prob graph) or [1] masked mean (training graph)
+	OutLoss            = "loss"               // [1]
+	OutPGLoss          = "pg_loss"            // [1]
+	OutKLLoss          = "kl_loss"            // [1]
+	OutClipFrac        = "clip_frac"          // [1]
+	OutApproxKL        = "approx_kl"          // [1]
+	GradPrefix         = "grad."              // training graph: GradPrefix + parameter name
 )
 
 // PastKey and PastValue name the KV-cache inputs of layer i of the decode graph;
@@ -60,13 +64,22 @@ func finish(g *onnx.Graph, a *arch, what string) (*Built, error) {
 	return &Built{Graph: g, Params: g.Params()}, nil
 }
 
-func (a *arch) visionInputs() (patches, cos, sin *onnx.Value) {
+func (a *arch) visionInputs() visionIn {
 	g := a.g
 	hdv := int64(a.c.VisionHeadDim())
-	patches = g.Input(InPatches, g.Float(), []int64{-1, -1, int64(a.c.PatchDim())}, "slices", "patches", "")
-	cos = g.Input(InVisionCos, g.Float(), []int64{-1, hdv}, "patches", "")
-	sin = g.Input(InVisionSin, g.Float(), []int64{-1, hdv}, "patches", "")
-	return
+	in := visionIn{
+		patches: g.Input(InPatches, g.Float(), []int64{-1, -1, int64(a.c.PatchDim())}, "slices", "patches", ""),
+		cos:     g.Input(InVisionCos, g.Float(), []int64{-1, hdv}, "patches", ""),
+		sin:     g.Input(InVisionSin, g.Float(), []int64{-1, hdv}, "patches", ""),
+	}
+	switch a.c.ModelType {
+	case ModelQwen25VL:
+		in.windowBias = g.Input(InVisionWindowBias, g.Float(), []int64{-1, -1}, "patches", "patches")
+	case ModelQwen3VL:
+		in.posIndex = g.Input(InVisionPosIndex, onnx.Int64, []int64{-1, 4}, "patches", "")
+		in.posWeight = g.Input(InVisionPosWeight, g.Float(), []int64{-1, 4}, "patches", "")
+	}
+	return in
 }
 
 func (a *arch) textInputs(seq string) (ids, index, mask, pos *onnx.Value) {
@@ -82,8 +95,7 @@ func (a *arch) textInputs(seq string) (ids, index, mask, pos *onnx.Value) {
 func BuildVision(c Config, float onnx.DType) (*Built, error) {
 	g := onnx.NewGraph("qwen2vl_vision", float)
 	a := newArch(g, c)
-	p, cos, sin := a.visionInputs()
-	g.Output(OutVisionEmbed, a.visionTower(p, cos, sin))
+	g.Output(OutVisionEmbed, a.visionTower(a.visionInputs()))
 	return finish(g, a, "vision")
 }
 
@@ -246,9 +258,18 @@ func trainableParams(ps []*onnx.Value, c Config) []*onnx.Value {
 }
 
 // VisionExtraFeeds returns the vision graph inputs beyond the patches and
-// rotary tables that an architecture needs for one temporal slice of grid g
-// (every video of a vision batch shares the slice size): none for Qwen2-VL.
+// rotary tables that the architecture needs for one temporal slice of grid
+// g (every video of a vision batch shares the slice size): Qwen2.5-VL's
+// window bias, Qwen3-VL's position-grid taps, nothing for Qwen2-VL.
 func (c Config) VisionExtraFeeds(g Grid, dt onnx.DType) map[string]ort.Tensor {
+	S := int64(g.PatchesPerSlice())
+	switch c.ModelType {
+	case ModelQwen25VL:
+		return map[string]ort.Tensor{InVisionWindowBias: FloatTensor(dt, []int64{S, S}, c.WindowBias(g))}
+	case ModelQwen3VL:
+		idx, w := c.PosEmbedTaps(g)
+		return map[string]ort.Tensor{InVisionPosIndex: Int64Tensor([]int64{S, 4}, idx), InVisionPosWeight: FloatTensor(dt, []int64{S, 4}, w)}
+	}
 	return nil
 }
 

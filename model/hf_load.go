@@ -105,16 +105,8 @@ func listSome(names []string) string {
 	return strings.Join(names[:8], ", ") + fmt.Sprintf(" and %d more", len(names)-8)
 }
 
-// checkGraphSupport reports architectures whose configs load but whose
-// graphs this package cannot build yet.
+// checkGraphSupport reports configurations whose graphs this package
+// cannot build.
 func (c Config) checkGraphSupport() error {
-	switch c.ModelType {
-	case ModelQwen2VL:
-		return nil
-	case ModelQwen25VL:
-		return fmt.Errorf("%w: Qwen2.5-VL graphs are not implemented yet", ErrUnsupportedModel)
-	case ModelQwen3VL:
-		return fmt.Errorf("%w: Qwen3-VL graphs are not implemented yet", ErrUnsupportedModel)
-	}
 	return checkArchitecture(c.ModelType, c.Architectures)
 }

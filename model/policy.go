@@ -202,11 +202,17 @@ func (c Config) NewVisionBatch(videos []VisionInput) (*VisionBatch, error) {
 // Feeds returns the vision tower inputs.
 func (vb *VisionBatch) Feeds(c Config, dt onnx.DType) map[string]ort.Tensor {
 	hd := int64(c.VisionHeadDim())
-	return map[string]ort.Tensor{
+	feeds := map[string]ort.Tensor{
 		InPatches:   Float32Tensor(dt, []int64{int64(vb.T), int64(vb.S), int64(c.PatchDim())}, vb.Patches),
 		InVisionCos: FloatTensor(dt, []int64{int64(vb.S), hd}, vb.Cos),
 		InVisionSin: FloatTensor(dt, []int64{int64(vb.S), hd}, vb.Sin),
 	}
+	if len(vb.Videos.Grids) > 0 { // Qwen2.5-VL window bias, Qwen3-VL position taps
+		for k, v := range c.VisionExtraFeeds(vb.Videos.Grids[0], dt) {
+			feeds[k] = v
+		}
+	}
+	return feeds
 }
 
 // Encode runs the vision graph: merged vision tokens [N, H] of the batch.

@@ -205,11 +205,11 @@ func (c Config) ropeIndex(ids []int, valid []bool, grids []Grid, textFrom int) (
 					if ids[k] != c.VideoTokenID {
 						return pos, 0, fmt.Errorf("rope index: video %d has fewer pad tokens than its grid (%d)", gi, n)
 					}
-					pos[0][k], pos[1][k], pos[2][k] = next+int64(t), next+int64(y), next+int64(x)
+					pos[0][k], pos[1][k], pos[2][k] = next+c.TemporalPosition(t), next+int64(y), next+int64(x)
 				}
 			}
 		}
-		next += int64(max(g.GT, lh, lw))
+		next += max(c.TemporalPosition(g.GT-1)+1, int64(lh), int64(lw))
 		i += n
 	}
 	if gi != len(grids) {
