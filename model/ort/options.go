@@ -24,6 +24,16 @@ type Options struct {
 	// DisableOptimizations turns off ONNX Runtime graph optimizations
 	// (useful to debug numerics or to cut session creation time).
 	DisableOptimizations bool
+	// ProfilePrefix, when set, makes ONNX Runtime write a JSON trace of
+	// every node run (chrome://tracing format) to PREFIX_<date>.json.
+	ProfilePrefix string
+	// OptimizedModelPath, when set, saves the graph as ONNX Runtime
+	// optimised it (to see which fusions applied).
+	OptimizedModelPath string
+	// ConfigEntries are ONNX Runtime session config entries, e.g.
+	// "session.intra_op.allow_spinning": "0" on a machine shared with
+	// other jobs.
+	ConfigEntries map[string]string
 }
 
 func (o Options) validate() error {

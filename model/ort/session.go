@@ -134,6 +134,26 @@ func sessionOptions(opt Options) (*onnx.SessionOptions, error) {
 			return fail("graph optimization level", err)
 		}
 	}
+	if opt.ProfilePrefix != "" {
+		if err := so.EnableProfiling(opt.ProfilePrefix); err != nil {
+			return fail("profiling", err)
+		}
+	}
+	if opt.OptimizedModelPath != "" {
+		if err := so.SetOptimizedModelFilePath(opt.OptimizedModelPath); err != nil {
+			return fail("optimized model path", err)
+		}
+	}
+	keys := make([]string, 0, len(opt.ConfigEntries))
+	for k := range opt.ConfigEntries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := so.AddSessionConfigEntry(k, opt.ConfigEntries[k]); err != nil {
+			return fail("config entry "+k, err)
+		}
+	}
 	if opt.Provider == ProviderCUDA {
 		if err := appendCUDA(so, opt.DeviceID); err != nil {
 			so.Destroy()
