@@ -20,6 +20,7 @@ func newBenchCmd() *cobra.Command {
 	var (
 		cfgs, sets                               []string
 		prompts, group, maxNew, text, runs, side int
+		hidden, layers, inter                    int
 	)
 	roll := &cobra.Command{
 		Use:   "rollout",
@@ -44,6 +45,26 @@ bandwidth bound.`,
 			if err != nil {
 				return err
 			}
+			// Optional larger decoder (same architecture) to see where the
+			// step turns memory-bound.
+			if hidden > 0 {
+				c.HiddenSize, c.VisionConfig.HiddenSize = hidden, hidden
+				c.NumAttentionHeads = max(1, hidden/64)
+				c.NumKeyValueHeads = max(1, c.NumAttentionHeads/4)
+				c.IntermediateSize = 3 * hidden
+				if inter > 0 {
+					c.IntermediateSize = inter
+				}
+				hd := hidden / c.NumAttentionHeads
+				t := hd / 2 / 4
+				c.RopeScaling.MropeSection = []int{hd/2 - 2*((hd/2-t)/2), (hd/2 - t) / 2, (hd/2 - t) / 2}
+			}
+			if layers > 0 {
+				c.NumHiddenLayers = layers
+			}
+			if err := c.Validate(); err != nil {
+				return err
+			}
 			store, err := c.InitParams(cfg.Model.InitSeed)
 			if err != nil {
 				return err
@@ -64,7 +85,7 @@ bandwidth bound.`,
 			s := rollout.Sampling{Temperature: 1, TopP: 1, MaxNewTokens: maxNew}
 			w := cmd.OutOrStdout()
 			bw := rollout.CopyBandwidth()
-			fmt.Fprintf(w, "model: tiny Qwen2-VL, %d parameters (%.1f MB float32); prompts of %d text tokens + one %d-frame %dx%d video; %d new tokens; copy bandwidth %.1f GB/s\n",
+			fmt.Fprintf(w, "model: Qwen2-VL architecture, %d parameters (%.1f MB float32); prompts of %d text tokens + one %d-frame %dx%d video; %d new tokens; copy bandwidth %.1f GB/s\n",
 				store.NumParams(), 4*float64(store.NumParams())/1e6, text, cfg.Data.Sampling.Frames, side, side, maxNew, bw/1e9)
 			fmt.Fprintf(w, "%8s %6s %12s %12s %10s %12s %10s %8s\n", "prompts", "G", "prefill t/s", "decode t/s", "ms/step", "MB/step", "bound ms", "ratio")
 			shapes := [][2]int{{1, 1}, {1, group}, {prompts, group}}
@@ -98,6 +119,9 @@ bandwidth bound.`,
 	fl.IntVar(&text, "text", 100, "text tokens per prompt (around the video)")
 	fl.IntVar(&side, "side", 56, "frame side in pixels (a multiple of 28)")
 	fl.IntVar(&runs, "runs", 5, "timed runs (after one warm-up)")
+	fl.IntVar(&hidden, "hidden", 0, "decoder width (0 = the configured model; heads = hidden/64, kv heads = heads/4)")
+	fl.IntVar(&layers, "layers", 0, "decoder layers (0 = the configured model)")
+	fl.IntVar(&inter, "intermediate", 0, "MLP width (0 = 3 x hidden)")
 	bench.AddCommand(roll)
 	return bench
 }
