@@ -13,7 +13,7 @@ const (
 	InPatches      = "pixel_patches" // [T,S,C*2*p*p] float: patch rows, T temporal slices of S patches
 	InVisionCos    = "vision_cos"    // [S,vision_head_dim] float
 	InVisionSin    = "vision_sin"    // [S,vision_head_dim] float
-	InVisionEmbeds = "vision_embeds" // [N,H] float: merged vision tokens (output of the vision graph)
+	InVisionEmbeds = "vision_embeds" // [N,VisionEmbedWidth] float: merged vision tokens (output of the vision graph; Qwen3-VL: + deepstack features)
 	InInputIDs     = "input_ids"     // [B,L] int64
 	InVisionIndex  = "vision_index"  // [B,L] int64: row of vision_embeds spliced at each position (0 elsewhere)
 	InVisionMask   = "vision_mask"   // [B,L] float: 1 at <|video_pad|> positions
@@ -105,7 +105,7 @@ func BuildPrefill(c Config, float onnx.DType) (*Built, error) {
 	g := onnx.NewGraph("qwen2vl_prefill", float)
 	a := newArch(g, c)
 	ids, index, mask, pos := a.textInputs("seq")
-	vis := g.Input(InVisionEmbeds, float, []int64{-1, int64(c.HiddenSize)}, "vision_tokens", "")
+	vis := g.Input(InVisionEmbeds, float, []int64{-1, int64(c.VisionEmbedWidth())}, "vision_tokens", "")
 	bias := g.Input(InAttnBias, float, []int64{-1, 1, -1, -1}, "batch", "", "seq", "seq_total")
 	h, present := a.decoder(a.embed(ids, vis, index, mask), pos, bias, nil)
 	last := g.Squeeze(g.Slice(h, []int64{-1}, []int64{1 << 62}, []int64{1}, nil), 1) // [B,H]
@@ -179,7 +179,7 @@ func (a *arch) sequenceLogProbs(withVision bool, temperature float64) (logp, ent
 	if withVision {
 		vis = a.visionTower(a.visionInputs())
 	} else {
-		vis = g.Input(InVisionEmbeds, g.Float(), []int64{-1, int64(a.c.HiddenSize)}, "vision_tokens", "")
+		vis = g.Input(InVisionEmbeds, g.Float(), []int64{-1, int64(a.c.VisionEmbedWidth())}, "vision_tokens", "")
 	}
 	bias := g.Input(InAttnBias, g.Float(), []int64{-1, 1, -1, -1}, "batch", "", "seq", "seq_total")
 	respIdx := g.Input(InRespIndex, onnx.Int64, []int64{-1, -1}, "batch", "response")

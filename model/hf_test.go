@@ -84,6 +84,8 @@ type hfCheckpoint struct {
 	shards   int    // 0: single model.safetensors
 	remapped bool   // transformers >= 4.52 names (model.visual.*, model.language_model.*)
 	lmHead   bool   // also write lm_head.weight for a tied model
+	// storeNames writes the in-store names (the Qwen2-VL layout) whatever the model.
+	storeNames bool
 }
 
 // writeHFCheckpoint writes config.json and the store's base weights under
@@ -98,6 +100,9 @@ func writeHFCheckpoint(t testing.TB, dir string, cfg map[string]any, c Config, s
 		t.Fatal(err)
 	}
 	keyOf := func(name string) string {
+		if ck.storeNames {
+			return name
+		}
 		if ck.remapped {
 			return remapName(name)
 		}
@@ -202,6 +207,27 @@ func loadSynthetic(t testing.TB, cfg map[string]any, ck hfCheckpoint, seed uint6
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkLoaded(t, lc, store, src, ck.dtype)
+	return lc, store
+}
+
+// writeAndLoad writes a synthetic checkpoint and returns LoadHF's result.
+func writeAndLoad(t testing.TB, cfg map[string]any, ck hfCheckpoint, seed uint64) (Config, *params.Store, error) {
+	t.Helper()
+	c := parseConfig(t, cfg)
+	src := sharpStore(t, c, seed, 5)
+	dir := t.TempDir()
+	writeHFCheckpoint(t, dir, cfg, c, src, ck)
+	lc, store, err := LoadHF(dir)
+	if err == nil {
+		checkLoaded(t, lc, store, src, ck.dtype)
+	}
+	return lc, store, err
+}
+
+// checkLoaded compares a loaded store with the values written (rounded to dtype).
+func checkLoaded(t testing.TB, lc Config, store, src *params.Store, dtype string) {
+	t.Helper()
 	if store.Len() != len(lc.ParamSpecs()) {
 		t.Fatalf("loaded %d tensors, config has %d", store.Len(), len(lc.ParamSpecs()))
 	}
@@ -210,11 +236,10 @@ func loadSynthetic(t testing.TB, cfg map[string]any, ck hfCheckpoint, seed uint6
 		if !ok {
 			t.Fatalf("loaded store lacks %s", p.Name)
 		}
-		if want := roundTo(t, ck.dtype, p.Data); !slices.Equal(q.Data, want) {
-			t.Fatalf("%s: loaded values differ from the %s checkpoint", p.Name, ck.dtype)
+		if want := roundTo(t, dtype, p.Data); !slices.Equal(q.Data, want) {
+			t.Fatalf("%s: loaded values differ from the %s checkpoint", p.Name, dtype)
 		}
 	}
-	return lc, store
 }
 
 // checkKVParity decodes greedily with the KV cache from a padded two-prompt
@@ -544,7 +569,7 @@ func TestConfigJSONRoundTrip(t *testing.T) {
 
 // hfTestConfigs lists the synthetic configs of every supported architecture.
 func hfTestConfigs() []map[string]any {
-	return []map[string]any{hfConfigQwen2VL(), nestText(hfConfigQwen2VL())}
+	return []map[string]any{hfConfigQwen2VL(), nestText(hfConfigQwen2VL()), hfConfigQwen25VL(), nestText(hfConfigQwen25VL()), hfConfigQwen3VL()}
 }
 
 func FuzzConfigJSON(f *testing.F) {
