@@ -19,7 +19,9 @@ import (
 //	reference.safetensors  frozen reference policy (GRPO phase, KL on)
 //	optimizer.safetensors  AdamW moments, step and config
 //	state.json             phase, steps, data cursors, rewards, first evaluation
-//	config.json            model config
+//	config.json            model config (HF keys)
+//	tokenizer.json         the tokenizer
+//	adapter/               LoRA runs: the adapters in the PEFT layout
 //
 // RUN_DIR/checkpoints/latest names the newest complete checkpoint; it is
 // written (atomically) only after the checkpoint directory is complete.
@@ -78,6 +80,13 @@ func (t *Trainer) checkpoint() error {
 		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.policy.Config, t.policy.Store, "videossr-tiny"); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
+	}
+	tj, err := t.tok.Marshal()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "tokenizer.json"), tj, 0o644); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	st, err := json.MarshalIndent(t.state, "", "  ")
 	if err != nil {
