@@ -113,24 +113,8 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 		files[tokenizer.FileName] = tokJSON
 		return c, store, files, nil
 	}
-	c, err := model.LoadJSON(filepath.Join(dir, model.ConfigFile))
+	c, store, err := grpo.LoadWeights(dir)
 	if err != nil {
-		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
-	}
-	// A trainer checkpoint of a LoRA run holds the adapters in its weights
-	// file and their settings in adapter/adapter_config.json.
-	if raw, err := os.ReadFile(filepath.Join(dir, "adapter", model.AdapterConfigFile)); err == nil {
-		l, _, err := model.ParseAdapterConfig(raw)
-		if err != nil {
-			return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
-		}
-		c.LoRA = &l
-	}
-	store, err := c.InitParams(0)
-	if err != nil {
-		return fail(err)
-	}
-	if err := store.LoadInto(filepath.Join(dir, model.WeightsFile)); err != nil {
 		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
 	for _, name := range tokenizerFiles {

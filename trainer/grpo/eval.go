@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/safetensors"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
@@ -27,19 +30,47 @@ const (
 	SourceTemporalGrounding = "temporal_grounding" // answer: "start-end" seconds; mIoU, R@0.3/0.5/0.7
 )
 
-// LoadModel reads a model folder written by the trainer (final/ or a
-// checkpoint): config.json, model.safetensors and, when present,
-// tokenizer.json (else the tiny tokenizer).
-func LoadModel(dir string) (model.Config, *params.Store, *tokenizer.Tokenizer, error) {
-	c, err := model.LoadJSON(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return c, nil, nil, err
+// LoadWeights reads the model of a folder written by the trainer or by
+// export (final/, a checkpoint, an export): config.json and
+// model.safetensors. A weights file that holds LoRA adapters (a checkpoint
+// of a LoRA run) gets its adapter settings from adapter/adapter_config.json;
+// a merged model (final/ of a LoRA run) loads as a plain model.
+func LoadWeights(dir string) (model.Config, *params.Store, error) {
+	wpath := filepath.Join(dir, model.WeightsFile)
+	f, err := safetensors.Read(wpath)
+	if err != nil || !slices.ContainsFunc(f.Names(), model.IsLoRAParam) {
+		// A plain model: any Hugging Face layout LoadHF reads (sharded
+		// weights, F16/BF16, Qwen2-VL, Qwen2.5-VL, Qwen3-VL).
+		return model.LoadHF(dir)
 	}
+	c, err := model.LoadJSON(filepath.Join(dir, model.ConfigFile))
+	if err != nil {
+		return c, nil, err
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "adapter", model.AdapterConfigFile))
+	if err != nil {
+		return c, nil, fmt.Errorf("%s holds LoRA adapters but their settings are missing: %w", wpath, err)
+	}
+	l, _, err := model.ParseAdapterConfig(raw)
+	if err != nil {
+		return c, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	c.LoRA = &l
 	store, err := c.InitParams(0)
 	if err != nil {
-		return c, nil, nil, err
+		return c, nil, err
 	}
-	if err := store.LoadInto(filepath.Join(dir, "model.safetensors")); err != nil {
+	if err := store.LoadFrom(f, true); err != nil {
+		return c, nil, fmt.Errorf("%w (file %s)", err, wpath)
+	}
+	return c, store, nil
+}
+
+// LoadModel is LoadWeights plus the folder's tokenizer.json (else the tiny
+// tokenizer).
+func LoadModel(dir string) (model.Config, *params.Store, *tokenizer.Tokenizer, error) {
+	c, store, err := LoadWeights(dir)
+	if err != nil {
 		return c, nil, nil, err
 	}
 	tok, err := tokenizer.Tiny()
