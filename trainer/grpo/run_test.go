@@ -373,3 +373,57 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 		t.Fatal("merged q_proj equals the base weight")
 	}
 }
+
+// TestEvaluate scores a trained model on the run's VIUBench file and on
+// generic multiple-choice and temporal-grounding rows that name a video.
+func TestEvaluate(t *testing.T) {
+	needNative(t)
+	run := t.TempDir()
+	cfg := smallConfig(t, run, "sft.steps=2", "grpo.steps=1")
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	benches, _ := filepath.Glob(filepath.Join(sharedData, "viubench-*", "data.jsonl"))
+	if len(benches) == 0 {
+		t.Fatal("no VIUBench file")
+	}
+	req := EvalRequest{Model: filepath.Join(run, "final"), Device: cfg.Device, Frames: 8, MinPixels: 784, MaxPixels: 3136, MaxNewTokens: 8, Batch: 8}
+	var want *EvalReport
+	for _, b := range benches {
+		req.Data = b
+		rep, err := Evaluate(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.VIUBench != nil && rep.VIUBench.Total() == res.After.Total() {
+			want = rep
+		}
+	}
+	if want == nil {
+		t.Fatal("no VIUBench file of the run's size was scored")
+	}
+	// The greedy evaluation is the trainer's own: the same overall score.
+	if d := want.VIUBench.Overall - res.After.Overall; d > 1e-9 || d < -1e-9 {
+		t.Fatalf("eval overall %v, the run's after-GRPO score %v", want.VIUBench.Overall, res.After.Overall)
+	}
+	vid, _ := filepath.Glob(filepath.Join(sharedData, "synthetic", "*.avi"))
+	generic := filepath.Join(t.TempDir(), "generic.jsonl")
+	rows := `{"id":"mc1","data_source":"multiple_choice","video":"` + vid[0] + `","question":"What moves? A. a square B. nothing","answer":"A"}
+{"id":"tg1","data_source":"temporal_grounding","video":"` + vid[0] + `","question":"When does the light change? Reply start-end in seconds.","answer":"1.0-2.5"}
+`
+	if err := os.WriteFile(generic, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req.Data = generic
+	rep, err := Evaluate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.MultipleChoice.N != 1 || rep.Grounding.N != 1 || len(rep.Predictions) != 2 || rep.VIUBench != nil {
+		t.Fatalf("generic report %+v", rep)
+	}
+	if !strings.Contains(rep.Text(), "multiple choice: 1 questions") || !strings.Contains(rep.Text(), "temporal grounding: 1 questions") {
+		t.Fatalf("report text:\n%s", rep.Text())
+	}
+}
