@@ -1,13 +1,18 @@
 // Package model defines the policy: the Qwen2-VL architecture (vision tower,
 // patch merger, multimodal rotary positions, decoder LM) written once in Go
-// against the ONNX graph builder of model/onnx. The same definition emits the
-// vision graph, the decoder prefill and decode graphs with a KV cache, the
-// log-prob graph and the training graph (forward, reverse-mode gradients and
-// the GRPO or SFT loss).
+// against the ONNX graph builder of model/onnx, with the differences of
+// Qwen2.5-VL (window attention, RMSNorm/SwiGLU vision blocks, scaled temporal
+// positions) and Qwen3-VL (position grid, deepstack, Qwen3 decoder,
+// interleaved M-RoPE) as branches on model_type. The same definition emits
+// the vision graph, the decoder prefill and decode graphs with a KV cache,
+// the log-prob graph and the training graph (forward, reverse-mode gradients
+// and the GRPO or SFT loss), optionally with LoRA adapters as the only
+// trainable parameters.
 //
 // The tiny default model is not a look-alike: it is Qwen2-VL at small sizes,
 // with Hugging Face config keys and weight names, so a checkpoint written by
-// this package loads in any Qwen2-VL implementation.
+// this package loads in any Qwen2-VL implementation. LoadHF reads released
+// Hugging Face model folders of the three architectures.
 package model
 
 import (

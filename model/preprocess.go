@@ -80,9 +80,10 @@ func (c Config) Patchify(frames [][]byte, w, h int) (VisionInput, error) {
 	out := make([]float32, g.GT*g.GH*g.GW*P)
 	// Per-channel lookup of normalised values.
 	var lut [3][256]float32
+	mean, std := c.ImageNorm()
 	for ch := 0; ch < 3; ch++ {
 		for x := 0; x < 256; x++ {
-			lut[ch][x] = float32((float64(x)/255 - clipMean[ch]) / clipStd[ch])
+			lut[ch][x] = float32((float64(x)/255 - mean[ch]) / std[ch])
 		}
 	}
 	row := 0

@@ -27,6 +27,16 @@ import (
 // <|vision_end|> run per slice, and each run is laid out (RopeIndex,
 // NewSeqBatch, NewPromptBatch) as a single-slice video (SliceVideos).
 
+// ImageNorm returns the per-channel mean and std the model's image
+// processor normalises pixels (scaled to [0,1]) with: CLIP's for Qwen2-VL
+// and Qwen2.5-VL, 0.5 and 0.5 for Qwen3-VL.
+func (c Config) ImageNorm() (mean, std [3]float64) {
+	if c.ModelType == ModelQwen3VL {
+		return [3]float64{0.5, 0.5, 0.5}, [3]float64{0.5, 0.5, 0.5}
+	}
+	return clipMean, clipStd
+}
+
 // linspace32 is torch.linspace(start, end, steps) in float32: the first
 // half counts up from start, the second half down from end.
 func linspace32(start, end float32, steps int) []float32 {

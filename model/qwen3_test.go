@@ -665,3 +665,23 @@ func TestQwen3LoRANames(t *testing.T) {
 		t.Fatal("Qwen3-VL adapters did not round-trip")
 	}
 }
+
+func TestQwen3Patchify(t *testing.T) {
+	c := parseConfig(t, hfConfigQwen3VL())
+	frame := make([]byte, 3*32*32)
+	for i := range frame {
+		frame[i] = byte(i % 256)
+	}
+	in, err := c.Patchify([][]byte{frame}, 32, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Grid != (Grid{GT: 1, GH: 2, GW: 2}) || len(in.Patches) != 4*c.PatchDim() {
+		t.Fatalf("grid %v, %d values", in.Grid, len(in.Patches))
+	}
+	// First value: red channel of pixel (0,0) = 0 -> (0 - 0.5) / 0.5 = -1.
+	// Second: red of pixel (1,0) = byte 3 -> (3/255 - 0.5) / 0.5.
+	if in.Patches[0] != -1 || math.Abs(float64(in.Patches[1])-(3.0/255-0.5)/0.5) > 1e-6 {
+		t.Fatalf("patch values %v", in.Patches[:2])
+	}
+}
