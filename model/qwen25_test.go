@@ -478,3 +478,12 @@ func TestQwen25TrainingGradients(t *testing.T) {
 		"model.layers.1.self_attn.k_proj.bias", "model.layers.1.mlp.up_proj.weight", "lm_head.weight")
 	fdCheck(t, rt, b, c, store, feeds, specs, 2, 1e-5)
 }
+
+// BenchmarkWindowBias: the per-batch window bias of a 448x448 frame (32x32 patches).
+func BenchmarkWindowBias(b *testing.B) {
+	c := parseConfig(b, hfConfigQwen25VL())
+	g := Grid{GT: 1, GH: 32, GW: 32}
+	for b.Loop() {
+		_ = c.VisionExtraFeeds(g, onnx.Float32)
+	}
+}

@@ -685,3 +685,12 @@ func TestQwen3Patchify(t *testing.T) {
 		t.Fatalf("patch values %v", in.Patches[:2])
 	}
 }
+
+// BenchmarkPosEmbedTaps: the position-grid taps of a 512x512 frame (32x32 patches).
+func BenchmarkPosEmbedTaps(b *testing.B) {
+	c := parseConfig(b, hfConfigQwen3VL())
+	g := Grid{GT: 1, GH: 32, GW: 32}
+	for b.Loop() {
+		_ = c.VisionExtraFeeds(g, onnx.Float32)
+	}
+}
