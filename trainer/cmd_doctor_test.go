@@ -179,8 +179,8 @@ func TestParseNvidiaSMI(t *testing.T) {
 		bad  bool
 	}{
 		{in: "", want: nil},
-		{in: "0, NVIDIA H200, 143771, 143185, 570.124.06\n", want: []gpuInfo{{0, "NVIDIA H200", 143771, 143185, "570.124.06"}}},
-		{in: "0, A, 10, 5, 1\n1, B, 20, 7, 1\n\n", want: []gpuInfo{{0, "A", 10, 5, "1"}, {1, "B", 20, 7, "1"}}},
+		{in: "0, NVIDIA H200, 143771, 143185, 570.124.06\n", want: []gpuInfo{{Index: 0, Name: "NVIDIA H200", TotalMiB: 143771, FreeMiB: 143185, Driver: "570.124.06"}}},
+		{in: "0, A, 10, 5, 1\n1, B, 20, 7, 1\n\n", want: []gpuInfo{{Index: 0, Name: "A", TotalMiB: 10, FreeMiB: 5, Driver: "1"}, {Index: 1, Name: "B", TotalMiB: 20, FreeMiB: 7, Driver: "1"}}},
 		{in: "0, A, [N/A], 5, 1", bad: true},
 		{in: "0, A, 10, 5", bad: true},
 		{in: "x, A, 10, 5, 1", bad: true},
