@@ -19,6 +19,7 @@ import (
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/trainer/metrics"
+	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
 
 // ErrNotSupported reports a configuration the trainer cannot run yet.
@@ -78,6 +79,11 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 		if err := writeFileAtomic(filepath.Join(cfg.RunDir, "config.yaml"), y); err != nil {
 			return nil, err
 		}
+	}
+
+	// Memory plan, before data and sessions.
+	if err := t.checkMemory(ctx, mc); err != nil {
+		return nil, err
 	}
 
 	// Data first: it needs no model.
@@ -168,6 +174,37 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 		}
 	}
 	return mc, store, nil
+}
+
+// checkMemory logs the run's memory plan (weights, KV cache, activations,
+// gradients, AdamW moments) and fails with a clear error when it cannot fit
+// the selected GPU's free memory; on CPU a plan above the available RAM is
+// a warning (the estimate is conservative and the OS can page).
+func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
+	in, how := sysinfo.PlanInput(t.cfg, mc)
+	plan := model.PlanMemory(mc, in)
+	t.log.Info("memory plan", "total", model.FormatBytes(plan.Total), "prompt_tokens", in.PromptLen, "estimate", how)
+	for _, l := range plan.Lines {
+		t.log.Info("memory plan", "item", l)
+	}
+	if t.cfg.Device.Provider == "cuda" {
+		gpus, why := sysinfo.GPUs(ctx)
+		for _, g := range gpus {
+			if g.Index == t.cfg.Device.DeviceID {
+				if err := plan.Check(g.FreeMiB << 20); err != nil {
+					return fmt.Errorf("device.device_id %d (%s, %d MiB free): %w", g.Index, g.Name, g.FreeMiB, err)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("device.provider cuda: GPU %d not found (%s); run 'trainer doctor'", t.cfg.Device.DeviceID, why)
+	}
+	if _, avail, err := sysinfo.Meminfo("/proc/meminfo"); err == nil {
+		if err := plan.Check(avail); err != nil {
+			t.log.Warn("memory plan exceeds the available RAM", "err", err)
+		}
+	}
+	return nil
 }
 
 // newOptimizer makes the optimizer of the current phase (fresh moments).
