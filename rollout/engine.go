@@ -132,7 +132,7 @@ func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampli
 	}
 	if embeds.Data == nil {
 		// A text-only batch still feeds the splice input one zero row.
-		embeds = zeroRows(e.model, e.cfg.HiddenSize)
+		embeds = zeroRows(e.model, e.cfg.VisionEmbedWidth())
 	}
 	st.Vision = time.Since(t0)
 
@@ -143,7 +143,8 @@ func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampli
 		ids[i] = p.IDs
 		st.PrefillTokens += len(p.IDs)
 	}
-	pb, err := e.cfg.NewPromptBatch(ids, videos, e.cfg.NewVideos(grids), e.pad)
+	layout, items := Layout(e.cfg, grids, videos)
+	pb, err := e.cfg.NewPromptBatch(ids, items, layout, e.pad)
 	if err != nil {
 		return nil, st, fmt.Errorf("rollout: %w", err)
 	}
@@ -295,9 +296,10 @@ func (e *Engine) prefillOne(ctx context.Context, p Prompt) ([]float32, model.KVC
 			grids = append(grids, v.Grid)
 		}
 	} else {
-		embeds = zeroRows(e.model, e.cfg.HiddenSize)
+		embeds = zeroRows(e.model, e.cfg.VisionEmbedWidth())
 	}
-	pb, err := e.cfg.NewPromptBatch([][]int{p.IDs}, [][]int{vids}, e.cfg.NewVideos(grids), e.pad)
+	layout, items := Layout(e.cfg, grids, [][]int{vids})
+	pb, err := e.cfg.NewPromptBatch([][]int{p.IDs}, items, layout, e.pad)
 	if err != nil {
 		return nil, model.KVCache{}, err
 	}

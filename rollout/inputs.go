@@ -28,6 +28,9 @@ type VideoOptions struct {
 	// MinPixels and MaxPixels bound each frame's area after resizing (the
 	// Qwen processor's smart resize to multiples of patch x merge).
 	MinPixels, MaxPixels int
+	// FPS is the rate the frames were sampled at, for Qwen3-VL's
+	// per-slice timestamps (0: 2 frames per second).
+	FPS float64
 }
 
 // Video resizes frames to the pixel budget (aspect kept, sides multiples of
@@ -87,11 +90,7 @@ func BuildPrompt(tok Tokenizer, c model.Config, msgs []tasks.Message, videos [][
 			return Prompt{}, fmt.Errorf("prompt: video %d has another frame size than video 1", i+1)
 		}
 		p.Videos = append(p.Videos, vi)
-		p.IDs = append(p.IDs, vs)
-		for range vi.Grid.Tokens(c.VisionConfig.SpatialMergeSize) {
-			p.IDs = append(p.IDs, vp)
-		}
-		p.IDs = append(p.IDs, ve)
+		p.IDs = appendVideo(p.IDs, tok, c, vi.Grid, vs, vp, ve, opt.FPS)
 		p.IDs = append(p.IDs, tok.Encode(parts[i+1])...)
 	}
 	return p, nil
@@ -104,4 +103,59 @@ func (p Prompt) GridKey() [2]int {
 		return [2]int{}
 	}
 	return [2]int{p.Videos[0].Grid.GH, p.Videos[0].Grid.GW}
+}
+
+// appendVideo appends a video's vision tokens: one <|vision_start|> pads
+// <|vision_end|> run for Qwen2-VL and Qwen2.5-VL; for Qwen3-VL one run per
+// temporal slice, each after a "<t seconds>" timestamp (the mean time of the
+// slice's two frames, from the start of this video).
+func appendVideo(ids []int, tok Tokenizer, c model.Config, g model.Grid, vs, vp, ve int, fps float64) []int {
+	m := c.VisionConfig.SpatialMergeSize
+	run := func(ids []int, n int) []int {
+		ids = append(ids, vs)
+		for range n {
+			ids = append(ids, vp)
+		}
+		return append(ids, ve)
+	}
+	if c.ModelType != model.ModelQwen3VL {
+		return run(ids, g.Tokens(m))
+	}
+	if fps <= 0 {
+		fps = 2
+	}
+	tp := c.VisionConfig.TemporalPatchSize
+	for t := range g.GT {
+		ts := (float64(t*tp) + float64(tp-1)/2) / fps
+		ids = append(ids, tok.Encode(fmt.Sprintf("<%.1f seconds>", ts))...)
+		ids = run(ids, g.GH*g.GW/(m*m))
+	}
+	return ids
+}
+
+// Layout lays out the vision tokens of a batch whose videos have grids
+// (concatenated in order; perPrompt lists each prompt's videos by index)
+// for the decoder: the model.Videos of NewPromptBatch / NewSeqBatch and
+// each prompt's vision items in the order of its pad runs. For Qwen3-VL
+// every temporal slice is its own item (model.Config.SliceVideos).
+func Layout(c model.Config, grids []model.Grid, perPrompt [][]int) (model.Videos, [][]int) {
+	vs := c.NewVideos(grids)
+	if c.ModelType != model.ModelQwen3VL {
+		return vs, perPrompt
+	}
+	first := make([]int, len(grids)) // index of each video's first slice
+	n := 0
+	for i, g := range grids {
+		first[i] = n
+		n += g.GT
+	}
+	items := make([][]int, len(perPrompt))
+	for i, vids := range perPrompt {
+		for _, v := range vids {
+			for t := range grids[v].GT {
+				items[i] = append(items[i], first[v]+t)
+			}
+		}
+	}
+	return c.SliceVideos(vs), items
 }

@@ -133,15 +133,12 @@ func seqBatch(c model.Config, prompts []rollout.Prompt, rows []row, mb microBatc
 		first[p] = len(vids)
 		vids = append(vids, prompts[p].Videos...)
 	}
-	mrows := make([]model.Row, len(mb.rows))
+	perRow := make([][]int, len(mb.rows))
 	for j, i := range mb.rows {
 		r := rows[i]
-		p := prompts[r.prompt]
-		var vi []int
-		for k := range p.Videos {
-			vi = append(vi, first[r.prompt]+k)
+		for k := range prompts[r.prompt].Videos {
+			perRow[j] = append(perRow[j], first[r.prompt]+k)
 		}
-		mrows[j] = model.Row{Prompt: p.IDs, Response: r.response, Videos: vi}
 	}
 	var vb *model.VisionBatch
 	var grids []model.Grid
@@ -152,7 +149,13 @@ func seqBatch(c model.Config, prompts []rollout.Prompt, rows []row, mb microBatc
 		}
 		grids = vb.Videos.Grids
 	}
-	sb, err := c.NewSeqBatch(mrows, c.NewVideos(grids), pad)
+	layout, items := rollout.Layout(c, grids, perRow)
+	mrows := make([]model.Row, len(mb.rows))
+	for j, i := range mb.rows {
+		r := rows[i]
+		mrows[j] = model.Row{Prompt: prompts[r.prompt].IDs, Response: r.response, Videos: items[j]}
+	}
+	sb, err := c.NewSeqBatch(mrows, layout, pad)
 	if err != nil {
 		return nil, nil, err
 	}

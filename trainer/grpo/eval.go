@@ -176,7 +176,9 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 			if len(msgs) == 0 {
 				msgs = tasks.BuildPrompt(ss[i].Question, len(frames), len(frames) > 1)
 			}
-			if ps[i], err = rollout.BuildPrompt(tok, c, msgs, frames, vopt); err != nil {
+			vo := vopt
+			vo.FPS = ss[i].FPS
+			if ps[i], err = rollout.BuildPrompt(tok, c, msgs, frames, vo); err != nil {
 				return nil, fmt.Errorf("eval: row %s: %w", ss[i].ID, err)
 			}
 		}

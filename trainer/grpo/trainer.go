@@ -212,7 +212,9 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	if err != nil {
 		return rollout.Prompt{}, err
 	}
-	p, err := rollout.BuildPrompt(t.tok, t.policy.Config, s.Prompt, frames, t.vopt)
+	vopt := t.vopt
+	vopt.FPS = s.FPS
+	p, err := rollout.BuildPrompt(t.tok, t.policy.Config, s.Prompt, frames, vopt)
 	if err != nil {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: %w", s.ID, err)
 	}
