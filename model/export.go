@@ -362,16 +362,24 @@ func checkStore(c Config, store *params.Store) error {
 // configuration of the model's preprocessing.
 func (c Config) preprocessorConfig(minPixels, maxPixels int) map[string]any {
 	v := c.VisionConfig
+	mean, std := c.ImageNorm()
+	proc, class := "Qwen2VLImageProcessor", "Qwen2VLProcessor"
+	switch c.ModelType {
+	case ModelQwen25VL:
+		class = "Qwen2_5_VLProcessor"
+	case ModelQwen3VL:
+		class = "Qwen3VLProcessor"
+	}
 	return map[string]any{
-		"image_processor_type": "Qwen2VLImageProcessor",
-		"processor_class":      "Qwen2VLProcessor",
+		"image_processor_type": proc,
+		"processor_class":      class,
 		"do_resize":            true,
 		"do_rescale":           true,
 		"rescale_factor":       1.0 / 255,
 		"do_normalize":         true,
 		"do_convert_rgb":       true,
-		"image_mean":           clipMean[:],
-		"image_std":            clipStd[:],
+		"image_mean":           mean[:],
+		"image_std":            std[:],
 		"min_pixels":           minPixels,
 		"max_pixels":           maxPixels,
 		"patch_size":           v.PatchSize,
