@@ -93,7 +93,7 @@ func TestDoctorConfigs(t *testing.T) {
 				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
 			// Paper sampling at 4 frames: 2 x 65536/28^2 = 166 vision tokens.
 			section: "config " + paper,
-			want:    []string{"OK      model         qwen2_vl from " + dir, "(bfloat16)", "prompt ~422 tokens (166 vision + 256 text)", "2-byte values", "can run"},
+			want:    []string{"OK      model         qwen2_vl from " + dir, "(bfloat16)", "prompt ~422 tokens (166 vision + 256 text)", "4-byte values", "can run"},
 		},
 		{
 			name:  "hf without a path",

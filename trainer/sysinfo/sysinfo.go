@@ -48,11 +48,9 @@ func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 		prompt = mp
 		how = "rollout.max_prompt_tokens"
 	}
+	// The graphs compute in float32 and bf16/f16 checkpoints are converted
+	// on load, so every value takes 4 bytes whatever torch_dtype says.
 	wb := 4
-	switch strings.ToLower(c.TorchDtype) {
-	case "bfloat16", "float16", "bf16", "fp16":
-		wb = 2
-	}
 	g := cfg.GRPO
 	micro := g.MicroBatchRows
 	if rows := g.BatchPrompts * g.GroupSize; micro <= 0 || micro > rows {
