@@ -259,7 +259,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			if cerr := t.checkpoint(); cerr != nil {
 				return nil, errors.Join(err, cerr)
 			}
-			return nil, fmt.Errorf("%w (checkpoint in %s)", ErrStopped, cfg.RunDir)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w (%w); continue it with: go run ./trainer --resume %s", ErrStopped, ctx.Err(), cfg.RunDir)
+			}
+			return nil, fmt.Errorf("%w; continue it with: go run ./trainer --resume %s", ErrStopped, cfg.RunDir)
 		}
 		return nil, err
 	}

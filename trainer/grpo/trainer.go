@@ -57,7 +57,7 @@ type Options struct {
 
 // ErrStopped reports a run stopped before its end (signal or StopAfter),
 // after writing a checkpoint it can resume from.
-var ErrStopped = errors.New("run stopped; resume it with --resume")
+var ErrStopped = errors.New("run stopped")
 
 // ResultFile is the name of a finished run's result in its run directory.
 const ResultFile = "result.json"
