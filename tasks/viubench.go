@@ -1,17 +1,19 @@
 package tasks
 
-// VIUBench subtype names (spec section 7); the reward package scores by
-// the same names.
+import "github.com/videossr/videossr-go/reward"
+
+// VIUBench subtype names (spec section 7): the reward package's, which
+// scores by them.
 const (
-	SubtypeCountingEasy         = "counting_easy"
-	SubtypeCountingHard         = "counting_hard"
-	SubtypeGroundingChannelSwap = "grounding_channel_swap"
-	SubtypeGroundingRotate180   = "grounding_rotate180"
-	SubtypeGroundingZoomOut     = "grounding_zoom_out"
-	SubtypeGroundingMirror      = "grounding_mirror"
-	SubtypeGroundingShuffle     = "grounding_shuffle"
-	SubtypeJigsawEasy           = "jigsaw_easy"
-	SubtypeJigsawHard           = "jigsaw_hard"
+	SubtypeCountingEasy         = reward.SubtypeCountingEasy
+	SubtypeCountingHard         = reward.SubtypeCountingHard
+	SubtypeGroundingChannelSwap = reward.SubtypeGroundingChannelSwap
+	SubtypeGroundingRotate180   = reward.SubtypeGroundingRotate180
+	SubtypeGroundingZoomOut     = reward.SubtypeGroundingZoomOut
+	SubtypeGroundingMirror      = reward.SubtypeGroundingMirror
+	SubtypeGroundingShuffle     = reward.SubtypeGroundingShuffle
+	SubtypeJigsawEasy           = reward.SubtypeJigsawEasy
+	SubtypeJigsawHard           = reward.SubtypeJigsawHard
 )
 
 // ViubenchSampling returns the VIUBench frame settings: 48 frames up to

@@ -99,7 +99,7 @@ func runDoctor(ctx context.Context, w io.Writer, f *doctorFlags) error {
 	}
 	d := &doctor{w: w, runtimes: map[string]ortReport{}}
 	if wd, err := os.Getwd(); err == nil {
-		d.root = moduleRoot(wd)
+		d.root = sysinfo.ModuleRoot(wd)
 	}
 	fmt.Fprintln(w, "machine")
 	d.machine(ctx)
@@ -490,20 +490,6 @@ func (d *doctor) sampleVideoPaths() []string {
 		}
 	}
 	return out
-}
-
-// moduleRoot returns the first directory at or above dir holding go.mod, or "".
-func moduleRoot(dir string) string {
-	for {
-		if st, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !st.IsDir() {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 // Shared with the trainer (trainer/sysinfo).

@@ -15,6 +15,7 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
 
 // Data is the training pool and the held-out benchmark of a run.
@@ -29,26 +30,23 @@ type Data struct {
 	TrainDir, BenchDir string
 }
 
-// SampleVideos are the opencv-doc sample videos scripts/setup.sh copies.
-var sampleVideos = []string{"vtest.avi", "tree.avi", "Megamind.avi"}
+// sampleVideoNames are the opencv-doc sample videos scripts/setup.sh copies.
+func sampleVideoNames() []string { return []string{"vtest.avi", "tree.avi", "Megamind.avi"} }
 
 // findSampleVideos returns the opencv-doc videos that exist under
-// third_party/videos (looked up from the working directory upwards) or in
+// third_party/videos of the repository (found from the working directory) or in
 // Debian's opencv-doc folder.
 func findSampleVideos() []string {
 	var dirs []string
 	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			dirs = append(dirs, filepath.Join(d, "third_party", "videos"))
-			if filepath.Dir(d) == d {
-				break
-			}
+		if root := sysinfo.ModuleRoot(wd); root != "" {
+			dirs = append(dirs, filepath.Join(root, "third_party", "videos"))
 		}
 	}
 	dirs = append(dirs, "/usr/share/doc/opencv-doc/examples/data")
 	for _, d := range dirs {
 		var found []string
-		for _, name := range sampleVideos {
+		for _, name := range sampleVideoNames() {
 			if st, err := os.Stat(filepath.Join(d, name)); err == nil && st.Size() > 0 {
 				found = append(found, filepath.Join(d, name))
 			}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -181,4 +182,20 @@ func trainable(c model.Config) int64 {
 		n += k
 	}
 	return n
+}
+
+// ModuleRoot returns the first directory at or above dir that holds a
+// go.mod file (the repository, where scripts/setup.sh puts third_party/),
+// or "".
+func ModuleRoot(dir string) string {
+	for {
+		if st, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !st.IsDir() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
