@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/video"
 )
 
 // charTok is a toy tokenizer: one id per byte, specials by name.
@@ -68,5 +71,48 @@ func TestLayoutQwen3(t *testing.T) {
 	// Slices keep the vision token offsets of the whole videos.
 	if vs.Offset[2] != 2 || vs.Tokens != 5 {
 		t.Fatalf("offsets %v tokens %d", vs.Offset, vs.Tokens)
+	}
+}
+
+// TestQwen3TokenizerDrivesPrompt: the real Qwen3 tokenizer renders a task
+// prompt for a Qwen3-VL config: the chat template's specials, one
+// timestamped vision item per temporal slice with the model's token ids.
+func TestQwen3TokenizerDrivesPrompt(t *testing.T) {
+	tok, err := tokenizer.Load("../third_party/tokenizer-qwen3/package/models/tokenizer.json")
+	if err != nil {
+		t.Skipf("Qwen3 tokenizer files not installed (run bash scripts/setup.sh): %v", err)
+	}
+	c := model.Tiny(151936, model.TinyTokens{EndOfText: 151643, ImStart: 151644, ImEnd: 151645, VisionStart: 151652, VisionEnd: 151653, VisionPad: 151654, ImagePad: 151655, VideoPad: 151656})
+	c.ModelType = model.ModelQwen3VL
+	frames := make([]*video.Frame, 4)
+	for i := range frames {
+		frames[i] = video.NewFrame(56, 56)
+	}
+	msgs := tasks.BuildPrompt(tasks.CountingQuestion(), 1, false)
+	p, err := BuildPrompt(tok, c, msgs, [][]*video.Frame{frames}, VideoOptions{MinPixels: 784, MaxPixels: 3136, FPS: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(id int) int {
+		n := 0
+		for _, x := range p.IDs {
+			if x == id {
+				n++
+			}
+		}
+		return n
+	}
+	// 4 frames of 56x56 (patch 14): 2 temporal slices of 4x4 patches = 4 merged tokens each.
+	if count(151652) != 2 || count(151653) != 2 || count(151656) != 8 {
+		t.Fatalf("vision runs: start %d end %d pads %d", count(151652), count(151653), count(151656))
+	}
+	if count(151644) != 3 || count(151645) != 2 {
+		t.Fatalf("chat specials: im_start %d im_end %d", count(151644), count(151645))
+	}
+	text := tok.Decode(p.IDs)
+	for _, want := range []string{"<|im_start|>system\n", "<|im_start|>user\n<0.2 seconds><|vision_start|>" + strings.Repeat("<|video_pad|>", 4) + "<|vision_end|><1.2 seconds><|vision_start|>", "<|im_start|>assistant\n"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("prompt lacks %q:\n%s", want, text)
+		}
 	}
 }
