@@ -3,6 +3,7 @@ package grpo
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -425,5 +426,25 @@ func TestEvaluate(t *testing.T) {
 	}
 	if !strings.Contains(rep.Text(), "multiple choice: 1 questions") || !strings.Contains(rep.Text(), "temporal grounding: 1 questions") {
 		t.Fatalf("report text:\n%s", rep.Text())
+	}
+}
+
+// TestBrokenVideoIsSkipped: an unreadable file among data.videos is skipped
+// (and said), the run goes on with the other videos.
+func TestBrokenVideoIsSkipped(t *testing.T) {
+	needNative(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "broken.mp4")
+	if err := os.WriteFile(bad, []byte("this is not a video"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	cfg := smallConfig(t, t.TempDir(), "sft.steps=1", "grpo.steps=1", "data.videos=["+bad+"]", "data.dir="+filepath.Join(dir, "data"))
+	if _, err := Run(context.Background(), cfg, Options{Log: log}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "broken.mp4") {
+		t.Fatalf("the skipped video is not named in the log:\n%s", logs.String())
 	}
 }
