@@ -116,6 +116,8 @@ type Trainer struct {
 	state  State
 	met    *metrics.Writer
 	cache  map[string]rollout.Prompt
+	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
+	cacheBytes int64
 	vopt   rollout.VideoOptions
 	pad    int
 }
@@ -203,6 +205,20 @@ func (t *Trainer) reward(s *tasks.Sample, response string) float64 {
 	return r
 }
 
+// maxCacheBytes bounds the patches the prompt cache keeps: the tiny run
+// keeps every prompt; with 48 frames of 256x256 (~36 MB of patches each)
+// only the first few dozen are kept and the rest are rebuilt from their
+// JPEG frames when drawn again.
+const maxCacheBytes = 1 << 30
+
+func promptBytes(p rollout.Prompt) int64 {
+	n := int64(8 * len(p.IDs))
+	for _, v := range p.Videos {
+		n += int64(4 * len(v.Patches))
+	}
+	return n
+}
+
 // prompt returns the model input of a sample (cached).
 func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	if p, ok := t.cache[s.ID]; ok {
@@ -221,8 +237,9 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	if len(p.IDs) > t.cfg.Rollout.MaxPrompt {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: prompt of %d tokens exceeds rollout.max_prompt_tokens %d", s.ID, len(p.IDs), t.cfg.Rollout.MaxPrompt)
 	}
-	if len(t.cache) < 4096 {
+	if n := promptBytes(p); t.cacheBytes+n <= maxCacheBytes {
 		t.cache[s.ID] = p
+		t.cacheBytes += n
 	}
 	return p, nil
 }
