@@ -118,8 +118,8 @@ type Trainer struct {
 	cache  map[string]rollout.Prompt
 	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
 	cacheBytes int64
-	vopt   rollout.VideoOptions
-	pad    int
+	vopt       rollout.VideoOptions
+	pad        int
 }
 
 // State is the part of a run that a checkpoint restores besides the
