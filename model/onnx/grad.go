@@ -32,6 +32,10 @@ var zeroGradOps = map[string]bool{"Range": true, "Sign": true, "ConstantOfShape"
 //   - Abs: the gradient at 0 is 0.
 //   - Gather (any axis) scatters with accumulation, so repeated indices sum.
 func (g *Graph) Gradients(loss *Value, wrt []*Value) ([]*Value, error) {
+	return g.gradients(loss, wrt, GradOptions{})
+}
+
+func (g *Graph) gradients(loss *Value, wrt []*Value, opt GradOptions) ([]*Value, error) {
 	if !g.check("Gradients", append([]*Value{loss}, wrt...)...) {
 		return nil, g.err
 	}
@@ -78,6 +82,11 @@ func (g *Graph) Gradients(loss *Value, wrt []*Value) ([]*Value, error) {
 		}
 	}
 
+	var rc *recomputer
+	if opt.Recompute {
+		rc = g.planRecompute(nodes)
+	}
+
 	pending := map[*Value][]*Value{}
 	if dep[loss] {
 		var seed *Value
@@ -112,7 +121,7 @@ func (g *Graph) Gradients(loss *Value, wrt []*Value) ([]*Value, error) {
 		if !anyNeed {
 			continue
 		}
-		gxs, err := g.backprop(n, gys, need)
+		gxs, err := g.backprop(rc.forBackprop(n, gys), gys, need)
 		if err != nil {
 			if g.err == nil {
 				g.err = err
