@@ -26,6 +26,19 @@ type arch struct {
 	// vision positions) that the decoder adds after layers 0, 1, ...; set
 	// by embed.
 	deepstack []*onnx.Value
+	// recompute marks every vision block's and decoder layer's input (and
+	// each loop's output) with onnx Checkpoint, the segments that
+	// GradientsWith recomputes in the backward pass (BuildTrain with
+	// LossConfig.Recompute).
+	recompute bool
+}
+
+// checkpoint marks x as a recomputation boundary when a.recompute is set.
+func (a *arch) checkpoint(x *onnx.Value) *onnx.Value {
+	if !a.recompute {
+		return x
+	}
+	return a.g.Checkpoint(x)
 }
 
 func newArch(g *onnx.Graph, c Config) *arch {
@@ -158,6 +171,7 @@ func (a *arch) visionTower(in visionIn) *onnx.Value {
 	scale := g.Scalar(1 / math.Sqrt(float64(hd)))
 	var deepstack []*onnx.Value
 	for i := 0; i < v.Depth; i++ {
+		x = a.checkpoint(x) // recomputation boundary (LossConfig.Recompute)
 		p := fmt.Sprintf("visual.blocks.%d.", i)
 		h := norm(x, p+"norm1")
 		qkv := g.Reshape(a.linear(h, p+"attn.qkv", true), []int64{0, 0, 3, heads, hd}) // [T,S,3,h,hd]
@@ -193,6 +207,7 @@ func (a *arch) visionTower(in visionIn) *onnx.Value {
 			}
 		}
 	}
+	x = a.checkpoint(x) // end of the last recomputed vision block
 	m := int64(v.SpatialMergeSize * v.SpatialMergeSize)
 	if mt == ModelQwen3VL {
 		h := a.layerNorm(x, "visual.merger.norm", 1e-6)
@@ -375,6 +390,7 @@ func (a *arch) decoder(x, pos, bias *onnx.Value, past []kv) (*onnx.Value, []kv) 
 	qkvBias := c.ModelType != ModelQwen3VL
 	present := make([]kv, c.NumHiddenLayers)
 	for i := 0; i < c.NumHiddenLayers; i++ {
+		x = a.checkpoint(x) // recomputation boundary (LossConfig.Recompute)
 		p := fmt.Sprintf("model.layers.%d.", i)
 		h := a.rmsNorm(x, p+"input_layernorm.weight")
 		q := g.Reshape(a.linear(h, p+"self_attn.q_proj", qkvBias), []int64{0, 0, heads, hd})
@@ -424,6 +440,7 @@ func (a *arch) decoder(x, pos, bias *onnx.Value, past []kv) (*onnx.Value, []kv) 
 			x = g.Add(x, a.deepstack[i]) // Qwen3-VL deepstack feature i at the vision positions
 		}
 	}
+	x = a.checkpoint(x) // end of the last recomputed decoder layer
 	return a.rmsNorm(x, "model.norm.weight"), present
 }
 

@@ -222,6 +222,7 @@ func BuildTrain(c Config, float onnx.DType, lc LossConfig) (*Built, error) {
 	}
 	g := onnx.NewGraph("qwen2vl_train_"+lc.Mode, float)
 	a := newArch(g, c)
+	a.recompute = lc.Recompute
 	logp, ent := a.sequenceLogProbs(true, lc.Temperature)
 	mask := g.Input(InRespMask, float, []int64{-1, -1}, "batch", "response")
 	out := lossGraph(g, lc, logp, ent, mask)
@@ -229,7 +230,7 @@ func BuildTrain(c Config, float onnx.DType, lc LossConfig) (*Built, error) {
 		g.Output(name, out.values[name])
 	}
 	params := trainableParams(g.Params(), c)
-	grads, err := g.Gradients(out.values[OutLoss], params)
+	grads, err := g.GradientsWith(out.values[OutLoss], params, onnx.GradOptions{Recompute: lc.Recompute})
 	if err != nil {
 		return nil, fmt.Errorf("build training graph gradients: %w", err)
 	}

@@ -35,6 +35,12 @@ type LossConfig struct {
 	EntropyCoef float64 // entropy bonus coefficient (paper: 0)
 	Agg         string  // loss aggregation mode
 	Temperature float64 // logits are divided by it before log-softmax (rollout temperature)
+	// Recompute turns on activation recomputation (gradient checkpointing)
+	// in the training graph: the activations inside each vision block and
+	// decoder layer are recomputed in the backward pass from the block's
+	// input instead of being kept from the forward pass (less memory, about
+	// one more forward pass of compute). Gradients are unchanged.
+	Recompute bool
 }
 
 // DefaultGRPOLoss returns the loss the paper ran (grpo-math.md section 8).

@@ -71,6 +71,7 @@ func BuildGraph(c Config, name string, float onnx.DType, loss LossConfig) (*Buil
 	case GraphSFT:
 		sft := SFTLoss()
 		sft.Temperature = 1
+		sft.Recompute = loss.Recompute
 		return BuildTrain(c, float, sft)
 	}
 	return nil, fmt.Errorf("unknown graph %q (have %v)", name, AllGraphs())
