@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/videossr/videossr-go/model/onnx"
 	"github.com/videossr/videossr-go/model/ort"
@@ -44,6 +43,7 @@ type Policy struct {
 	float  onnx.DType
 	loss   LossConfig
 	sess   map[string]*ort.Session
+	inputs map[string]map[string]bool // input names per graph
 	// Counters of graph runs, for tests and metrics (e.g. prefill once per prompt).
 	runs map[string]int
 }
@@ -94,7 +94,7 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 	if opt.Float == onnx.Float64 {
 		opt.Session.DisableOptimizations = true // fused kernels are float32-only
 	}
-	p := &Policy{Config: c, Store: store, float: opt.Float, loss: opt.Loss, sess: map[string]*ort.Session{}, runs: map[string]int{}}
+	p := &Policy{Config: c, Store: store, float: opt.Float, loss: opt.Loss, sess: map[string]*ort.Session{}, inputs: map[string]map[string]bool{}, runs: map[string]int{}}
 	for _, name := range opt.Graphs {
 		b, err := BuildGraph(c, name, opt.Float, opt.Loss)
 		if err != nil {
@@ -117,6 +117,7 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 			return nil, fmt.Errorf("load %s graph: %w", name, err)
 		}
 		p.sess[name] = s
+		p.inputs[name] = inputNames(s)
 	}
 	return p, nil
 }
@@ -150,8 +151,9 @@ func (p *Policy) run(ctx context.Context, graph string, feeds map[string]ort.Ten
 	}
 	AddParamFeeds(feeds, p.Store, p.float)
 	// Graphs drop inputs they do not use (e.g. the KL reference when KL is off).
+	in := p.inputs[graph]
 	for name := range feeds {
-		if !hasInput(s, name) {
+		if !in[name] {
 			delete(feeds, name)
 		}
 	}
@@ -163,8 +165,13 @@ func (p *Policy) run(ctx context.Context, graph string, feeds map[string]ort.Ten
 	return out, nil
 }
 
-func hasInput(s *ort.Session, name string) bool {
-	return slices.ContainsFunc(s.Inputs(), func(ti ort.TensorInfo) bool { return ti.Name == name })
+// inputNames is the set of a session's input names.
+func inputNames(s *ort.Session) map[string]bool {
+	m := map[string]bool{}
+	for _, ti := range s.Inputs() {
+		m[ti.Name] = true
+	}
+	return m
 }
 
 // VisionBatch is the vision input of a batch: the patch rows of several
