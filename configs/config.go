@@ -47,7 +47,8 @@ type DeviceConfig struct {
 	DeviceID       int    `mapstructure:"device_id" yaml:"device_id"`
 	IntraOpThreads int    `mapstructure:"intra_op_threads" yaml:"intra_op_threads"`
 	InterOpThreads int    `mapstructure:"inter_op_threads" yaml:"inter_op_threads"`
-	Library        string `mapstructure:"library" yaml:"library"` // ONNX Runtime shared library; "" = auto
+	RolloutThreads int    `mapstructure:"rollout_threads" yaml:"rollout_threads"` // intra-op threads of the vision/prefill/decode graphs (0 = intra_op_threads)
+	Library        string `mapstructure:"library" yaml:"library"`                 // ONNX Runtime shared library; "" = auto
 }
 
 // ModelConfig selects the policy.
@@ -284,6 +285,9 @@ func (c *Config) Validate() error {
 	}
 	if l := c.Model.LoRA; l.Dropout != 0 {
 		bad("model.lora.dropout", "%g: LoRA dropout is not implemented in the training graph; use 0", l.Dropout)
+	}
+	if c.Device.RolloutThreads < 0 || c.Device.IntraOpThreads < 0 || c.Device.InterOpThreads < 0 {
+		bad("device", "thread counts must be >= 0")
 	}
 	if c.RunDir == "" {
 		bad("run_dir", "must not be empty")

@@ -30,6 +30,10 @@ type PolicyOptions struct {
 	Loss LossConfig
 	// Session options of every ONNX Runtime session.
 	Session ort.Options
+	// GraphSession overrides Session for some graphs (e.g. one intra-op
+	// thread for the small decode graph, whose kernels are too short to
+	// gain from a thread pool).
+	GraphSession map[string]ort.Options
 	// Float is the graph float type (default Float32; Float64 for checks).
 	Float onnx.DType
 }
@@ -111,7 +115,14 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 			p.Close()
 			return nil, fmt.Errorf("marshal %s graph: %w", name, err)
 		}
-		s, err := rt.NewSession(raw, opt.Session)
+		so := opt.Session
+		if o, ok := opt.GraphSession[name]; ok {
+			so = o
+			if opt.Float == onnx.Float64 {
+				so.DisableOptimizations = true
+			}
+		}
+		s, err := rt.NewSession(raw, so)
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("load %s graph: %w", name, err)

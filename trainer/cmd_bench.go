@@ -74,8 +74,8 @@ bandwidth bound.`,
 				return err
 			}
 			defer rt.Close()
-			opt := model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic},
-				Session: ort.Options{Provider: cfg.Device.Provider, DeviceID: cfg.Device.DeviceID, IntraOpThreads: cfg.Device.IntraOpThreads, InterOpThreads: cfg.Device.InterOpThreads}}
+			base, per := grpo.PolicySessions(cfg.Device)
+			opt := model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic}, Session: base, GraphSession: per}
 			pol, err := model.NewPolicy(rt, c, store, opt)
 			if err != nil {
 				return err

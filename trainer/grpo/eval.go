@@ -145,7 +145,8 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 		return nil, err
 	}
 	defer rt.Close()
-	pol, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic}, Session: sessionOptions(req.Device)})
+	so, per := PolicySessions(req.Device)
+	pol, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic}, Session: so, GraphSession: per})
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,23 @@ func sessionOptions(d configs.DeviceConfig) ort.Options {
 	return ort.Options{Provider: d.Provider, DeviceID: d.DeviceID, IntraOpThreads: d.IntraOpThreads, InterOpThreads: d.InterOpThreads}
 }
 
+// PolicySessions returns the session options of a policy's graphs: the
+// rollout graphs (vision, prefill, decode) with device.rollout_threads
+// intra-op threads when set, the others with device.intra_op_threads.
+func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options) {
+	base := sessionOptions(d)
+	if d.RolloutThreads <= 0 {
+		return base, nil
+	}
+	r := base
+	r.IntraOpThreads = d.RolloutThreads
+	per := map[string]ort.Options{}
+	for _, g := range []string{model.GraphVision, model.GraphPrefill, model.GraphDecode, model.GraphDecodeStatic} {
+		per[g] = r
+	}
+	return base, per
+}
+
 func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer, error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -100,7 +117,8 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 		return nil, err
 	}
 	loss := lossConfig(cfg.GRPO, cfg.Rollout.Temperature)
-	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: sessionOptions(cfg.Device)}); err != nil {
+	base, per := PolicySessions(cfg.Device)
+	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per}); err != nil {
 		t.Close()
 		return nil, err
 	}
