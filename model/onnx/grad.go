@@ -140,6 +140,7 @@ func (g *Graph) gradients(loss *Value, wrt []*Value, opt GradOptions) ([]*Value,
 				return nil, g.err
 			}
 			pending[in] = append(pending[in], gx)
+			rc.noteGrad(n, in, gx)
 		}
 	}
 	if g.err != nil {

@@ -25,7 +25,12 @@ type GradOptions struct {
 	// that leaves the values unchanged (for a finite gradient) but stops
 	// ONNX Runtime from running the chain during the forward pass or
 	// merging it with the original nodes (common-subexpression
-	// elimination).
+	// elimination). The gate also depends on the gradients that the
+	// segments already back-propagated sent to parameters and other outside
+	// values, so that ONNX Runtime computes each layer's weight gradients
+	// before recomputing the next segment instead of at the end of the
+	// backward pass (which would keep every layer's recomputed activations
+	// alive).
 	Recompute bool
 }
 
@@ -76,6 +81,10 @@ type recomputer struct {
 	// remap maps a segment's original values to the recomputed ones (nil
 	// until the segment is emitted).
 	remap []map[*Value]*Value
+	// side collects the gradients that left a segment other than through
+	// its entry (weight gradients above all) since the last segment was
+	// emitted; the next gate depends on them (see emit).
+	side []*Value
 }
 
 // planRecompute splits nodes at the checkpoint markers. A segment holds the
@@ -156,11 +165,43 @@ func mapValues(vs []*Value, m map[*Value]*Value) []*Value {
 	return out
 }
 
-// emit appends the recomputation of segment s, gated on gradient gy.
+// noteGrad records gradient gx of input in of node n when it leaves n's
+// segment other than through the entry: into a parameter, an input or a
+// value computed outside the segment.
+func (rc *recomputer) noteGrad(n *node, in, gx *Value) {
+	if rc == nil {
+		return
+	}
+	s, ok := rc.segOf[n]
+	if !ok {
+		if in.node == nil {
+			rc.side = append(rc.side, gx)
+		}
+		return
+	}
+	if in == rc.entry[s] {
+		return
+	}
+	if p, ok := rc.segOf[in.node]; in.node != nil && ok && p == s {
+		return
+	}
+	rc.side = append(rc.side, gx)
+}
+
+// emit appends the recomputation of segment s, gated on gradient gy and on
+// the side gradients of the segments already back-propagated. The second
+// dependency matters for ONNX Runtime, whose default execution order is a
+// depth-first walk back from the graph outputs: without it a weight
+// gradient (an output of its own, off the path of the input gradients)
+// may run only after the whole backward pass, keeping its inputs, the
+// recomputed activations and the gradients of every layer, alive until
+// then.
 func (rc *recomputer) emit(s int, gy *Value) map[*Value]*Value {
 	g := rc.g
 	x := rc.entry[s]
-	m := map[*Value]*Value{x: g.gate(x, gy)}
+	deps := append([]*Value{gy}, rc.side...)
+	rc.side = nil
+	m := map[*Value]*Value{x: g.gate(x, deps)}
 	for _, n := range rc.nodes[s] {
 		outs := make([]outSpec, len(n.outputs))
 		for i, o := range n.outputs {
@@ -176,13 +217,22 @@ func (rc *recomputer) emit(s int, gy *Value) map[*Value]*Value {
 	return m
 }
 
-// gate returns x + 0 * gy[first element] (x + 0 when gy is empty): x's
-// values, but only once gy has been computed.
-func (g *Graph) gate(x, gy *Value) *Value {
-	first := g.Slice(g.Reshape(gy, []int64{-1}), []int64{0}, []int64{1}, []int64{0}, nil)
-	s := g.ReduceSum(first, []int64{0}, false)
-	if s.DType != x.DType {
-		s = g.Cast(s, x.DType)
+// gate returns x + 0 * (sum of the first element of each of deps): x's
+// values (for finite deps; an empty dep counts 0), but only once every dep
+// has been computed.
+func (g *Graph) gate(x *Value, deps []*Value) *Value {
+	firsts := make([]*Value, len(deps))
+	for i, d := range deps {
+		f := g.Slice(g.Reshape(d, []int64{-1}), []int64{0}, []int64{1}, []int64{0}, nil)
+		if f.DType != x.DType {
+			f = g.Cast(f, x.DType)
+		}
+		firsts[i] = f
 	}
+	all := firsts[0]
+	if len(firsts) > 1 {
+		all = g.Concat(0, firsts...)
+	}
+	s := g.ReduceSum(all, []int64{0}, false)
 	return g.Add(x, g.Mul(s, g.scalarOf(x.DType, 0)))
 }
