@@ -122,48 +122,58 @@ func TestTrainingGraphGradientsRecompute(t *testing.T) {
 }
 
 // TestRecomputeSameGradients runs the float32 training graph (ONNX Runtime
-// optimizations on, as in training) with and without recomputation: every
-// output agrees within 1e-6 of the largest magnitude of its tensor.
+// optimizations on, as in training) of each architecture with and without
+// recomputation: every output agrees within 1e-6 of the largest magnitude
+// of its tensor (Qwen2.5-VL: window bias; Qwen3-VL: deepstack features
+// leave the recomputed vision blocks).
 func TestRecomputeSameGradients(t *testing.T) {
 	rt := openRuntime(t)
-	c := tinyTest()
-	store := sharpParams(t, c, 5, 3)
-	fx := newTrainFixture(t, c, onnx.Float32, 2)
-	feeds := map[string]ort.Tensor{}
-	for k, v := range fx.feeds {
-		feeds[k] = v
+	cases := []struct {
+		name  string
+		c     Config
+		grids []Grid
+	}{
+		{"qwen2-vl", tinyTest(), []Grid{{GT: 2, GH: 4, GW: 4}, {GT: 1, GH: 4, GW: 4}}},
+		{"qwen2.5-vl", parseConfig(t, smallVocab(hfConfigQwen25VL())), []Grid{{GT: 2, GH: 12, GW: 10}, {GT: 1, GH: 12, GW: 10}}},
+		{"qwen3-vl", parseConfig(t, smallVocab3(hfConfigQwen3VL())), []Grid{{GT: 1, GH: 8, GW: 6}, {GT: 1, GH: 8, GW: 6}}},
 	}
-	paramFeeds(store, onnx.Float32, feeds)
-	run := func(on bool) map[string]ort.Tensor {
-		b, err := BuildTrain(c, onnx.Float32, recomputeLoss(on))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := newSession(t, rt, b, onnx.ExportOptions{ParamsAsInputs: true}).Run(context.Background(), feeds, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
+			feeds := trainFeeds(t, c, onnx.Float32, tc.grids, 2)
+			paramFeeds(sharpParams(t, c, 5, 3), onnx.Float32, feeds)
+			run := func(on bool) map[string]ort.Tensor {
+				b, err := BuildTrain(c, onnx.Float32, recomputeLoss(on))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := newSession(t, rt, b, onnx.ExportOptions{ParamsAsInputs: true}).Run(context.Background(), feeds, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			ref, got := run(false), run(true)
+			if len(ref) != len(got) {
+				t.Fatalf("%d outputs without recompute, %d with", len(ref), len(got))
+			}
+			worst := 0.0
+			for name, r := range ref {
+				want, have := asFloat64(t, r), asFloat64(t, got[name])
+				scale, diff := 0.0, 0.0
+				for i := range want {
+					scale = math.Max(scale, math.Abs(want[i]))
+					diff = math.Max(diff, math.Abs(want[i]-have[i]))
+				}
+				rel := diff / math.Max(scale, 1e-30)
+				worst = math.Max(worst, rel)
+				if len(have) != len(want) || !(rel <= 1e-6) {
+					t.Errorf("%s: recomputed output differs by %g (largest magnitude %g)", name, diff, scale)
+				}
+			}
+			t.Logf("worst relative difference over %d outputs: %.3g", len(ref), worst)
+		})
 	}
-	ref, got := run(false), run(true)
-	if len(ref) != len(got) {
-		t.Fatalf("%d outputs without recompute, %d with", len(ref), len(got))
-	}
-	worst := 0.0
-	for name, r := range ref {
-		want, have := asFloat64(t, r), asFloat64(t, got[name])
-		scale, diff := 0.0, 0.0
-		for i := range want {
-			scale = math.Max(scale, math.Abs(want[i]))
-			diff = math.Max(diff, math.Abs(want[i]-have[i]))
-		}
-		rel := diff / math.Max(scale, 1e-30)
-		worst = math.Max(worst, rel)
-		if len(have) != len(want) || !(rel <= 1e-6) {
-			t.Errorf("%s: recomputed output differs by %g (largest magnitude %g)", name, diff, scale)
-		}
-	}
-	t.Logf("worst relative difference over %d outputs: %.3g", len(ref), worst)
 }
 
 // memEnv selects the child mode of TestRecomputeMemory: "0" or "1" runs
