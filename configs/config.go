@@ -58,6 +58,10 @@ type ModelConfig struct {
 	Tokenizer string     `mapstructure:"tokenizer" yaml:"tokenizer"` // tiny | path to tokenizer.json or its folder
 	InitSeed  uint64     `mapstructure:"init_seed" yaml:"init_seed"`
 	LoRA      LoRAConfig `mapstructure:"lora" yaml:"lora"`
+	// Recompute turns on activation recomputation (gradient checkpointing)
+	// in the training graphs: only each layer's input is kept from the
+	// forward pass.
+	Recompute bool `mapstructure:"recompute" yaml:"recompute"`
 }
 
 // LoRAConfig selects low-rank adapters on a frozen base (rank 0 = full

@@ -117,6 +117,7 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 		return nil, err
 	}
 	loss := lossConfig(cfg.GRPO, cfg.Rollout.Temperature)
+	loss.Recompute = cfg.Model.Recompute
 	base, per := PolicySessions(cfg.Device)
 	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per}); err != nil {
 		t.Close()

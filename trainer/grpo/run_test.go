@@ -448,3 +448,19 @@ func TestBrokenVideoIsSkipped(t *testing.T) {
 		t.Fatalf("the skipped video is not named in the log:\n%s", logs.String())
 	}
 }
+
+// TestRecomputeSameRun: model.recompute changes memory, not results: the
+// same short run with and without it ends with identical parameters.
+func TestRecomputeSameRun(t *testing.T) {
+	needNative(t)
+	a, b := t.TempDir(), t.TempDir()
+	if _, err := Run(context.Background(), smallConfig(t, a, "sft.steps=2", "grpo.steps=1"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), smallConfig(t, b, "sft.steps=2", "grpo.steps=1", "model.recompute=true"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if finalParams(t, a).Checksum() != finalParams(t, b).Checksum() {
+		t.Fatal("recomputation changed the trained parameters")
+	}
+}

@@ -63,6 +63,7 @@ func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 		// Full fine-tuning keeps a frozen reference copy for the KL
 		// penalty; with LoRA the frozen base is the reference.
 		Reference: g.KLCoef > 0 && c.LoRA == nil,
+		Recompute: cfg.Model.Recompute,
 	}, how
 }
 
