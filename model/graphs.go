@@ -118,26 +118,7 @@ func BuildPrefill(c Config, float onnx.DType) (*Built, error) {
 }
 
 // BuildDecode emits the single-token decode graph with KV-cache inputs and outputs.
-func BuildDecode(c Config, float onnx.DType) (*Built, error) {
-	g := onnx.NewGraph("qwen2vl_decode", float)
-	a := newArch(g, c)
-	kvh, hd := int64(c.NumKeyValueHeads), int64(c.HeadDim())
-	ids := g.Input(InInputIDs, onnx.Int64, []int64{-1, 1}, "batch", "")
-	pos := g.Input(InPositionIDs, onnx.Int64, []int64{3, -1, 1}, "", "batch", "")
-	bias := g.Input(InAttnBias, float, []int64{-1, 1, 1, -1}, "batch", "", "", "total")
-	past := make([]kv, c.NumHiddenLayers)
-	for i := range past {
-		past[i].k = g.Input(PastKey(i), float, []int64{-1, kvh, -1, hd}, "batch", "", "past", "")
-		past[i].v = g.Input(PastValue(i), float, []int64{-1, kvh, -1, hd}, "batch", "", "past", "")
-	}
-	h, present := a.decoder(a.embed(ids, nil, nil, nil), pos, bias, past)
-	g.Output(OutLogits, a.lmHead(g.Squeeze(h, 1)))
-	for i, p := range present {
-		g.Output(PresentKey(i), p.k)
-		g.Output(PresentValue(i), p.v)
-	}
-	return finish(g, a, "decode")
-}
+func BuildDecode(c Config, float onnx.DType) (*Built, error) { return buildDecode(c, float, false) }
 
 // BuildDecodeStatic emits the single-token decode graph over fixed-size
 // cache buffers: past.i.key/value [B,kv_heads,C,head_dim] hold C slots, of
@@ -147,17 +128,27 @@ func BuildDecode(c Config, float onnx.DType) (*Built, error) {
 // buffers. The cache is read once per step and never copied, so a step's
 // memory traffic is the weights plus one read of the cache.
 func BuildDecodeStatic(c Config, float onnx.DType) (*Built, error) {
-	g := onnx.NewGraph("qwen2vl_decode_static", float)
+	return buildDecode(c, float, true)
+}
+
+// buildDecode emits a decode graph: with static, over fixed-size cache
+// buffers (BuildDecodeStatic), else with a growing cache (BuildDecode).
+func buildDecode(c Config, float onnx.DType, static bool) (*Built, error) {
+	name, what, pastDim, biasDim := "qwen2vl_decode", "decode", "past", "total"
+	if static {
+		name, what, pastDim, biasDim = "qwen2vl_decode_static", "decode_static", "cache", "slots"
+	}
+	g := onnx.NewGraph(name, float)
 	a := newArch(g, c)
-	a.staticCache = true
+	a.staticCache = static
 	kvh, hd := int64(c.NumKeyValueHeads), int64(c.HeadDim())
 	ids := g.Input(InInputIDs, onnx.Int64, []int64{-1, 1}, "batch", "")
 	pos := g.Input(InPositionIDs, onnx.Int64, []int64{3, -1, 1}, "", "batch", "")
-	bias := g.Input(InAttnBias, float, []int64{-1, 1, 1, -1}, "batch", "", "", "slots")
+	bias := g.Input(InAttnBias, float, []int64{-1, 1, 1, -1}, "batch", "", "", biasDim)
 	past := make([]kv, c.NumHiddenLayers)
 	for i := range past {
-		past[i].k = g.Input(PastKey(i), float, []int64{-1, kvh, -1, hd}, "batch", "", "cache", "")
-		past[i].v = g.Input(PastValue(i), float, []int64{-1, kvh, -1, hd}, "batch", "", "cache", "")
+		past[i].k = g.Input(PastKey(i), float, []int64{-1, kvh, -1, hd}, "batch", "", pastDim, "")
+		past[i].v = g.Input(PastValue(i), float, []int64{-1, kvh, -1, hd}, "batch", "", pastDim, "")
 	}
 	h, present := a.decoder(a.embed(ids, nil, nil, nil), pos, bias, past)
 	g.Output(OutLogits, a.lmHead(g.Squeeze(h, 1)))
@@ -165,7 +156,7 @@ func BuildDecodeStatic(c Config, float onnx.DType) (*Built, error) {
 		g.Output(PresentKey(i), p.k)
 		g.Output(PresentValue(i), p.v)
 	}
-	return finish(g, a, "decode_static")
+	return finish(g, a, what)
 }
 
 // sequenceLogProbs runs the full model over whole sequences and returns the
