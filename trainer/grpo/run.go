@@ -202,9 +202,10 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
 	in, how := sysinfo.PlanInput(t.cfg, mc)
 	plan := model.PlanMemory(mc, in)
-	t.log.Info("memory plan", "total", model.FormatBytes(plan.Total), "prompt_tokens", in.PromptLen, "estimate", how)
+	largest, size := plan.Largest()
+	t.log.Info("memory plan (trainer doctor prints the breakdown)", "total", model.FormatBytes(plan.Total), "largest", largest+" "+model.FormatBytes(size), "prompt_tokens", in.PromptLen, "estimate", how)
 	for _, l := range plan.Lines {
-		t.log.Info("memory plan", "item", l)
+		t.log.Debug("memory plan", "item", l)
 	}
 	if t.cfg.Device.Provider == "cuda" {
 		gpus, why := sysinfo.GPUs(ctx)
