@@ -48,6 +48,7 @@ type Policy struct {
 	loss   LossConfig
 	sess   map[string]*ort.Session
 	inputs map[string]map[string]bool // input names per graph
+	binds  *bindings                  // bound runs (decode), shared with views
 	// Counters of graph runs, for tests and metrics (e.g. prefill once per prompt).
 	runs map[string]int
 }
@@ -98,7 +99,7 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 	if opt.Float == onnx.Float64 {
 		opt.Session.DisableOptimizations = true // fused kernels are float32-only
 	}
-	p := &Policy{Config: c, Store: store, float: opt.Float, loss: opt.Loss, sess: map[string]*ort.Session{}, inputs: map[string]map[string]bool{}, runs: map[string]int{}}
+	p := &Policy{Config: c, Store: store, float: opt.Float, loss: opt.Loss, sess: map[string]*ort.Session{}, inputs: map[string]map[string]bool{}, binds: &bindings{}, runs: map[string]int{}}
 	for _, name := range opt.Graphs {
 		b, err := BuildGraph(c, name, opt.Float, opt.Loss)
 		if err != nil {
@@ -136,6 +137,9 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 // Close releases every session; it is idempotent.
 func (p *Policy) Close() error {
 	var errs []error
+	if err := p.binds.close(); err != nil {
+		errs = append(errs, fmt.Errorf("close decode binding: %w", err))
+	}
 	for name, s := range p.sess {
 		if err := s.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", name, err))
@@ -270,8 +274,16 @@ func (p *Policy) Decode(ctx context.Context, tokens, pos []int64, valid [][]bool
 // fixed-size buffers [B,kv_heads,C,head_dim]; valid[b] has C+1 entries,
 // the filled slots and, last, the new token. It returns the logits and
 // only the new token's keys and values [B,kv_heads,1,head_dim] per layer.
+//
+// The run is bound (ort.Binding): while the batch size, the cache buffers
+// and the parameter store stay the same, a step creates no tensors. The
+// returned logits and keys/values are the binding's output buffers, valid
+// until the next DecodeStatic call.
 func (p *Policy) DecodeStatic(ctx context.Context, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
-	return p.decode(ctx, GraphDecodeStatic, tokens, pos, valid, cache)
+	if len(tokens) == 0 || len(valid) != len(tokens) {
+		return nil, KVCache{}, fmt.Errorf("policy %s: %d tokens, %d attention rows", GraphDecodeStatic, len(tokens), len(valid))
+	}
+	return p.decodeStaticBound(ctx, tokens, pos, valid, cache)
 }
 
 func (p *Policy) decode(ctx context.Context, graph string, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
