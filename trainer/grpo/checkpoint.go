@@ -66,7 +66,21 @@ func (t *Trainer) checkpoint() error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if t.ref != nil {
-		if err := t.ref.Save(filepath.Join(tmp, "reference.safetensors"), nil); err != nil {
+		// With LoRA the reference differs from the frozen base only in its
+		// adapters: only those are saved.
+		ref := t.ref
+		if t.policy.Config.LoRA != nil {
+			ad := params.New()
+			for _, p := range t.ref.Params() {
+				if model.IsLoRAParam(p.Name) {
+					if _, err := ad.Add(p.Name, p.Shape, p.Data); err != nil {
+						return fmt.Errorf("checkpoint: %w", err)
+					}
+				}
+			}
+			ref = ad
+		}
+		if err := ref.Save(filepath.Join(tmp, "reference.safetensors"), nil); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -165,9 +179,24 @@ func (t *Trainer) restore() (int, error) {
 		return 0, fmt.Errorf("resume: %w", err)
 	}
 	if p := filepath.Join(dir, "reference.safetensors"); fileExists(p) {
-		ref := params.New()
-		if ref, err = params.Load(p); err != nil {
+		ref, err := params.Load(p)
+		if err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
+		}
+		if t.policy.Config.LoRA != nil {
+			// Adapters only: the base is the policy's frozen base.
+			full, err := t.referenceStore()
+			if err != nil {
+				return 0, fmt.Errorf("resume: %w", err)
+			}
+			for _, a := range ref.Params() {
+				dst, ok := full.Get(a.Name)
+				if !ok || len(dst.Data) != len(a.Data) {
+					return 0, fmt.Errorf("resume: %s: reference adapter %s does not match the model", p, a.Name)
+				}
+				copy(dst.Data, a.Data)
+			}
+			ref = full
 		}
 		t.ref = ref
 	}

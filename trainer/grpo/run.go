@@ -227,6 +227,27 @@ func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
 	return nil
 }
 
+// referenceStore freezes the current policy as the KL reference. With
+// LoRA the frozen base weights are shared (they never change) and only the
+// adapters are copied, so the reference costs no second copy of the model.
+func (t *Trainer) referenceStore() (*params.Store, error) {
+	st := t.policy.Store
+	if t.policy.Config.LoRA == nil {
+		return st.Clone(), nil
+	}
+	ref := params.New()
+	for _, p := range st.Params() {
+		data := p.Data
+		if model.IsLoRAParam(p.Name) {
+			data = append([]float32(nil), p.Data...)
+		}
+		if _, err := ref.Add(p.Name, p.Shape, data); err != nil {
+			return nil, fmt.Errorf("reference: %w", err)
+		}
+	}
+	return ref, nil
+}
+
 // newOptimizer makes the optimizer of the current phase (fresh moments).
 func (t *Trainer) newOptimizer() error {
 	var oc optim.Config
@@ -314,7 +335,11 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		// The reference policy is the warmed-up one, frozen.
 		t.state.Phase = "grpo"
 		if cfg.GRPO.KLCoef > 0 {
-			t.ref = t.policy.Store.Clone()
+			ref, err := t.referenceStore()
+			if err != nil {
+				return nil, err
+			}
+			t.ref = ref
 		}
 		if err := t.newOptimizer(); err != nil {
 			return nil, err
@@ -324,7 +349,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	if cfg.GRPO.KLCoef > 0 && t.ref == nil {
-		t.ref = t.policy.Store.Clone()
+		var err error
+		if t.ref, err = t.referenceStore(); err != nil {
+			return nil, err
+		}
 	}
 
 	// Evaluation before GRPO.

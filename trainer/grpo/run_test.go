@@ -464,3 +464,37 @@ func TestRecomputeSameRun(t *testing.T) {
 		t.Fatal("recomputation changed the trained parameters")
 	}
 }
+
+// TestLoRAResumeIsExact: with LoRA the reference keeps only its adapters
+// in checkpoints; a resumed run still ends where the straight one does.
+func TestLoRAResumeIsExact(t *testing.T) {
+	needNative(t)
+	lora := []string{"sft.steps=3", "model.lora.rank=4", "model.lora.target_modules=[q_proj, v_proj]"}
+	straight, split := t.TempDir(), t.TempDir()
+	if _, err := Run(context.Background(), smallConfig(t, straight, lora...), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), smallConfig(t, split, lora...), Options{StopAfter: 2}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	// The saved reference holds adapters only.
+	ck, err := LatestCheckpoint(split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := params.Load(filepath.Join(ck, "reference.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ref.Names() {
+		if !model.IsLoRAParam(n) {
+			t.Fatalf("reference checkpoint holds base weight %s", n)
+		}
+	}
+	if _, err := Run(context.Background(), smallConfig(t, split, lora...), Options{Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if finalParams(t, straight).Checksum() != finalParams(t, split).Checksum() {
+		t.Fatal("resumed LoRA run differs from the straight run")
+	}
+}
