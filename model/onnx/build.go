@@ -78,10 +78,7 @@ func (g *Graph) Build(opt ExportOptions) (*pb.ModelProto, error) {
 	// Prune: mark nodes needed by the outputs.
 	needed := map[*node]bool{}
 	used := map[*Value]bool{}
-	stack := []*Value{}
-	for _, o := range g.outputs {
-		stack = append(stack, o)
-	}
+	stack := append([]*Value{}, g.outputs...)
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

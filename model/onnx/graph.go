@@ -428,12 +428,6 @@ func (g *Graph) ConstI64(vals []int64, shape []int64) *Value {
 	return v
 }
 
-func (g *Graph) constBool(vals []bool, shape []int64) *Value {
-	v := g.constant("ConstBool", Bool, shape)
-	v.bdata = slices.Clone(vals)
-	return v
-}
-
 // Scalar adds a rank-0 constant of the graph float type.
 func (g *Graph) Scalar(v float64) *Value { return g.ConstF([]float64{v}, []int64{}) }
 

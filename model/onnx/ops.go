@@ -1,7 +1,6 @@
 package onnx
 
 import (
-	"fmt"
 	"math"
 	"slices"
 )
@@ -1079,8 +1078,4 @@ func (g *Graph) shapeOf(x *Value) *Value {
 // zerosLike returns zeros with x's dtype and shape.
 func (g *Graph) zerosLike(x *Value) *Value {
 	return g.constantOfShape(g.shapeOf(x), x.DType, 0)
-}
-
-func opErr(op string, format string, args ...any) error {
-	return fmt.Errorf("onnx: %s: %s", op, fmt.Sprintf(format, args...))
 }

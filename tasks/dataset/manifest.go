@@ -104,7 +104,6 @@ func sortFailures(f []Failure) []Failure {
 // finalize writes the data files and the manifest from the committed
 // records with the given ids (all records when ids is nil).
 func finalize(out string, head Manifest, ids []string, formats []string) (*Manifest, error) {
-	var recs []record
 	if ids == nil {
 		var err error
 		if ids, err = listRecords(out); err != nil {
@@ -142,7 +141,6 @@ func finalize(out string, head Manifest, ids []string, formats []string) (*Manif
 	var jsonl bytes.Buffer
 	for _, s := range samples {
 		rec := byID[s.ID]
-		recs = append(recs, rec)
 		m.Counts[string(s.DataSource)]++
 		m.Subtypes[s.Subtype]++
 		videos[s.VideoID] = true

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 
 	"github.com/videossr/videossr-go/configs"
@@ -192,15 +191,4 @@ func largestDivisor(n, k int) int {
 		}
 	}
 	return 2
-}
-
-// sourcesOf lists the data sources present in the pool, in canonical order.
-func (d *Data) sourcesOf() []tasks.DataSource {
-	var out []tasks.DataSource
-	for _, s := range tasks.AllDataSources() {
-		if len(d.Train[s]) > 0 {
-			out = append(out, s)
-		}
-	}
-	return slices.Clip(out)
 }

@@ -160,8 +160,6 @@ func (t *Trainer) Close() error {
 	return errors.Join(errs...)
 }
 
-func (t *Trainer) logf(msg string, args ...any) { t.log.Info(msg, args...) }
-
 // lossConfig maps the GRPO config onto the training graph's loss.
 func lossConfig(g configs.GRPOConfig, temperature float64) model.LossConfig {
 	lc := model.DefaultGRPOLoss()
