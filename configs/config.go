@@ -287,8 +287,8 @@ func (c *Config) Validate() error {
 	if l := c.Model.LoRA; l.Rank < 0 || (l.Rank > 0 && (l.Alpha <= 0 || len(l.TargetModules) == 0)) {
 		bad("model.lora", "rank %d, alpha %g, %d target modules: want rank 0 (off) or rank > 0 with alpha > 0 and target_modules", l.Rank, l.Alpha, len(l.TargetModules))
 	}
-	if l := c.Model.LoRA; l.Dropout != 0 {
-		bad("model.lora.dropout", "%g: LoRA dropout is not implemented in the training graph; use 0", l.Dropout)
+	if l := c.Model.LoRA; l.Dropout < 0 || l.Dropout >= 1 {
+		bad("model.lora.dropout", "%g, want 0 <= dropout < 1", l.Dropout)
 	}
 	if c.Device.RolloutThreads < 0 || c.Device.IntraOpThreads < 0 || c.Device.InterOpThreads < 0 {
 		bad("device", "thread counts must be >= 0")

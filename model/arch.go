@@ -20,6 +20,8 @@ type arch struct {
 	// fixed-size cache buffers without concatenating the new ones (see
 	// BuildDecodeStatic).
 	staticCache bool
+	// training marks the training graphs: LoRA dropout applies there only.
+	training bool
 	// lora holds the module paths with adapters (nil without LoRA).
 	lora map[string]bool
 	// deepstack holds Qwen3-VL's deepstack features [B,L,H] (zero outside
@@ -63,6 +65,11 @@ func (a *arch) adapter(x, y *onnx.Value, path string) *onnx.Value {
 	}
 	g := a.g
 	an, bn := LoRAParamNames(path)
+	if p := a.c.LoRA.Dropout; a.training && p > 0 {
+		// PEFT's lora_dropout on the adapter input, training graphs only;
+		// each module draws from its own seeded stream.
+		x = g.Dropout(x, p, loraDropoutSeed(path))
+	}
 	d := g.MatMul(g.MatMul(x, g.Transpose(a.param(an), 1, 0)), g.Transpose(a.param(bn), 1, 0))
 	return g.Add(y, g.Mul(d, g.Scalar(a.c.LoRA.Scale())))
 }

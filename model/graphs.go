@@ -208,11 +208,9 @@ func BuildTrain(c Config, float onnx.DType, lc LossConfig) (*Built, error) {
 	if err := lc.Validate(); err != nil {
 		return nil, err
 	}
-	if c.LoRA != nil && c.LoRA.Dropout > 0 {
-		return nil, fmt.Errorf("%w: lora dropout %g is not implemented in the training graph (set lora dropout to 0)", ErrBadLoRA, c.LoRA.Dropout)
-	}
 	g := onnx.NewGraph("qwen2vl_train_"+lc.Mode, float)
 	a := newArch(g, c)
+	a.training = true
 	a.recompute = lc.Recompute
 	logp, ent := a.sequenceLogProbs(true, lc.Temperature)
 	mask := g.Input(InRespMask, float, []int64{-1, -1}, "batch", "response")

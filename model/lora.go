@@ -25,8 +25,8 @@ type LoRAConfig struct {
 	// Alpha is lora_alpha; the adapter output is scaled by Alpha/Rank
 	// (Alpha/sqrt(Rank) with RSLoRA).
 	Alpha float64
-	// Dropout is lora_dropout. Inference graphs ignore it (deterministic);
-	// the training graphs do not implement it and refuse a positive value.
+	// Dropout is lora_dropout, applied to the adapter input in the training
+	// graphs (ONNX Dropout, seeded per module); inference graphs ignore it.
 	Dropout float64
 	// TargetModules are PEFT target_modules: a module is adapted when its
 	// path equals an entry or ends with "." + entry (e.g. q_proj, v_proj,
@@ -56,6 +56,18 @@ const (
 	loraSuffixA = ".lora_A.weight"
 	loraSuffixB = ".lora_B.weight"
 )
+
+// loraDropoutSeed is the seed of a module's LoRA dropout stream (FNV-1a of
+// its path), so every module draws its own masks and a new session draws
+// the same sequence again.
+func loraDropoutSeed(path string) int64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(path); i++ {
+		h ^= uint64(path[i])
+		h *= 1099511628211
+	}
+	return int64(h >> 1)
+}
 
 // LoRAParamNames returns the in-store names of the A and B adapter weights of a module.
 func LoRAParamNames(module string) (a, b string) { return module + loraSuffixA, module + loraSuffixB }

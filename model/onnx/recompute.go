@@ -203,6 +203,12 @@ func (rc *recomputer) emit(s int, gy *Value) map[*Value]*Value {
 	rc.side = nil
 	m := map[*Value]*Value{x: g.gate(x, deps)}
 	for _, n := range rc.nodes[s] {
+		if n.op == "RandomUniformLike" {
+			// A second draw would give another dropout mask: reuse the
+			// forward pass's.
+			m[n.outputs[0]] = n.outputs[0]
+			continue
+		}
 		outs := make([]outSpec, len(n.outputs))
 		for i, o := range n.outputs {
 			outs[i] = outSpec{o.DType, o.Shape}
