@@ -56,6 +56,7 @@ With no subcommand it runs the training job described by the configuration
 		newEvalCmd(),
 		newBenchCmd(),
 		newReportCmd(),
+		newInspectCmd(),
 		newExportCmd(),
 		newTokenizeCmd(),
 		newDoctorCmd(),

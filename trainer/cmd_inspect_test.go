@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/videossr/videossr-go/trainer/grpo"
+)
+
+func TestInspect(t *testing.T) {
+	dir := t.TempDir()
+	// A model folder.
+	tok, err := grpo.LoadTokenizer("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := grpo.TinyModel(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, "model")
+	store, err := c.InitParams(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(md, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SaveJSON(filepath.Join(md, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Save(filepath.Join(md, "model.safetensors"), nil); err != nil {
+		t.Fatal(err)
+	}
+	// A run directory with a checkpoint and metrics.
+	run := filepath.Join(dir, "run")
+	ck := filepath.Join(run, "checkpoints", "1-grpo-000002")
+	files := map[string]string{
+		filepath.Join(run, "config.yaml"):           "seed: 1\n",
+		filepath.Join(run, "checkpoints", "latest"): "1-grpo-000002\n",
+		filepath.Join(ck, "state.json"):             `{"phase":"grpo","sft_step":5,"grpo_step":2}`,
+		filepath.Join(run, "metrics.jsonl"):         `{"step":7,"phase":"grpo","reward/mean":0.25,"zero_var_frac":0.5,"kl":0.01}` + "\n",
+		filepath.Join(dir, "rows.jsonl"):            `{"id":"a","data_source":"counting","subtype":"counting","answer":"1,0,2","frames":["f.jpg"],"prompt":[{"role":"user","content":"<video>\nCount."}]}` + "\n",
+	}
+	for p, s := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, err := execCmd(t, newInspectCmd(), "", md, run, filepath.Join(dir, "rows.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"model folder, qwen2_vl",
+		"963584 parameters in 69 F32 tensors",
+		"phase grpo, warm-up step 5, GRPO step 2",
+		"last grpo step 7: reward/mean 0.25, zero_var_frac 0.5, kl 0.01",
+		"not finished",
+		"1 rows",
+		`answer "1,0,2"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := execCmd(t, newInspectCmd(), "", dir); err == nil || !strings.Contains(err.Error(), "not a run directory") {
+		t.Fatalf("a plain directory: %v", err)
+	}
+}
