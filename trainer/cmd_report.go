@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -17,7 +19,8 @@ func newReportCmd() *cobra.Command {
 		Use:   "report RUN_DIR...",
 		Short: "Compare finished runs: held-out VIUBench before/after GRPO, training reward and zero-variance groups",
 		Long: `report reads RUN_DIR/result.json of finished runs (several seeds, ablations)
-and prints one Markdown row per run and, per reward mode, the mean and
+and prints one Markdown row per run and, per group of runs (the directory
+name without its -seedN ending, else the reward mode), the mean and
 standard deviation over its runs.`,
 		Example: `  trainer report runs/seed1 runs/seed2 runs/seed3 runs/strict1`,
 		Args:    cobra.MinimumNArgs(1),
@@ -49,7 +52,7 @@ func writeReport(w io.Writer, rs []*grpo.Result) {
 		after := 100 * r.After.Overall
 		fmt.Fprintf(w, "| %s | %s | %d | %.1f | %.1f | %+.1f | %.3f → %.3f | %.2f → %.2f |\n", r.RunDir, r.Reward, r.Seed, before, after, after-before,
 			r.RewardFirst, r.RewardLast, r.ZeroVarFirst, r.ZeroVarLast)
-		groups[r.Reward] = append(groups[r.Reward], r)
+		groups[groupOf(r)] = append(groups[groupOf(r)], r)
 	}
 	keys := make([]string, 0, len(groups))
 	for k := range groups {
@@ -57,7 +60,7 @@ func writeReport(w io.Writer, rs []*grpo.Result) {
 	}
 	sort.Strings(keys)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| reward | runs | VIUBench before | VIUBench after | change | zero-variance groups (mean over GRPO) |")
+	fmt.Fprintln(w, "| runs of | runs | VIUBench before | VIUBench after | change | zero-variance groups (mean over GRPO) |")
 	fmt.Fprintln(w, "|--|--|--|--|--|--|")
 	for _, k := range keys {
 		g := groups[k]
@@ -72,6 +75,20 @@ func writeReport(w io.Writer, rs []*grpo.Result) {
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", k, len(g), meanSD(b, "%.1f"), meanSD(a, "%.1f"), meanSD(d, "%+.1f"), meanSD(z, "%.2f"))
 	}
+}
+
+// seedSuffix matches the "-seedN" ending of run directories made by
+// scripts/seeds.sh and scripts/ablations.sh.
+var seedSuffix = regexp.MustCompile(`-seed[0-9]+$`)
+
+// groupOf is the group a run is summarised in: its directory name without
+// a -seedN ending (e.g. smooth, strict, no-kl), else its reward mode.
+func groupOf(r *grpo.Result) string {
+	base := filepath.Base(r.RunDir)
+	if seedSuffix.MatchString(base) {
+		return seedSuffix.ReplaceAllString(base, "")
+	}
+	return r.Reward
 }
 
 // meanSD formats the mean ± sample standard deviation of xs.

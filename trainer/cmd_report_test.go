@@ -27,3 +27,11 @@ func TestWriteReport(t *testing.T) {
 		}
 	}
 }
+
+func TestReportGroupsBySeedlessDirName(t *testing.T) {
+	for dir, want := range map[string]string{"runs/seeds/no-kl-seed2": "no-kl", "runs/seeds/smooth-seed13": "smooth", "runs/mine": "strict"} {
+		if got := groupOf(&grpo.Result{RunDir: dir, Reward: "strict"}); got != want {
+			t.Errorf("groupOf(%s) = %q, want %q", dir, got, want)
+		}
+	}
+}
