@@ -3,13 +3,13 @@
 # the default job and prints the comparison (trainer report), next to the
 # default runs of scripts/seeds.sh when they exist in the same OUT.
 #
-#   bash scripts/ablations.sh                         # no-kl group-4 dynamic-sampling lora, seeds 1 2 3
+#   bash scripts/ablations.sh                         # no-kl group-4 dynamic-sampling, seeds 1 2 3
 #   ABLATIONS="no-kl lora" SEEDS="1" bash scripts/ablations.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 SEEDS="${SEEDS:-1 2 3}"
-ABLATIONS="${ABLATIONS:-no-kl group-4 dynamic-sampling lora}"
+ABLATIONS="${ABLATIONS:-no-kl group-4 dynamic-sampling}"
 OUT="${OUT:-runs/seeds}"
 TRAINER="${TRAINER:-go run ./trainer}"
 dirs=()
