@@ -103,60 +103,14 @@ func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampli
 	}
 	st.Prompts, st.Rows = len(prompts), len(prompts)*g
 
-	// 1. Vision: one encoder run per prompt (a prompt's videos share a frame
-	// size; different prompts may not), concatenated for the prefill.
-	t0 := time.Now()
-	var grids []model.Grid
-	var embeds ort.Tensor
-	videos := make([][]int, len(prompts))
-	for i, p := range prompts {
-		if len(p.Videos) == 0 {
-			continue
-		}
-		vb, err := e.cfg.NewVisionBatch(p.Videos)
-		if err != nil {
-			return nil, st, fmt.Errorf("rollout: prompt %d: %w", i, err)
-		}
-		emb, err := e.model.Encode(ctx, vb)
-		if err != nil {
-			return nil, st, fmt.Errorf("rollout: prompt %d: %w", i, err)
-		}
-		st.VisionRuns++
-		for _, v := range p.Videos {
-			videos[i] = append(videos[i], len(grids))
-			grids = append(grids, v.Grid)
-		}
-		if embeds, err = concatRows(embeds, emb); err != nil {
-			return nil, st, err
-		}
-	}
-	if embeds.Data == nil {
-		// A text-only batch still feeds the splice input one zero row.
-		embeds = zeroRows(e.model, e.cfg.VisionEmbedWidth())
-	}
-	st.Vision = time.Since(t0)
-
-	// 2. Prefill once per prompt.
-	t0 = time.Now()
-	ids := make([][]int, len(prompts))
-	for i, p := range prompts {
-		ids[i] = p.IDs
-		st.PrefillTokens += len(p.IDs)
-	}
-	layout, items := Layout(e.cfg, grids, videos)
-	pb, err := e.cfg.NewPromptBatch(ids, items, layout, e.pad)
+	// 1-2. Vision once per prompt, prefill once per prompt.
+	logits, cache, pb, err := e.prefill(ctx, prompts, &st)
 	if err != nil {
-		return nil, st, fmt.Errorf("rollout: %w", err)
+		return nil, st, err
 	}
-	logits, cache, err := e.model.Prefill(ctx, pb, embeds)
-	if err != nil {
-		return nil, st, fmt.Errorf("rollout: prefill: %w", err)
-	}
-	st.PrefillRows = len(prompts)
-	st.Prefill = time.Since(t0)
 
 	// 3. Share each prompt's cache with its g rows.
-	t0 = time.Now()
+	t0 := time.Now()
 	V := e.cfg.VocabSize
 	n := len(prompts) * g
 	rowOf := make([]int, n) // cache row (prompt) of each sample
@@ -195,44 +149,12 @@ func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampli
 
 	// 4. Batched decode of the live rows.
 	if sd, ok := e.model.(StaticDecoder); ok && sd.Loaded(model.GraphDecodeStatic) {
-		if err := e.decodeStatic(ctx, sd, out, active, cache, valid, pos, rngs, sp, stop, s, &st); err != nil {
-			return nil, st, err
-		}
-		active = nil
+		err = e.decodeStatic(ctx, sd, out, active, cache, valid, pos, rngs, sp, stop, s, &st)
+	} else {
+		err = e.decodeGrowing(ctx, out, active, cache, valid, pos, rngs, sp, stop, s, &st)
 	}
-	for len(active) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, st, err
-		}
-		tokens := make([]int64, len(active))
-		ps := make([]int64, len(active))
-		vs := make([][]bool, len(active))
-		for j, r := range active {
-			tokens[j] = int64(out[r].Tokens[len(out[r].Tokens)-1])
-			ps[j] = pos[r]
-			pos[r]++
-			valid[r] = append(valid[r], true)
-			vs[j] = valid[r]
-		}
-		logits, cache, err = e.model.Decode(ctx, tokens, ps, vs, cache)
-		if err != nil {
-			return nil, st, fmt.Errorf("rollout: decode step %d: %w", st.DecodeSteps+1, err)
-		}
-		st.DecodeSteps++
-		keep := make([]int, 0, len(active))
-		next := active[:0:0]
-		for j, r := range active {
-			if e.emit(&out[r], sp, logits[j*V:(j+1)*V], rngs[r], stop, s) {
-				keep = append(keep, j)
-				next = append(next, r)
-			}
-		}
-		if len(keep) < len(active) && len(keep) > 0 {
-			if cache, err = selectRows(cache, keep); err != nil {
-				return nil, st, err
-			}
-		}
-		active = next
+	if err != nil {
+		return nil, st, err
 	}
 	st.Gen = time.Since(t0)
 	for r := range out {
@@ -277,39 +199,131 @@ func (e *Engine) emit(smp *Sample, sp *sampler, logits []float32, rng *rand.Rand
 	return true
 }
 
-// prefillOne prefills a single prompt and returns its last-position logits
-// (used by tests that recompute generations without the cache).
-func (e *Engine) prefillOne(ctx context.Context, p Prompt) ([]float32, model.KVCache, error) {
-	var embeds ort.Tensor
+// prefill encodes each prompt's videos (one vision run per prompt: a
+// prompt's videos share a frame size, different prompts may not) and
+// prefills all prompts in one left-padded batch. It returns the
+// last-position logits, the KV cache and the prompt batch.
+func (e *Engine) prefill(ctx context.Context, prompts []Prompt, st *Stats) ([]float32, model.KVCache, *model.PromptBatch, error) {
+	t0 := time.Now()
 	var grids []model.Grid
-	var vids []int
-	if len(p.Videos) > 0 {
+	var embeds ort.Tensor
+	videos := make([][]int, len(prompts))
+	for i, p := range prompts {
+		if len(p.Videos) == 0 {
+			continue
+		}
 		vb, err := e.cfg.NewVisionBatch(p.Videos)
 		if err != nil {
-			return nil, model.KVCache{}, err
+			return nil, model.KVCache{}, nil, fmt.Errorf("rollout: prompt %d: %w", i, err)
 		}
-		if embeds, err = e.model.Encode(ctx, vb); err != nil {
-			return nil, model.KVCache{}, err
+		emb, err := e.model.Encode(ctx, vb)
+		if err != nil {
+			return nil, model.KVCache{}, nil, fmt.Errorf("rollout: prompt %d: %w", i, err)
 		}
+		st.VisionRuns++
 		for _, v := range p.Videos {
-			vids = append(vids, len(grids))
+			videos[i] = append(videos[i], len(grids))
 			grids = append(grids, v.Grid)
 		}
-	} else {
+		if embeds, err = concatRows(embeds, emb); err != nil {
+			return nil, model.KVCache{}, nil, err
+		}
+	}
+	if embeds.Data == nil {
+		// A text-only batch still feeds the splice input one zero row.
 		embeds = zeroRows(e.model, e.cfg.VisionEmbedWidth())
 	}
-	layout, items := Layout(e.cfg, grids, [][]int{vids})
-	pb, err := e.cfg.NewPromptBatch([][]int{p.IDs}, items, layout, e.pad)
-	if err != nil {
-		return nil, model.KVCache{}, err
+	st.Vision += time.Since(t0)
+
+	t0 = time.Now()
+	ids := make([][]int, len(prompts))
+	for i, p := range prompts {
+		ids[i] = p.IDs
+		st.PrefillTokens += len(p.IDs)
 	}
-	return e.model.Prefill(ctx, pb, embeds)
+	layout, items := Layout(e.cfg, grids, videos)
+	pb, err := e.cfg.NewPromptBatch(ids, items, layout, e.pad)
+	if err != nil {
+		return nil, model.KVCache{}, nil, fmt.Errorf("rollout: %w", err)
+	}
+	logits, cache, err := e.model.Prefill(ctx, pb, embeds)
+	if err != nil {
+		return nil, model.KVCache{}, nil, fmt.Errorf("rollout: prefill: %w", err)
+	}
+	st.PrefillRows += len(prompts)
+	st.Prefill += time.Since(t0)
+	return logits, cache, pb, nil
 }
 
-// decodeStatic decodes the live rows over fixed-size cache buffers: each
-// row's prompt cache is copied once into buffers of C = prompt length +
-// MaxNewTokens slots, every step writes only the new token's key and value
-// into its slot, and rows that finish are dropped from the buffers.
+// stepFunc runs one decode step for the live rows: their last tokens and
+// positions; rows lists their sample indices. It returns the logits [rows*V].
+type stepFunc func(tokens, pos []int64, rows []int) ([]float32, error)
+
+// decodeLoop feeds every live row its last token until all have stopped:
+// step runs the model, emit samples, and shrink keeps the cache rows (by
+// position among the live rows) of the rows that go on.
+func (e *Engine) decodeLoop(ctx context.Context, out []Sample, active []int, pos []int64, rngs []*rand.Rand, sp *sampler,
+	stop map[int]bool, s Sampling, st *Stats, step stepFunc, shrink func(keep []int) error) error {
+	V := e.cfg.VocabSize
+	for len(active) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		tokens := make([]int64, len(active))
+		ps := make([]int64, len(active))
+		for j, r := range active {
+			tokens[j] = int64(out[r].Tokens[len(out[r].Tokens)-1])
+			ps[j] = pos[r]
+			pos[r]++
+		}
+		logits, err := step(tokens, ps, active)
+		if err != nil {
+			return fmt.Errorf("rollout: decode step %d: %w", st.DecodeSteps+1, err)
+		}
+		st.DecodeSteps++
+		keep := make([]int, 0, len(active))
+		next := active[:0:0]
+		for j, r := range active {
+			if e.emit(&out[r], sp, logits[j*V:(j+1)*V], rngs[r], stop, s) {
+				keep = append(keep, j)
+				next = append(next, r)
+			}
+		}
+		if len(keep) < len(active) && len(keep) > 0 {
+			if err := shrink(keep); err != nil {
+				return err
+			}
+		}
+		active = next
+	}
+	return nil
+}
+
+// decodeGrowing decodes with the growing-cache decode graph: each step's
+// cache output (past + the new token) is the next step's input.
+func (e *Engine) decodeGrowing(ctx context.Context, out []Sample, active []int, cache model.KVCache,
+	valid [][]bool, pos []int64, rngs []*rand.Rand, sp *sampler, stop map[int]bool, s Sampling, st *Stats) error {
+	step := func(tokens, ps []int64, rows []int) ([]float32, error) {
+		vs := make([][]bool, len(rows))
+		for j, r := range rows {
+			valid[r] = append(valid[r], true)
+			vs[j] = valid[r]
+		}
+		logits, next, err := e.model.Decode(ctx, tokens, ps, vs, cache)
+		cache = next
+		return logits, err
+	}
+	shrink := func(keep []int) (err error) {
+		cache, err = selectRows(cache, keep)
+		return err
+	}
+	return e.decodeLoop(ctx, out, active, pos, rngs, sp, stop, s, st, step, shrink)
+}
+
+// decodeStatic decodes over fixed-size cache buffers: each row's prompt
+// cache is copied once into buffers of C = prompt length + MaxNewTokens
+// slots, every step writes only the new token's key and value into its
+// slot, and rows that finish are dropped from the buffers.
 func (e *Engine) decodeStatic(ctx context.Context, sd StaticDecoder, out []Sample, active []int, cache model.KVCache,
 	valid [][]bool, pos []int64, rngs []*rand.Rand, sp *sampler, stop map[int]bool, s Sampling, st *Stats) error {
 	if len(active) == 0 {
@@ -321,21 +335,12 @@ func (e *Engine) decodeStatic(ctx context.Context, sd StaticDecoder, out []Sampl
 	if err != nil {
 		return err
 	}
-	V := e.cfg.VocabSize
-	for step := 0; len(active) > 0; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		slot := L + step
-		tokens := make([]int64, len(active))
-		ps := make([]int64, len(active))
-		vs := make([][]bool, len(active))
-		for j, r := range active {
-			tokens[j] = int64(out[r].Tokens[len(out[r].Tokens)-1])
-			ps[j] = pos[r]
-			pos[r]++
-			// Slots: the prompt's (left-padded) positions, the tokens fed so
-			// far, empty slots; then the new token itself.
+	slot := L
+	step := func(tokens, ps []int64, rows []int) ([]float32, error) {
+		// Slots: the prompt's (left-padded) positions, the tokens fed so
+		// far, empty slots; then the new token itself.
+		vs := make([][]bool, len(rows))
+		for j, r := range rows {
 			v := make([]bool, C+1)
 			copy(v, valid[r][:slot])
 			v[C] = true
@@ -343,27 +348,20 @@ func (e *Engine) decodeStatic(ctx context.Context, sd StaticDecoder, out []Sampl
 		}
 		logits, fresh, err := sd.DecodeStatic(ctx, tokens, ps, vs, buf)
 		if err != nil {
-			return fmt.Errorf("rollout: decode step %d: %w", st.DecodeSteps+1, err)
+			return nil, err
 		}
-		st.DecodeSteps++
 		if err := writeSlot(buf, fresh, slot); err != nil {
-			return err
+			return nil, err
 		}
-		keep := make([]int, 0, len(active))
-		next := active[:0:0]
-		for j, r := range active {
+		for _, r := range rows {
 			valid[r] = append(valid[r][:slot], true)
-			if e.emit(&out[r], sp, logits[j*V:(j+1)*V], rngs[r], stop, s) {
-				keep = append(keep, j)
-				next = append(next, r)
-			}
 		}
-		if len(keep) < len(active) && len(keep) > 0 {
-			if buf, err = selectRows(buf, keep); err != nil {
-				return err
-			}
-		}
-		active = next
+		slot++
+		return logits, nil
 	}
-	return nil
+	shrink := func(keep []int) (err error) {
+		buf, err = selectRows(buf, keep)
+		return err
+	}
+	return e.decodeLoop(ctx, out, active, pos, rngs, sp, stop, s, st, step, shrink)
 }

@@ -112,7 +112,8 @@ func greedyParity(t *testing.T, decodeGraph string) {
 		var seq []int
 		for len(seq) < maxNew {
 			full := append(append([]int(nil), pr.IDs...), seq...)
-			logits, _, err := NewEngine(p, c, nil, c.BosTokenID).prefillOne(ctx, Prompt{IDs: full, Videos: pr.Videos})
+			var st Stats
+			logits, _, _, err := NewEngine(p, c, nil, c.BosTokenID).prefill(ctx, []Prompt{{IDs: full, Videos: pr.Videos}}, &st)
 			if err != nil {
 				t.Fatal(err)
 			}
