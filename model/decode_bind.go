@@ -3,19 +3,38 @@ package model
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/model/params"
 )
 
 // decodeBinding is a preallocated run of the static-cache decode graph
 // (ort.Binding): the parameters and the cache buffers are bound once, and
 // each step only writes the new tokens, positions and attention bias in
-// place. It is reused while the batch size, the number of cache slots, the
-// parameter store and the cache buffers stay the same.
+// place. It is reused while its key holds.
 type decodeBinding struct {
 	b   *ort.Binding
-	key string
+	key bindingKey
+}
+
+// bindingKey is what a decode binding was made over: the parameter store,
+// the batch shape and the first element of every cache buffer.
+type bindingKey struct {
+	store    *params.Store
+	B, slots int
+	buffers  []any
+}
+
+func (k bindingKey) equal(o bindingKey) bool {
+	if k.store != o.store || k.B != o.B || k.slots != o.slots || len(k.buffers) != len(o.buffers) {
+		return false
+	}
+	for i := range k.buffers {
+		if k.buffers[i] != o.buffers[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // bindings holds a Policy's bound runs; views (WithStore) share it.
@@ -32,14 +51,13 @@ func (bs *bindings) close() error {
 	return err
 }
 
-// bindingKey identifies what a decode binding was made over.
-func (p *Policy) bindingKey(B, slots int, cache KVCache) string {
-	var k strings.Builder
-	fmt.Fprintf(&k, "%p/%d/%d", p.Store, B, slots)
+// bindingKey identifies what a decode binding is made over.
+func (p *Policy) bindingKey(B, slots int, cache KVCache) bindingKey {
+	k := bindingKey{store: p.Store, B: B, slots: slots, buffers: make([]any, 0, 2*len(cache.Keys))}
 	for i := range cache.Keys {
-		fmt.Fprintf(&k, "/%p/%p", dataPtr(cache.Keys[i].Data), dataPtr(cache.Values[i].Data))
+		k.buffers = append(k.buffers, dataPtr(cache.Keys[i].Data), dataPtr(cache.Values[i].Data))
 	}
-	return k.String()
+	return k
 }
 
 func dataPtr(d any) any {
@@ -58,27 +76,16 @@ func dataPtr(d any) any {
 
 // decodeStaticBound runs one static-cache decode step through a binding.
 func (p *Policy) decodeStaticBound(ctx context.Context, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
-	s, ok := p.sess[GraphDecodeStatic]
-	if !ok {
-		return nil, KVCache{}, fmt.Errorf("policy: graph %q is not loaded", GraphDecodeStatic)
-	}
 	B, slots := len(tokens), len(valid[0])
 	key := p.bindingKey(B, slots, cache)
-	if p.binds.decode == nil || p.binds.decode.key != key {
+	if p.binds.decode == nil || !p.binds.decode.key.equal(key) {
 		if err := p.binds.close(); err != nil {
 			return nil, KVCache{}, err
 		}
-		feeds := DecodeFeeds(p.float, tokens, pos, valid)
-		for i := range cache.Keys {
-			feeds[PastKey(i)] = cache.Keys[i]
-			feeds[PastValue(i)] = cache.Values[i]
-		}
-		AddParamFeeds(feeds, p.Store, p.float)
-		in := p.inputs[GraphDecodeStatic]
-		for name := range feeds {
-			if !in[name] {
-				delete(feeds, name)
-			}
+		feeds := decodeCacheFeeds(p.float, tokens, pos, valid, cache)
+		s, err := p.prepare(GraphDecodeStatic, feeds)
+		if err != nil {
+			return nil, KVCache{}, err
 		}
 		kvh, hd := int64(p.Config.NumKeyValueHeads), int64(p.Config.HeadDim())
 		outs := map[string][]int64{OutLogits: {int64(B), int64(p.Config.VocabSize)}}

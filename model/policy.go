@@ -160,17 +160,9 @@ func (p *Policy) Runs(graph string) int { return p.runs[graph] }
 
 // run executes a graph with the parameters added to feeds.
 func (p *Policy) run(ctx context.Context, graph string, feeds map[string]ort.Tensor, outputs []string) (map[string]ort.Tensor, error) {
-	s, ok := p.sess[graph]
-	if !ok {
-		return nil, fmt.Errorf("policy: graph %q is not loaded", graph)
-	}
-	AddParamFeeds(feeds, p.Store, p.float)
-	// Graphs drop inputs they do not use (e.g. the KL reference when KL is off).
-	in := p.inputs[graph]
-	for name := range feeds {
-		if !in[name] {
-			delete(feeds, name)
-		}
+	s, err := p.prepare(graph, feeds)
+	if err != nil {
+		return nil, err
 	}
 	p.runs[graph]++
 	out, err := s.Run(ctx, feeds, outputs)
@@ -178,6 +170,24 @@ func (p *Policy) run(ctx context.Context, graph string, feeds map[string]ort.Ten
 		return nil, fmt.Errorf("policy %s: %w", graph, err)
 	}
 	return out, nil
+}
+
+// prepare returns a graph's session and completes feeds for it: the
+// parameters are added and inputs the graph does not use are dropped
+// (e.g. the KL reference when KL is off).
+func (p *Policy) prepare(graph string, feeds map[string]ort.Tensor) (*ort.Session, error) {
+	s, ok := p.sess[graph]
+	if !ok {
+		return nil, fmt.Errorf("policy: graph %q is not loaded", graph)
+	}
+	AddParamFeeds(feeds, p.Store, p.float)
+	in := p.inputs[graph]
+	for name := range feeds {
+		if !in[name] {
+			delete(feeds, name)
+		}
+	}
+	return s, nil
 }
 
 // inputNames is the set of a session's input names.
@@ -267,7 +277,11 @@ func (p *Policy) Prefill(ctx context.Context, pb *PromptBatch, embeds ort.Tensor
 // Decode runs one decode step over tokens [B] at positions pos [B]; valid
 // must already include the new position.
 func (p *Policy) Decode(ctx context.Context, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
-	return p.decode(ctx, GraphDecode, tokens, pos, valid, cache)
+	out, err := p.run(ctx, GraphDecode, decodeCacheFeeds(p.float, tokens, pos, valid, cache), nil)
+	if err != nil {
+		return nil, KVCache{}, err
+	}
+	return p.logitsAndCache(out)
 }
 
 // DecodeStatic runs one step of the static-cache decode graph: cache holds
@@ -286,17 +300,14 @@ func (p *Policy) DecodeStatic(ctx context.Context, tokens, pos []int64, valid []
 	return p.decodeStaticBound(ctx, tokens, pos, valid, cache)
 }
 
-func (p *Policy) decode(ctx context.Context, graph string, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
-	feeds := DecodeFeeds(p.float, tokens, pos, valid)
+// decodeCacheFeeds are a decode step's inputs: DecodeFeeds plus the cache.
+func decodeCacheFeeds(dt onnx.DType, tokens, pos []int64, valid [][]bool, cache KVCache) map[string]ort.Tensor {
+	feeds := DecodeFeeds(dt, tokens, pos, valid)
 	for i := range cache.Keys {
 		feeds[PastKey(i)] = cache.Keys[i]
 		feeds[PastValue(i)] = cache.Values[i]
 	}
-	out, err := p.run(ctx, graph, feeds, nil)
-	if err != nil {
-		return nil, KVCache{}, err
-	}
-	return p.logitsAndCache(out)
+	return feeds
 }
 
 func (p *Policy) logitsAndCache(out map[string]ort.Tensor) ([]float32, KVCache, error) {
