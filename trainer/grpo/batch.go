@@ -91,6 +91,9 @@ type row struct {
 type microBatch struct {
 	rows    []int // indices into the step's rows
 	prompts []int // distinct prompts of those rows, in order
+	// seq and vision are the micro-batch laid out for the graphs (seqBatch).
+	seq    *model.SeqBatch
+	vision *model.VisionBatch
 }
 
 // splitMicro groups rows by their prompts' frame size and cuts each group

@@ -80,27 +80,30 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 		m["step_s"] = time.Since(t0).Seconds()
 		return m, nil
 	}
+	// Each micro-batch is laid out once, for the reference pass and every
+	// update over it.
 	mbs := splitMicro(ps, rows, g.MicroBatchRows)
+	for k := range mbs {
+		if mbs[k].seq, mbs[k].vision, err = seqBatch(t.policy.Config, ps, rows, mbs[k], t.pad); err != nil {
+			return nil, err
+		}
+	}
 
 	// 5. Reference log-probs (frozen initial policy) for the KL loss.
 	ref := make([][]float64, len(rows))
 	if t.ref != nil {
 		rp := t.policy.WithStore(t.ref)
 		for _, mb := range mbs {
-			sb, vb, err := seqBatch(t.policy.Config, ps, rows, mb, t.pad)
+			emb, err := rp.Encode(ctx, mb.vision)
 			if err != nil {
 				return nil, err
 			}
-			emb, err := rp.Encode(ctx, vb)
-			if err != nil {
-				return nil, err
-			}
-			lp, _, err := rp.LogProbs(ctx, sb, emb)
+			lp, _, err := rp.LogProbs(ctx, mb.seq, emb)
 			if err != nil {
 				return nil, err
 			}
 			for j, i := range mb.rows {
-				ref[i] = lp[j*sb.R : j*sb.R+len(rows[i].response)]
+				ref[i] = lp[j*mb.seq.R : j*mb.seq.R+len(rows[i].response)]
 			}
 		}
 	}
@@ -115,10 +118,7 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 			var loss float64
 			ok := true
 			for _, mb := range mini {
-				sb, vb, err := seqBatch(t.policy.Config, ps, rows, mb, t.pad)
-				if err != nil {
-					return nil, err
-				}
+				sb := mb.seq
 				in := model.StepInputs{Advantages: make([]float64, sb.B), OldLogProb: make([]float64, sb.B*sb.R)}
 				if t.ref != nil {
 					in.RefLogProb = make([]float64, sb.B*sb.R)
@@ -130,7 +130,7 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 						copy(in.RefLogProb[j*sb.R:], ref[i])
 					}
 				}
-				res, err := t.policy.TrainStep(ctx, model.GraphGRPO, sb, vb, in)
+				res, err := t.policy.TrainStep(ctx, model.GraphGRPO, sb, mb.vision, in)
 				if err != nil {
 					return nil, err
 				}
