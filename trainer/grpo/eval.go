@@ -163,63 +163,58 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 	rep := &EvalReport{Pretext: map[string][2]float64{}}
 	hasViu := false
 	mcHits := 0.0
-	batch := max(1, req.Batch)
 	bar := metrics.NewBar(progressOrDiscard(req.Progress), "eval", len(rows))
-	for lo := 0; lo < len(rows); lo += batch {
-		ss := rows[lo:min(lo+batch, len(rows))]
-		ps := make([]rollout.Prompt, len(ss))
-		for i := range ss {
-			frames, err := evalFrames(ctx, base, &ss[i], req.Frames)
-			if err != nil {
-				return nil, err
-			}
-			msgs := ss[i].Prompt
-			if len(msgs) == 0 {
-				msgs = tasks.BuildPrompt(ss[i].Question, len(frames), len(frames) > 1)
-			}
-			vo := vopt
-			vo.FPS = ss[i].FPS
-			if ps[i], err = rollout.BuildPrompt(tok, c, msgs, frames, vo); err != nil {
-				return nil, fmt.Errorf("eval: row %s: %w", ss[i].ID, err)
-			}
-		}
-		out, _, err := eng.Generate(ctx, ps, 1, s, 0)
+	prompt := func(r *tasks.Sample) (rollout.Prompt, error) {
+		frames, err := evalFrames(ctx, base, r, req.Frames)
 		if err != nil {
-			return nil, err
+			return rollout.Prompt{}, err
 		}
-		for _, o := range out {
-			smp := &ss[o.Prompt]
-			p := Prediction{ID: smp.ID, DataSource: string(smp.DataSource), Subtype: smp.Subtype, Response: o.Text, Answer: smp.Answer}
-			switch {
-			case isVIUBench(smp.Subtype):
-				hasViu = true
-				if p.Score, err = reward.VIUBenchScore(smp.Subtype, o.Text, smp.Answer); err != nil {
-					return nil, fmt.Errorf("eval: row %s: %w", smp.ID, err)
-				}
-				if err := viu.Add(smp.Subtype, p.Score); err != nil {
-					return nil, err
-				}
-			case p.DataSource == SourceMultipleChoice:
-				p.Score = reward.MultipleChoice(o.Text, smp.Answer)
-				mcHits += p.Score
-				rep.MultipleChoice.N++
-			case p.DataSource == SourceTemporalGrounding:
-				if p.Score, err = reward.EvalGroundingIoU(o.Text, smp.Answer); err != nil {
-					return nil, fmt.Errorf("eval: row %s: %w", smp.ID, err)
-				}
-				gacc.Add(p.Score)
-			default:
-				if p.Score, err = reward.Score(p.DataSource, o.Text, smp.Answer); err != nil {
-					return nil, fmt.Errorf("eval: row %s: %w", smp.ID, err)
-				}
-				v := rep.Pretext[p.DataSource]
-				rep.Pretext[p.DataSource] = [2]float64{v[0] + 1, v[1] + p.Score}
-			}
-			rep.Predictions = append(rep.Predictions, p)
+		msgs := r.Prompt
+		if len(msgs) == 0 {
+			msgs = tasks.BuildPrompt(r.Question, len(frames), len(frames) > 1)
 		}
-		bar.Set(min(lo+batch, len(rows)))
+		vo := vopt
+		vo.FPS = r.FPS
+		p, err := rollout.BuildPrompt(tok, c, msgs, frames, vo)
+		if err != nil {
+			return rollout.Prompt{}, fmt.Errorf("eval: row %s: %w", r.ID, err)
+		}
+		return p, nil
 	}
-	bar.Finish()
+	score := func(smp *tasks.Sample, response string) error {
+		var err error
+		p := Prediction{ID: smp.ID, DataSource: string(smp.DataSource), Subtype: smp.Subtype, Response: response, Answer: smp.Answer}
+		switch {
+		case isVIUBench(smp.Subtype):
+			hasViu = true
+			if p.Score, err = reward.VIUBenchScore(smp.Subtype, response, smp.Answer); err != nil {
+				return fmt.Errorf("eval: row %s: %w", smp.ID, err)
+			}
+			if err := viu.Add(smp.Subtype, p.Score); err != nil {
+				return err
+			}
+		case p.DataSource == SourceMultipleChoice:
+			p.Score = reward.MultipleChoice(response, smp.Answer)
+			mcHits += p.Score
+			rep.MultipleChoice.N++
+		case p.DataSource == SourceTemporalGrounding:
+			if p.Score, err = reward.EvalGroundingIoU(response, smp.Answer); err != nil {
+				return fmt.Errorf("eval: row %s: %w", smp.ID, err)
+			}
+			gacc.Add(p.Score)
+		default:
+			if p.Score, err = reward.Score(p.DataSource, response, smp.Answer); err != nil {
+				return fmt.Errorf("eval: row %s: %w", smp.ID, err)
+			}
+			v := rep.Pretext[p.DataSource]
+			rep.Pretext[p.DataSource] = [2]float64{v[0] + 1, v[1] + p.Score}
+		}
+		rep.Predictions = append(rep.Predictions, p)
+		return nil
+	}
+	if err := answerGreedily(ctx, eng, rows, req.Batch, s, bar, prompt, score); err != nil {
+		return nil, err
+	}
 	if hasViu {
 		r := viu.Report(filepath.Base(req.Model))
 		rep.VIUBench = &r
@@ -295,4 +290,35 @@ func (r *EvalReport) Text() string {
 		fmt.Fprintf(&b, "%s: %d samples, mean reward %.3f\n", k, int(r.Pretext[k][0]), r.Pretext[k][1])
 	}
 	return b.String()
+}
+
+// answerGreedily decodes rows in batches of batch prompts, one answer per
+// row with sampling s, and hands each row and its response to score; bar
+// counts the rows done and is finished at the end.
+func answerGreedily(ctx context.Context, eng *rollout.Engine, rows []tasks.Sample, batch int, s rollout.Sampling, bar *metrics.Bar,
+	prompt func(*tasks.Sample) (rollout.Prompt, error), score func(*tasks.Sample, string) error) error {
+	batch = max(1, batch)
+	for lo := 0; lo < len(rows); lo += batch {
+		ss := rows[lo:min(lo+batch, len(rows))]
+		ps := make([]rollout.Prompt, len(ss))
+		for i := range ss {
+			p, err := prompt(&ss[i])
+			if err != nil {
+				return err
+			}
+			ps[i] = p
+		}
+		out, _, err := eng.Generate(ctx, ps, 1, s, 0)
+		if err != nil {
+			return err
+		}
+		for _, o := range out {
+			if err := score(&ss[o.Prompt], o.Text); err != nil {
+				return err
+			}
+		}
+		bar.Set(min(lo+batch, len(rows)))
+	}
+	bar.Finish()
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
+	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/trainer/metrics"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
@@ -462,32 +463,18 @@ func quarterMeans(xs []float64) (first, last float64) {
 // evaluate runs greedy decoding over the held-out VIUBench and scores it.
 func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchReport, error) {
 	var acc reward.VIUBenchAccumulator
-	bench := t.data.Bench
-	const batch = 16
-	bar := metrics.NewBar(t.progress(), "eval "+name, len(bench))
-	for lo := 0; lo < len(bench); lo += batch {
-		ss := bench[lo:min(lo+batch, len(bench))]
-		ps, err := t.prompts(ss, t.data.BenchDir)
+	bar := metrics.NewBar(t.progress(), "eval "+name, len(t.data.Bench))
+	prompt := func(s *tasks.Sample) (rollout.Prompt, error) { return t.prompt(s, t.data.BenchDir) }
+	score := func(s *tasks.Sample, response string) error {
+		sc, err := reward.VIUBenchScore(s.Subtype, response, s.Answer)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("eval: sample %s: %w", s.ID, err)
 		}
-		out, _, err := t.engine.Generate(ctx, ps, 1, t.sampling(t.cfg.Eval.MaxNewTokens, 0), 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range out {
-			smp := &ss[s.Prompt]
-			sc, err := reward.VIUBenchScore(smp.Subtype, s.Text, smp.Answer)
-			if err != nil {
-				return nil, fmt.Errorf("eval: sample %s: %w", smp.ID, err)
-			}
-			if err := acc.Add(smp.Subtype, sc); err != nil {
-				return nil, err
-			}
-		}
-		bar.Set(min(lo+batch, len(bench)))
+		return acc.Add(s.Subtype, sc)
 	}
-	bar.Finish()
+	if err := answerGreedily(ctx, t.engine, t.data.Bench, 16, t.sampling(t.cfg.Eval.MaxNewTokens, 0), bar, prompt, score); err != nil {
+		return nil, err
+	}
 	rep := acc.Report(name)
 	t.log.Info("viubench", "name", name, "overall", rep.Overall)
 	return &rep, nil
