@@ -72,7 +72,7 @@ type doctor struct {
 	w        io.Writer
 	root     string // directory holding go.mod, "" when not found
 	memAvail int64  // bytes; 0 when unknown
-	gpus     []gpuInfo
+	gpus     []sysinfo.GPU
 	gpuErr   string
 	opencv   bool
 	runtimes map[string]ortReport // by resolved library path
@@ -141,7 +141,7 @@ func runDoctor(ctx context.Context, w io.Writer, f *doctorFlags) error {
 func (d *doctor) machine(ctx context.Context) {
 	d.line(docOK, "go", "%s %s/%s, %d CPU cores", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 
-	if total, avail, err := readMeminfo("/proc/meminfo"); err != nil {
+	if total, avail, err := sysinfo.Meminfo("/proc/meminfo"); err != nil {
 		d.line(docWarn, "memory", "cannot read /proc/meminfo: %v", err)
 	} else {
 		d.memAvail = avail
@@ -166,7 +166,7 @@ func (d *doctor) machine(ctx context.Context) {
 		}
 	}
 
-	d.gpus, d.gpuErr = queryGPUs(ctx)
+	d.gpus, d.gpuErr = sysinfo.GPUs(ctx)
 	if len(d.gpus) == 0 {
 		d.line(docWarn, "gpu", "no NVIDIA GPU (%s); the CUDA path is untested on hardware in this project", d.gpuErr)
 	}
@@ -201,7 +201,7 @@ func (d *doctor) machine(ctx context.Context) {
 // locale reports LANG/LC_ALL and whether en_US.UTF-8 is generated.
 func (d *doctor) locale(ctx context.Context) {
 	env := fmt.Sprintf("LANG=%q LC_ALL=%q", os.Getenv("LANG"), os.Getenv("LC_ALL"))
-	out, err := runTool(ctx, "locale", "-a")
+	out, err := sysinfo.RunTool(ctx, "locale", "-a")
 	if err != nil {
 		d.line(docWarn, "locale", "%s; cannot list locales: %v", env, err)
 		return
@@ -234,7 +234,7 @@ func hasLocale(list, name string) bool {
 // temporary folder when no sample is present.
 func (d *doctor) openCV(ctx context.Context) {
 	ver := "version unknown (pkg-config opencv4 failed)"
-	if out, err := runTool(ctx, "pkg-config", "--modversion", "opencv4"); err == nil {
+	if out, err := sysinfo.RunTool(ctx, "pkg-config", "--modversion", "opencv4"); err == nil {
 		ver = "OpenCV " + strings.TrimSpace(out) + " (pkg-config)"
 	}
 	path := ""
@@ -333,7 +333,7 @@ func (d *doctor) config(cfg *configs.Config) {
 	availWhat := "RAM available"
 	switch dev.Provider {
 	case ort.ProviderCUDA:
-		var gpu *gpuInfo
+		var gpu *sysinfo.GPU
 		for i := range d.gpus {
 			if d.gpus[i].Index == dev.DeviceID {
 				gpu = &d.gpus[i]
@@ -439,7 +439,7 @@ func (d *doctor) data(cfg *configs.Config) {
 
 // memoryPlan prints the plan of the GRPO run and checks it against avail.
 func (d *doctor) memoryPlan(cfg *configs.Config, c model.Config, avail int64, availWhat string) {
-	in, prompt := planInput(cfg, c)
+	in, prompt := sysinfo.PlanInput(cfg, c)
 	plan := model.PlanMemory(c, in)
 	d.line(docOK, "memory plan", "%d prompts x G=%d, prompt ~%d tokens (%s), response %d, micro-batch %d rows, %d-byte values",
 		in.Batch, in.Group, in.PromptLen, prompt, in.ResponseLen, in.MicroBatch, in.WeightBytes)
@@ -491,27 +491,6 @@ func (d *doctor) sampleVideoPaths() []string {
 	}
 	return out
 }
-
-// Shared with the trainer (trainer/sysinfo).
-type gpuInfo = sysinfo.GPU
-
-const promptTextTokens = sysinfo.PromptTextTokens
-
-func planInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
-	return sysinfo.PlanInput(cfg, c)
-}
-
-func runTool(ctx context.Context, name string, args ...string) (string, error) {
-	return sysinfo.RunTool(ctx, name, args...)
-}
-
-func queryGPUs(ctx context.Context) ([]gpuInfo, string) { return sysinfo.GPUs(ctx) }
-
-func parseNvidiaSMI(out string) ([]gpuInfo, error) { return sysinfo.ParseNvidiaSMI(out) }
-
-func readMeminfo(path string) (total, avail int64, err error) { return sysinfo.Meminfo(path) }
-
-func parseMeminfo(r io.Reader) (total, avail int64, err error) { return sysinfo.ParseMeminfo(r) }
 
 func orDefault(s, def string) string {
 	if s == "" {

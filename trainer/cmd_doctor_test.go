@@ -11,6 +11,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/trainer/grpo"
+	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
 
 // skipWithoutNative skips tests that expect the default config to run:
@@ -158,16 +159,16 @@ func TestPlanInputDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, how := planInput(cfg, c)
+	in, how := sysinfo.PlanInput(cfg, c)
 	// 16 frames / 2 x 3136 / 28^2 = 32 vision tokens.
-	want := model.PlanInput{Batch: 8, Group: 8, PromptLen: 32 + promptTextTokens, ResponseLen: 12, MicroBatch: 64, WeightBytes: 4,
+	want := model.PlanInput{Batch: 8, Group: 8, PromptLen: 32 + sysinfo.PromptTextTokens, ResponseLen: 12, MicroBatch: 64, WeightBytes: 4,
 		Trainable: int64(c.NumParams()), Reference: true}
 	if in != want || how != "32 vision + 256 text" {
 		t.Errorf("planInput = %+v (%s), want %+v", in, how, want)
 	}
 	cfg.Rollout.MaxPrompt = 100
 	cfg.GRPO.MicroBatchRows = 0
-	if in, how := planInput(cfg, c); in.PromptLen != 100 || how != "rollout.max_prompt_tokens" || in.MicroBatch != 64 {
+	if in, how := sysinfo.PlanInput(cfg, c); in.PromptLen != 100 || how != "rollout.max_prompt_tokens" || in.MicroBatch != 64 {
 		t.Errorf("capped: %+v (%s)", in, how)
 	}
 }
@@ -175,30 +176,30 @@ func TestPlanInputDefault(t *testing.T) {
 func TestParseNvidiaSMI(t *testing.T) {
 	tests := []struct {
 		in   string
-		want []gpuInfo
+		want []sysinfo.GPU
 		bad  bool
 	}{
 		{in: "", want: nil},
-		{in: "0, NVIDIA H200, 143771, 143185, 570.124.06\n", want: []gpuInfo{{Index: 0, Name: "NVIDIA H200", TotalMiB: 143771, FreeMiB: 143185, Driver: "570.124.06"}}},
-		{in: "0, A, 10, 5, 1\n1, B, 20, 7, 1\n\n", want: []gpuInfo{{Index: 0, Name: "A", TotalMiB: 10, FreeMiB: 5, Driver: "1"}, {Index: 1, Name: "B", TotalMiB: 20, FreeMiB: 7, Driver: "1"}}},
+		{in: "0, NVIDIA H200, 143771, 143185, 570.124.06\n", want: []sysinfo.GPU{{Index: 0, Name: "NVIDIA H200", TotalMiB: 143771, FreeMiB: 143185, Driver: "570.124.06"}}},
+		{in: "0, A, 10, 5, 1\n1, B, 20, 7, 1\n\n", want: []sysinfo.GPU{{Index: 0, Name: "A", TotalMiB: 10, FreeMiB: 5, Driver: "1"}, {Index: 1, Name: "B", TotalMiB: 20, FreeMiB: 7, Driver: "1"}}},
 		{in: "0, A, [N/A], 5, 1", bad: true},
 		{in: "0, A, 10, 5", bad: true},
 		{in: "x, A, 10, 5, 1", bad: true},
 		{in: "0, A, -10, 5, 1", bad: true},
 	}
 	for _, tc := range tests {
-		got, err := parseNvidiaSMI(tc.in)
+		got, err := sysinfo.ParseNvidiaSMI(tc.in)
 		if tc.bad != (err != nil) {
-			t.Errorf("parseNvidiaSMI(%q) err = %v, want bad %v", tc.in, err, tc.bad)
+			t.Errorf("sysinfo.ParseNvidiaSMI(%q) err = %v, want bad %v", tc.in, err, tc.bad)
 			continue
 		}
 		if len(got) != len(tc.want) {
-			t.Errorf("parseNvidiaSMI(%q) = %+v, want %+v", tc.in, got, tc.want)
+			t.Errorf("sysinfo.ParseNvidiaSMI(%q) = %+v, want %+v", tc.in, got, tc.want)
 			continue
 		}
 		for i := range got {
 			if got[i] != tc.want[i] {
-				t.Errorf("parseNvidiaSMI(%q)[%d] = %+v, want %+v", tc.in, i, got[i], tc.want[i])
+				t.Errorf("sysinfo.ParseNvidiaSMI(%q)[%d] = %+v, want %+v", tc.in, i, got[i], tc.want[i])
 			}
 		}
 	}
@@ -208,7 +209,7 @@ func FuzzParseNvidiaSMI(f *testing.F) {
 	f.Add("0, NVIDIA H200, 143771, 143185, 570.124.06\n")
 	f.Add("0, A, 10, 5\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		gpus, err := parseNvidiaSMI(s)
+		gpus, err := sysinfo.ParseNvidiaSMI(s)
 		if err != nil {
 			return
 		}
@@ -233,9 +234,9 @@ func TestParseMeminfo(t *testing.T) {
 		{in: "MemTotal:\n", bad: true},
 	}
 	for _, tc := range tests {
-		total, avail, err := parseMeminfo(strings.NewReader(tc.in))
+		total, avail, err := sysinfo.ParseMeminfo(strings.NewReader(tc.in))
 		if tc.bad != (err != nil) || total != tc.total || avail != tc.avail {
-			t.Errorf("parseMeminfo(%q) = %d, %d, %v; want %d, %d, bad %v", tc.in, total, avail, err, tc.total, tc.avail, tc.bad)
+			t.Errorf("sysinfo.ParseMeminfo(%q) = %d, %d, %v; want %d, %d, bad %v", tc.in, total, avail, err, tc.total, tc.avail, tc.bad)
 		}
 	}
 }
@@ -243,7 +244,7 @@ func TestParseMeminfo(t *testing.T) {
 func FuzzParseMeminfo(f *testing.F) {
 	f.Add("MemTotal: 1000 kB\nMemAvailable: 10 kB\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		total, avail, err := parseMeminfo(strings.NewReader(s))
+		total, avail, err := sysinfo.ParseMeminfo(strings.NewReader(s))
 		if err == nil && (total <= 0 || avail < 0) {
 			t.Fatalf("accepted %d / %d", total, avail)
 		}
