@@ -68,19 +68,20 @@ func concatRows(a, b ort.Tensor) (ort.Tensor, error) {
 	shape := append([]int64{a.Shape[0] + b.Shape[0]}, a.Shape[1:]...)
 	switch x := a.Data.(type) {
 	case []float32:
-		y, ok := b.Data.([]float32)
-		if !ok {
-			return a, fmt.Errorf("rollout: concat []float32 with %T", b.Data)
-		}
-		return ort.Tensor{Shape: shape, DType: a.DType, Data: append(append(make([]float32, 0, len(x)+len(y)), x...), y...)}, nil
+		return concatData(a, b, shape, x)
 	case []float64:
-		y, ok := b.Data.([]float64)
-		if !ok {
-			return a, fmt.Errorf("rollout: concat []float64 with %T", b.Data)
-		}
-		return ort.Tensor{Shape: shape, DType: a.DType, Data: append(append(make([]float64, 0, len(x)+len(y)), x...), y...)}, nil
+		return concatData(a, b, shape, x)
 	}
 	return a, fmt.Errorf("rollout: unsupported tensor data %T", a.Data)
+}
+
+// concatData appends b's data (of x's element type) to x.
+func concatData[T float32 | float64](a, b ort.Tensor, shape []int64, x []T) (ort.Tensor, error) {
+	y, ok := b.Data.([]T)
+	if !ok {
+		return a, fmt.Errorf("rollout: concat %T with %T", a.Data, b.Data)
+	}
+	return ort.Tensor{Shape: shape, DType: a.DType, Data: append(append(make([]T, 0, len(x)+len(y)), x...), y...)}, nil
 }
 
 // zeroRows returns a one-row zero vision-embedding tensor for a batch with
@@ -152,23 +153,21 @@ func writeOne(dst, src ort.Tensor, slot int) error {
 	}
 	switch d := dst.Data.(type) {
 	case []float32:
-		s, ok := src.Data.([]float32)
-		if !ok {
-			return fmt.Errorf("rollout: cache types %T and %T", dst.Data, src.Data)
-		}
-		for r := range rows {
-			copy(d[(r*C+slot)*D:(r*C+slot+1)*D], s[r*D:(r+1)*D])
-		}
+		return writeRows(d, src.Data, rows, C, D, slot)
 	case []float64:
-		s, ok := src.Data.([]float64)
-		if !ok {
-			return fmt.Errorf("rollout: cache types %T and %T", dst.Data, src.Data)
-		}
-		for r := range rows {
-			copy(d[(r*C+slot)*D:(r*C+slot+1)*D], s[r*D:(r+1)*D])
-		}
-	default:
-		return fmt.Errorf("rollout: unsupported tensor data %T", dst.Data)
+		return writeRows(d, src.Data, rows, C, D, slot)
+	}
+	return fmt.Errorf("rollout: unsupported tensor data %T", dst.Data)
+}
+
+// writeRows copies row r of src [rows, D] to slot of row r of d [rows, C, D].
+func writeRows[T float32 | float64](d []T, src any, rows, C, D, slot int) error {
+	s, ok := src.([]T)
+	if !ok {
+		return fmt.Errorf("rollout: cache types %T and %T", d, src)
+	}
+	for r := range rows {
+		copy(d[(r*C+slot)*D:(r*C+slot+1)*D], s[r*D:(r+1)*D])
 	}
 	return nil
 }
