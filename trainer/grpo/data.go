@@ -107,21 +107,16 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	}
 	specs := tasks.GenSpecs(gen, sources)
 	per := max(1, (dc.TrainSamples+len(inputs)*len(specs)-1)/(len(inputs)*len(specs)))
-	plan, err := dataset.PlanGen(inputs, specs, per, cfg.Seed, dc.Sampling, dataset.Shard{})
-	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
 	// Each distinct setting gets its own folder, so runs and ablations can
 	// share data.dir and reuse what matches.
 	d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}}
 	d.TrainDir = filepath.Join(dir, "train-"+settingsKey(train, gen, sources, per, cfg.Seed))
-	opts := dataset.Options{Out: d.TrainDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf}
-	if _, err := dataset.Build(ctx, plan, opts); err != nil {
-		return nil, fmt.Errorf("data: training samples: %w", err)
-	}
-	samples, err := dataset.ReadJSONLFile(filepath.Join(d.TrainDir, dataset.JSONLName))
+	samples, _, err := dataset.Generate(ctx, dataset.GenRequest{
+		Videos: train, Out: d.TrainDir, Tasks: sources, Config: gen, PerVideo: per, Seed: cfg.Seed,
+		Formats: []string{"jsonl"}, Progress: progress, Log: logf,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, fmt.Errorf("data: training samples: %w", err)
 	}
 	for _, s := range samples {
 		d.Train[s.DataSource] = append(d.Train[s.DataSource], s)
@@ -143,7 +138,7 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 		return nil, fmt.Errorf("data: viubench: %w", err)
 	}
 	d.BenchDir = filepath.Join(dir, "viubench-"+settingsKey(heldout, bs, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed))
-	opts.Out = d.BenchDir
+	opts := dataset.Options{Out: d.BenchDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf}
 	if _, err := dataset.Build(ctx, bplan, opts); err != nil {
 		return nil, fmt.Errorf("data: viubench: %w", err)
 	}
