@@ -304,23 +304,11 @@ func fdCheck(t *testing.T, rt *ort.Runtime, b *Built, c Config, store *params.St
 func fdCheckCoords(t *testing.T, rt *ort.Runtime, b *Built, store *params.Store, fixture map[string]ort.Tensor, coords []fdCoord, tol float64) {
 	t.Helper()
 	sess := newSession(t, rt, b, onnx.ExportOptions{ParamsAsInputs: true})
-	p64 := map[string][]float64{}
 	feeds := map[string]ort.Tensor{}
 	for k, v := range fixture {
 		feeds[k] = v
 	}
-	for _, p := range store.Params() {
-		shape := make([]int64, len(p.Shape))
-		for i, d := range p.Shape {
-			shape[i] = int64(d)
-		}
-		d := make([]float64, len(p.Data))
-		for i, v := range p.Data {
-			d[i] = float64(v)
-		}
-		p64[p.Name] = d
-		feeds[p.Name] = ort.Tensor{Shape: shape, DType: ort.Float64, Data: d}
-	}
+	p64 := paramFeeds(store, onnx.Float64, feeds)
 	ctx := context.Background()
 	for name := range feeds {
 		if !slices.ContainsFunc(b.Graph.Inputs(), func(v *onnx.Value) bool { return v.Name == name }) &&

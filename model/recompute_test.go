@@ -65,60 +65,12 @@ func TestTrainingGraphGradientsRecompute(t *testing.T) {
 	if got, want := b.Graph.NumCheckpoints(), c.NumHiddenLayers+1+c.VisionConfig.Depth+1; got != want {
 		t.Fatalf("training graph has %d checkpoints, want %d", got, want)
 	}
-	sess := newSession(t, rt, b, onnx.ExportOptions{ParamsAsInputs: true})
-	store := sharpParams(t, c, 5, 3)
-	fx := newTrainFixture(t, c, onnx.Float64, 2)
-	feeds := map[string]ort.Tensor{}
-	for k, v := range fx.feeds {
-		feeds[k] = v
-	}
-	p64 := paramFeeds(store, onnx.Float64, feeds)
-	ctx := context.Background()
-	out, err := sess.Run(ctx, feeds, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lossAt := func() float64 {
-		o, err := sess.Run(ctx, feeds, []string{OutLoss})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return asFloat64(t, o[OutLoss])[0]
-	}
-	rng := rand.New(rand.NewPCG(17, 19))
 	names := []string{
 		"visual.blocks.0.attn.qkv.weight", "visual.blocks.1.mlp.fc2.weight", "visual.blocks.0.norm2.bias",
 		"visual.patch_embed.proj.weight", "model.layers.0.self_attn.v_proj.weight", "model.layers.1.mlp.gate_proj.weight",
 		"model.layers.2.post_attention_layernorm.weight", "model.layers.0.self_attn.o_proj.weight", "model.embed_tokens.weight",
 	}
-	const h = 1e-6
-	worst := 0.0
-	for _, name := range names {
-		data := p64[name]
-		grad := asFloat64(t, out[GradPrefix+name])
-		if len(grad) != len(data) {
-			t.Fatalf("%s: gradient has %d elements, parameter %d", name, len(grad), len(data))
-		}
-		for k := 0; k < 2; k++ {
-			i := rng.IntN(len(data))
-			if name == "model.embed_tokens.weight" {
-				i = 20*c.HiddenSize + rng.IntN(c.HiddenSize)
-			}
-			orig := data[i]
-			data[i] = orig + h
-			lp := lossAt()
-			data[i] = orig - h
-			lm := lossAt()
-			data[i] = orig
-			num := (lp - lm) / (2 * h)
-			rel := math.Abs(num-grad[i]) / math.Max(1e-3, math.Abs(num)+math.Abs(grad[i]))
-			worst = math.Max(worst, rel)
-			if rel > 1e-5 {
-				t.Errorf("%s[%d]: analytic %.10g, numeric %.10g (rel %.2g)", name, i, grad[i], num, rel)
-			}
-		}
-	}
-	t.Logf("worst relative error over %d coordinates: %.3g", 2*len(names), worst)
+	checkTrainGradients(t, rt, c, b, names, 2, 17, 19)
 }
 
 // TestRecomputeSameGradients runs the float32 training graph (ONNX Runtime
