@@ -482,14 +482,7 @@ func (d *doctor) sampleVideoPaths() []string {
 	if d.root == "" {
 		return nil
 	}
-	var out []string
-	for _, name := range []string{"vtest.avi", "tree.avi", "Megamind.avi"} {
-		p := filepath.Join(d.root, "third_party", "videos", name)
-		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
-			out = append(out, p)
-		}
-	}
-	return out
+	return sysinfo.SampleVideos(filepath.Join(d.root, "third_party", "videos"))
 }
 
 func orDefault(s, def string) string {

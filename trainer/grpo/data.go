@@ -29,10 +29,7 @@ type Data struct {
 	TrainDir, BenchDir string
 }
 
-// sampleVideoNames are the opencv-doc sample videos scripts/setup.sh copies.
-func sampleVideoNames() []string { return []string{"vtest.avi", "tree.avi", "Megamind.avi"} }
-
-// findSampleVideos returns the opencv-doc videos that exist under
+// findSampleVideos returns the opencv-doc sample videos that exist under
 // third_party/videos of the repository (found from the working directory) or in
 // Debian's opencv-doc folder.
 func findSampleVideos() []string {
@@ -44,13 +41,7 @@ func findSampleVideos() []string {
 	}
 	dirs = append(dirs, "/usr/share/doc/opencv-doc/examples/data")
 	for _, d := range dirs {
-		var found []string
-		for _, name := range sampleVideoNames() {
-			if st, err := os.Stat(filepath.Join(d, name)); err == nil && st.Size() > 0 {
-				found = append(found, filepath.Join(d, name))
-			}
-		}
-		if len(found) > 0 {
+		if found := sysinfo.SampleVideos(d); len(found) > 0 {
 			return found
 		}
 	}

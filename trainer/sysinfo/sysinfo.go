@@ -200,3 +200,16 @@ func ModuleRoot(dir string) string {
 		dir = parent
 	}
 }
+
+// SampleVideos returns the opencv-doc sample videos (vtest.avi, tree.avi,
+// Megamind.avi) present and non-empty in dir, in that order.
+func SampleVideos(dir string) []string {
+	var out []string
+	for _, name := range []string{"vtest.avi", "tree.avi", "Megamind.avi"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
