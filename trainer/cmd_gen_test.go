@@ -11,33 +11,25 @@ import (
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
 	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
 
 // realVideos returns the opencv-doc sample videos (third_party/videos next
 // to go.mod), or skips the test when they or OpenCV are missing.
 func realVideos(t *testing.T) []string {
 	t.Helper()
-	dir, err := os.Getwd()
+	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory")
-		}
-		dir = parent
+	root := sysinfo.ModuleRoot(wd)
+	if root == "" {
+		t.Skip("go.mod not found above the test directory")
 	}
-	var out []string
-	for _, n := range []string{"vtest.avi", "tree.avi", "Megamind.avi"} {
-		p := filepath.Join(dir, "third_party", "videos", n)
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%s missing: run scripts/setup.sh", p)
-		}
-		out = append(out, p)
+	dir := filepath.Join(root, "third_party", "videos")
+	out := sysinfo.SampleVideos(dir)
+	if len(out) != 3 {
+		t.Skipf("opencv-doc sample videos missing in %s: run scripts/setup.sh", dir)
 	}
 	if _, err := video.Probe(out[0]); errors.Is(err, video.ErrNoOpenCV) {
 		t.Skip("built without OpenCV")
