@@ -86,7 +86,14 @@ func (a *arch) param(name string) *onnx.Value {
 		a.params[name] = p
 		return p
 	}
-	p := a.g.Param(name, s.Shape)
+	var p *onnx.Value
+	if dt := graphDType(a.c.ParamDType(name)); dt != onnx.Float32 {
+		// A frozen weight held in half precision: the graph input has the
+		// stored type and the graph computes with a float copy.
+		p = a.g.Cast(a.g.ParamOf(name, s.Shape, dt), a.g.Float())
+	} else {
+		p = a.g.Param(name, s.Shape)
+	}
 	a.params[name] = p
 	return p
 }

@@ -38,12 +38,18 @@ func Int64Tensor(shape []int64, vals []int64) ort.Tensor {
 
 // AddParamFeeds adds every parameter of the store to feeds (graphs exported
 // with ParamsAsInputs). Float32 parameters are shared with the store, so
-// in-place optimizer updates are seen by the next run without copies.
+// in-place optimizer updates are seen by the next run without copies;
+// half-precision ones are fed as their raw BFloat16/Float16 bits (shared
+// too), whatever the graph float type dt.
 func AddParamFeeds(feeds map[string]ort.Tensor, s *params.Store, dt onnx.DType) {
 	for _, p := range s.Params() {
 		shape := make([]int64, len(p.Shape))
 		for i, d := range p.Shape {
 			shape[i] = int64(d)
+		}
+		if p.IsHalf() {
+			feeds[p.Name] = ort.Tensor{Shape: shape, DType: ort.DType(graphDType(p.DType)), Data: p.Half}
+			continue
 		}
 		feeds[p.Name] = Float32Tensor(dt, shape, p.Data)
 	}

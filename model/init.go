@@ -64,6 +64,6 @@ func ParamData(s *params.Store) func(name string) ([]float32, error) {
 		if !ok {
 			return nil, fmt.Errorf("parameter %s is not in the store", name)
 		}
-		return p.Data, nil
+		return p.Float32(), nil
 	}
 }

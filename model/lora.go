@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/videossr/videossr-go/model/onnx"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/safetensors"
 )
 
 // LoRAConfig turns on low-rank adapters (Hu et al. 2021, as PEFT implements
@@ -35,6 +37,75 @@ type LoRAConfig struct {
 	TargetModules []string
 	// RSLoRA selects PEFT's use_rslora scaling Alpha/sqrt(Rank).
 	RSLoRA bool
+	// BaseDType is how the frozen base weights are held: "" or "F32" as
+	// float32, "BF16" or "F16" as raw half-precision values (the store's
+	// half parameters, see params.Store.AddHalf). Half base weights are
+	// graph inputs of that type, cast to the compute type inside every
+	// graph, so they take half the memory of float32 ones and a checkpoint
+	// stored in that dtype is used bit for bit. The adapters stay float32.
+	BaseDType string
+}
+
+// baseDType is the storage dtype of the frozen base weights under LoRA
+// (safetensors.F32 without LoRA).
+func (c Config) baseDType() string {
+	if c.LoRA == nil || !safetensors.IsHalf(c.LoRA.BaseDType) {
+		return safetensors.F32
+	}
+	return c.LoRA.BaseDType
+}
+
+// ParamDType returns the safetensors dtype the named parameter is held in:
+// the LoRA base dtype for the frozen base weights, F32 otherwise.
+func (c Config) ParamDType(name string) string {
+	if IsLoRAParam(name) {
+		return safetensors.F32
+	}
+	return c.baseDType()
+}
+
+// graphDType maps a safetensors float dtype to the ONNX one.
+func graphDType(dtype string) onnx.DType {
+	switch dtype {
+	case safetensors.BF16:
+		return onnx.BFloat16
+	case safetensors.F16:
+		return onnx.Float16
+	}
+	return onnx.Float32
+}
+
+// HoldBase converts the frozen base weights of store to the LoRA base
+// dtype (c.LoRA.BaseDType): float32 values are rounded to nearest even,
+// values already in that dtype are kept as they are. Without LoRA or with
+// a float32 base it does nothing.
+func (c Config) HoldBase(store *params.Store) error {
+	dt := c.baseDType()
+	if dt == safetensors.F32 {
+		return nil
+	}
+	if err := store.Convert(dt, func(name string) bool { return !IsLoRAParam(name) }); err != nil {
+		return fmt.Errorf("hold base weights as %s: %w", dt, err)
+	}
+	return nil
+}
+
+// CheckStore checks that store holds every parameter of c with its shape
+// and storage dtype (ParamDType), naming the first one that does not.
+func (c Config) CheckStore(store *params.Store) error {
+	for _, s := range c.ParamSpecs() {
+		p, ok := store.Get(s.Name)
+		if !ok {
+			return fmt.Errorf("parameter %s is not in the store", s.Name)
+		}
+		if !sameShape(p.Shape, s.Shape) {
+			return fmt.Errorf("parameter %s has shape %v in the store, the model needs %v", s.Name, p.Shape, s.Shape)
+		}
+		if want := c.ParamDType(s.Name); p.StorageDType() != want {
+			return fmt.Errorf("parameter %s is held as %s, the model config wants %s (half-precision weights need LoRA with that base dtype)", s.Name, p.StorageDType(), want)
+		}
+	}
+	return nil
 }
 
 // AllLinear is PEFT's target_modules shorthand for every linear layer but the output head.
@@ -141,6 +212,9 @@ func (c Config) loraTargets() ([]linearModule, error) {
 	if l.Rank <= 0 {
 		return nil, bad("rank %d must be positive", l.Rank)
 	}
+	if d := l.BaseDType; d != "" && d != safetensors.F32 && !safetensors.IsHalf(d) {
+		return nil, bad("base dtype %q is not supported (F32, BF16 or F16)", d)
+	}
 	if !(l.Alpha > 0) {
 		return nil, bad("alpha %g must be positive", l.Alpha)
 	}
@@ -225,7 +299,7 @@ func (c Config) TrainableStore(store *params.Store) (*params.Store, error) {
 		if !ok {
 			return nil, fmt.Errorf("trainable parameter %s is not in the store (add adapters with AddLoRA)", s.Name)
 		}
-		if _, err := out.Add(p.Name, p.Shape, p.Data); err != nil {
+		if _, err := out.AddShared(p); err != nil {
 			return nil, err
 		}
 	}
@@ -259,6 +333,8 @@ func (c Config) AddLoRA(store *params.Store, seed uint64) error {
 // only (for export --merge). Unadapted weights share their data with store;
 // adapted ones are new slices, so store itself is not modified. An adapted
 // lm_head of a tied model unties it (the merged head gets its own weight).
+// A half-precision base is merged in float32 and the merged weights are
+// rounded back to the base dtype; unadapted half weights stay as they are.
 func MergeLoRA(c Config, store *params.Store) (Config, *params.Store, error) {
 	ms, err := c.loraTargets()
 	if err != nil {
@@ -289,10 +365,10 @@ func MergeLoRA(c Config, store *params.Store) (Config, *params.Store, error) {
 			return Config{}, nil, fmt.Errorf("merge lora: store lacks %s", wn)
 		}
 		in, out := int(m.in), int(m.out)
-		if len(w.Data) != in*out || len(a.Data) != r*in || len(b.Data) != out*r {
+		if w.Size() != in*out || len(a.Data) != r*in || len(b.Data) != out*r {
 			return Config{}, nil, fmt.Errorf("merge lora: %s: weight %v, A %v, B %v do not fit rank %d", m.path, w.Shape, a.Shape, b.Shape, r)
 		}
-		nw := slices.Clone(w.Data)
+		nw := slices.Clone(w.Float32())
 		row := make([]float64, in)
 		for o := 0; o < out; o++ {
 			clear(row)
@@ -312,10 +388,10 @@ func MergeLoRA(c Config, store *params.Store) (Config, *params.Store, error) {
 		}
 		merged[m.path+".weight"] = nw
 	}
+	dt := c.baseDType()
 	out := params.New()
 	for _, s := range base.ParamSpecs() {
 		data, ok := merged[s.Name]
-		var shape []int
 		if !ok {
 			src := s.Name
 			if s.Name == "lm_head.weight" && c.TieWordEmbeddings {
@@ -325,14 +401,27 @@ func MergeLoRA(c Config, store *params.Store) (Config, *params.Store, error) {
 			if !found {
 				return Config{}, nil, fmt.Errorf("merge lora: store lacks %s", src)
 			}
-			data, shape = p.Data, p.Shape
+			q := *p
+			q.Name = s.Name
+			if _, err := out.AddShared(&q); err != nil {
+				return Config{}, nil, fmt.Errorf("merge lora: %w", err)
+			}
+			continue
+		}
+		shape := make([]int, len(s.Shape))
+		for i, d := range s.Shape {
+			shape[i] = int(d)
+		}
+		var err error
+		if dt == safetensors.F32 {
+			_, err = out.Add(s.Name, shape, data)
 		} else {
-			shape = make([]int, len(s.Shape))
-			for i, d := range s.Shape {
-				shape[i] = int(d)
+			var bits []uint16
+			if bits, err = safetensors.Float32ToHalf(dt, data); err == nil {
+				_, err = out.AddHalf(s.Name, shape, dt, bits)
 			}
 		}
-		if _, err := out.Add(s.Name, shape, data); err != nil {
+		if err != nil {
 			return Config{}, nil, fmt.Errorf("merge lora: %w", err)
 		}
 	}

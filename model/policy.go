@@ -87,6 +87,9 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if err := c.CheckStore(store); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	if opt.Float == 0 {
 		opt.Float = onnx.Float32
 	}

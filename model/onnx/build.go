@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/videossr/videossr-go/model/onnx/pb"
+	"github.com/videossr/videossr-go/model/safetensors"
 )
 
 const (
@@ -42,7 +43,9 @@ type ExportOptions struct {
 	// ParamsAsInputs makes every Param a graph input (training graphs).
 	ParamsAsInputs bool
 	// ParamData supplies the values of Params, which then become initializers
-	// (inference graphs). Values are float32; float64 graphs convert them.
+	// (inference graphs). Values are float32; float64 graphs convert them,
+	// and parameters declared in Float16 or BFloat16 (ParamOf) are rounded
+	// to it (exactly, for values that came from that type).
 	ParamData func(name string) ([]float32, error)
 	// ExternalDataThreshold (bytes) is recorded in the model's metadata; a
 	// SaveModel call with externalThreshold 0 uses it: larger initializers go
@@ -188,7 +191,16 @@ func valueInfo(v *Value, dimNames []string, isInput bool) *pb.ValueInfoProto {
 
 func paramTensor(p *Value, data []float32) *pb.TensorProto {
 	t := &pb.TensorProto{Name: proto.String(p.Name), Dims: append([]int64{}, p.Shape...), DataType: proto.Int32(int32(p.DType))}
-	if p.DType == Float64 {
+	switch p.DType {
+	case Float16:
+		bits, _ := safetensors.Float32ToHalf(safetensors.F16, data)
+		t.RawData = safetensors.HalfBytes(bits)
+		return t
+	case BFloat16:
+		bits, _ := safetensors.Float32ToHalf(safetensors.BF16, data)
+		t.RawData = safetensors.HalfBytes(bits)
+		return t
+	case Float64:
 		raw := make([]byte, 8*len(data))
 		for i, f := range data {
 			binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(float64(f)))

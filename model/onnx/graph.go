@@ -359,8 +359,20 @@ func (g *Graph) Input(name string, dt DType, shape []int64, dimNames ...string) 
 // Param declares a trainable parameter of the graph float type; name is the
 // HF weight name. The shape must be fully static.
 func (g *Graph) Param(name string, shape []int64) *Value {
-	v := &Value{Name: name, DType: g.float, Shape: slices.Clone(shape), g: g, kind: kindParam}
+	return g.ParamOf(name, shape, g.float)
+}
+
+// ParamOf declares a parameter held in float type dt, which may differ from
+// the graph float type: a frozen weight kept in BFloat16 or Float16 is
+// declared so and Cast to the compute type by the caller. Gradients can
+// only be taken with respect to parameters of the graph float type.
+func (g *Graph) ParamOf(name string, shape []int64, dt DType) *Value {
+	v := &Value{Name: name, DType: dt, Shape: slices.Clone(shape), g: g, kind: kindParam}
 	if g.err != nil {
+		return g.poison(v)
+	}
+	if !dt.IsFloat() {
+		g.fail("Param", nil, "param %q: dtype %s is not a float type", name, dt)
 		return g.poison(v)
 	}
 	for _, d := range shape {

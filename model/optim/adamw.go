@@ -59,7 +59,9 @@ type AdamW struct {
 
 // New creates an optimizer for every parameter of store not matched by
 // cfg.Frozen. Parameters added to the store later are not seen. The
-// optimizer updates the parameters' Data slices in place.
+// optimizer updates the parameters' Data slices in place, so every
+// trainable parameter must be float32: a half-precision one (a frozen
+// weight kept at its stored precision) is an error naming it.
 func New(cfg Config, store *params.Store) (*AdamW, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -72,6 +74,9 @@ func New(cfg Config, store *params.Store) (*AdamW, error) {
 		if matchAny(cfg.Frozen, p.Name) {
 			o.frozen[p.Name] = true
 			continue
+		}
+		if p.IsHalf() {
+			return nil, fmt.Errorf("optim: parameter %q is held in %s: only float32 parameters can be trained (freeze it, or keep the weights in float32)", p.Name, p.DType)
 		}
 		n := len(p.Data)
 		s := slot{

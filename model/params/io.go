@@ -13,17 +13,20 @@ type Source interface {
 	Names() []string
 	Shape(name string) ([]int64, bool)
 	Float32(name string) ([]float32, []int64, error)
+	Tensor(name string) (safetensors.Tensor, error)
 }
 
-// Save writes every parameter as F32 to a safetensors file atomically. Unless
-// metadata sets "format", it is set to "pt" (Hugging Face transformers
-// refuses safetensors checkpoints without it).
+// Save writes every parameter in its storage dtype (F32, or the BF16/F16
+// bits of a half-precision parameter, unchanged) to a safetensors file
+// atomically. Unless metadata sets "format", it is set to "pt" (Hugging Face
+// transformers refuses safetensors checkpoints without it).
 func (s *Store) Save(path string, metadata map[string]string) error {
-	return s.SaveAs(path, safetensors.F32, metadata)
+	return s.SaveAs(path, "", metadata)
 }
 
-// SaveAs is Save with a storage dtype: F32, F16 or BF16 (the last two rounded
-// to nearest even).
+// SaveAs is Save with one storage dtype for every tensor: F32, F16 or BF16
+// (float32 values rounded to nearest even; half values already in dtype are
+// written unchanged). An empty dtype keeps each parameter's own.
 func (s *Store) SaveAs(path, dtype string, metadata map[string]string) error {
 	meta := map[string]string{"format": "pt"}
 	for k, v := range metadata {
@@ -31,11 +34,15 @@ func (s *Store) SaveAs(path, dtype string, metadata map[string]string) error {
 	}
 	ts := make([]safetensors.Tensor, len(s.params))
 	for i, p := range s.params {
+		if dtype == "" || dtype == p.StorageDType() {
+			ts[i] = p.Tensor()
+			continue
+		}
 		shape := make([]int64, len(p.Shape))
 		for j, d := range p.Shape {
 			shape[j] = int64(d)
 		}
-		t, err := safetensors.FromFloat32(p.Name, dtype, shape, p.Data)
+		t, err := safetensors.FromFloat32(p.Name, dtype, shape, p.Float32())
 		if err != nil {
 			return fmt.Errorf("params: saving %s: %w", path, err)
 		}
@@ -96,7 +103,8 @@ func (s *Store) LoadInto(path string) error {
 }
 
 // LoadFrom overwrites every parameter with the tensor of the same name in
-// src, converted to float32. Every parameter must be present with the same
+// src, converted to the parameter's storage dtype (a half-precision
+// parameter takes tensors of its own dtype bit for bit). Every parameter must be present with the same
 // shape; when strict, src may not hold other tensors either. The error names
 // the missing and unexpected keys. Names and shapes are checked before any
 // value is written, so such errors leave the store unchanged; a read or
@@ -129,6 +137,21 @@ func (s *Store) LoadFrom(src Source, strict bool) error {
 		}
 	}
 	for _, p := range s.params {
+		if p.IsHalf() {
+			t, err := src.Tensor(p.Name)
+			if err != nil {
+				return fmt.Errorf("params: %w", err)
+			}
+			bits, err := t.Half(p.DType)
+			if err != nil {
+				return fmt.Errorf("params: %w", err)
+			}
+			if !sameShape(t.Shape, p.Shape) || len(bits) != len(p.Half) {
+				return fmt.Errorf("params: parameter %q changed shape while loading", p.Name)
+			}
+			copy(p.Half, bits)
+			continue
+		}
 		data, shape, err := src.Float32(p.Name)
 		if err != nil {
 			return fmt.Errorf("params: %w", err)

@@ -1,5 +1,7 @@
-// Package params is a named, ordered store of float32 parameter tensors with
-// seeded initialisation, safetensors save/load and checksums for resume tests.
+// Package params is a named, ordered store of parameter tensors with seeded
+// initialisation, safetensors save/load and checksums for resume tests.
+// Parameters are float32, or held as raw 16-bit bits (BF16 or F16) when they
+// are frozen weights kept at their stored precision (see AddHalf).
 //
 // The store keeps whatever names it is given; mapping them to Hugging Face
 // names is the caller's business.
@@ -11,6 +13,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
+
+	"github.com/videossr/videossr-go/model/safetensors"
 )
 
 // Param is one named parameter tensor.
@@ -19,12 +24,68 @@ type Param struct {
 	Name string
 	// Shape is the tensor shape (row-major); empty for a scalar.
 	Shape []int
-	// Data holds product(Shape) values.
+	// Data holds the product(Shape) values of a float32 parameter; it is
+	// nil for a half-precision one.
 	Data []float32
+	// Half holds the product(Shape) raw 16-bit values of a parameter kept
+	// in half precision (DType BF16 or F16); nil for a float32 one.
+	Half []uint16
+	// DType is the storage type: "" (float32), safetensors.BF16 or
+	// safetensors.F16.
+	DType string
 }
 
-// Size returns the number of elements, len(p.Data).
-func (p *Param) Size() int { return len(p.Data) }
+// Size returns the number of elements.
+func (p *Param) Size() int {
+	if p.Half != nil {
+		return len(p.Half)
+	}
+	return len(p.Data)
+}
+
+// IsHalf reports whether the parameter is held in half precision.
+func (p *Param) IsHalf() bool { return safetensors.IsHalf(p.DType) }
+
+// StorageDType is the safetensors dtype the parameter is held in: F32, BF16
+// or F16.
+func (p *Param) StorageDType() string {
+	if p.IsHalf() {
+		return p.DType
+	}
+	return safetensors.F32
+}
+
+// Bytes is the memory the parameter's values take.
+func (p *Param) Bytes() int64 {
+	if p.IsHalf() {
+		return 2 * int64(len(p.Half))
+	}
+	return 4 * int64(len(p.Data))
+}
+
+// Float32 returns the values as float32: Data itself for a float32
+// parameter (shared), an exact converted copy for a half one.
+func (p *Param) Float32() []float32 {
+	if !p.IsHalf() {
+		return p.Data
+	}
+	out, _ := safetensors.HalfToFloat32(p.DType, p.Half) // IsHalf: cannot fail
+	return out
+}
+
+// Tensor returns the parameter as a safetensors tensor in its own storage
+// dtype (half bits are written as they are).
+func (p *Param) Tensor() safetensors.Tensor {
+	shape := make([]int64, len(p.Shape))
+	for i, d := range p.Shape {
+		shape[i] = int64(d)
+	}
+	if p.IsHalf() {
+		return safetensors.Tensor{Name: p.Name, DType: p.DType, Shape: shape, Data: safetensors.HalfBytes(p.Half)}
+	}
+	t, _ := safetensors.FromFloat32(p.Name, safetensors.F32, shape, p.Data) // sizes agree by construction
+	return t
+}
 
 // Store is an ordered list of named parameters. It is not safe for
 // concurrent mutation.
@@ -70,10 +131,86 @@ func (s *Store) Add(name string, shape []int, data []float32) (*Param, error) {
 	if len(data) != n {
 		return nil, fmt.Errorf("params: parameter %q: %d values for shape %v (want %d)", name, len(data), shape, n)
 	}
-	p := &Param{Name: name, Shape: append([]int{}, shape...), Data: data}
-	s.index[name] = len(s.params)
+	return s.insert(&Param{Name: name, Shape: append([]int{}, shape...), Data: data}), nil
+}
+
+func (s *Store) insert(p *Param) *Param {
+	s.index[p.Name] = len(s.params)
 	s.params = append(s.params, p)
-	return p, nil
+	return p
+}
+
+// AddHalf appends a parameter held in half precision: dtype is
+// safetensors.BF16 or safetensors.F16 and bits its raw values (owned by the
+// store, not copied). Such parameters are frozen weights: the optimizer
+// refuses them.
+func (s *Store) AddHalf(name string, shape []int, dtype string, bits []uint16) (*Param, error) {
+	if name == "" {
+		return nil, fmt.Errorf("params: empty parameter name")
+	}
+	if _, dup := s.index[name]; dup {
+		return nil, fmt.Errorf("params: duplicate parameter %q", name)
+	}
+	if !safetensors.IsHalf(dtype) {
+		return nil, fmt.Errorf("params: parameter %q: dtype %q is not BF16 or F16", name, dtype)
+	}
+	n, err := numElements(shape)
+	if err != nil {
+		return nil, fmt.Errorf("params: parameter %q: %w", name, err)
+	}
+	if len(bits) != n {
+		return nil, fmt.Errorf("params: parameter %q: %d values for shape %v (want %d)", name, len(bits), shape, n)
+	}
+	return s.insert(&Param{Name: name, Shape: append([]int{}, shape...), Half: bits, DType: dtype}), nil
+}
+
+// AddShared appends a parameter that shares p's values (and dtype): writes
+// to either are seen by both. Frozen weights are shared this way between a
+// policy and its KL reference.
+func (s *Store) AddShared(p *Param) (*Param, error) {
+	if p.Name == "" {
+		return nil, fmt.Errorf("params: empty parameter name")
+	}
+	if _, dup := s.index[p.Name]; dup {
+		return nil, fmt.Errorf("params: duplicate parameter %q", p.Name)
+	}
+	return s.insert(&Param{Name: p.Name, Shape: append([]int{}, p.Shape...), Data: p.Data, Half: p.Half, DType: p.DType}), nil
+}
+
+// Convert changes the storage of every parameter for which keep returns
+// true to dtype: safetensors.BF16 or F16 rounds float32 values to nearest
+// even (half values of the other type go through float32), safetensors.F32
+// converts half values back exactly. Parameters already in dtype are left
+// as they are.
+func (s *Store) Convert(dtype string, keep func(name string) bool) error {
+	if dtype != safetensors.F32 && !safetensors.IsHalf(dtype) {
+		return fmt.Errorf("params: cannot hold parameters as %q (want F32, BF16 or F16)", dtype)
+	}
+	for _, p := range s.params {
+		if !keep(p.Name) || p.StorageDType() == dtype {
+			continue
+		}
+		f := p.Float32()
+		if dtype == safetensors.F32 {
+			p.Data, p.Half, p.DType = f, nil, ""
+			continue
+		}
+		bits, err := safetensors.Float32ToHalf(dtype, f)
+		if err != nil {
+			return fmt.Errorf("params: parameter %q: %w", p.Name, err)
+		}
+		p.Data, p.Half, p.DType = nil, bits, dtype
+	}
+	return nil
+}
+
+// Bytes is the memory all parameter values take.
+func (s *Store) Bytes() int64 {
+	var n int64
+	for _, p := range s.params {
+		n += p.Bytes()
+	}
+	return n
 }
 
 // AddZeros appends a zero-filled parameter.
@@ -120,7 +257,7 @@ func (s *Store) Len() int { return len(s.params) }
 func (s *Store) NumParams() int64 {
 	var n int64
 	for _, p := range s.params {
-		n += int64(len(p.Data))
+		n += int64(p.Size())
 	}
 	return n
 }
@@ -129,14 +266,15 @@ func (s *Store) NumParams() int64 {
 func (s *Store) Clone() *Store {
 	c := &Store{params: make([]*Param, len(s.params)), index: make(map[string]int, len(s.index))}
 	for i, p := range s.params {
-		c.params[i] = &Param{Name: p.Name, Shape: append([]int{}, p.Shape...), Data: append([]float32{}, p.Data...)}
+		c.params[i] = &Param{Name: p.Name, Shape: append([]int{}, p.Shape...), Data: slices.Clone(p.Data), Half: slices.Clone(p.Half), DType: p.DType}
 		c.index[p.Name] = i
 	}
 	return c
 }
 
 // CopyFrom overwrites the values of every parameter with those of src, which
-// must hold the same names with the same shapes (order may differ).
+// must hold the same names with the same shapes and storage dtypes (order
+// may differ).
 func (s *Store) CopyFrom(src *Store) error {
 	if err := s.sameLayout(src); err != nil {
 		return err
@@ -144,6 +282,7 @@ func (s *Store) CopyFrom(src *Store) error {
 	for _, p := range s.params {
 		q, _ := src.Get(p.Name)
 		copy(p.Data, q.Data)
+		copy(p.Half, q.Half)
 	}
 	return nil
 }
@@ -158,6 +297,9 @@ func (s *Store) sameLayout(o *Store) error {
 		}
 		if !equalShape(p.Shape, q.Shape) {
 			return fmt.Errorf("params: parameter %q has shape %v, other store has %v", p.Name, p.Shape, q.Shape)
+		}
+		if p.StorageDType() != q.StorageDType() {
+			return fmt.Errorf("params: parameter %q is held as %s, other store has %s", p.Name, p.StorageDType(), q.StorageDType())
 		}
 	}
 	for _, q := range o.params {
@@ -194,9 +336,10 @@ func listNames(names []string) string {
 	return fmt.Sprintf("%q", names)
 }
 
-// Checksum returns the hex SHA-256 over the names, shapes and float32 bits of
-// every parameter in store order. Two stores with bit-identical contents in
-// the same order have the same checksum.
+// Checksum returns the hex SHA-256 over the names, shapes and value bits of
+// every parameter in store order (half-precision ones also hash their
+// dtype). Two stores with bit-identical contents in the same order have the
+// same checksum.
 func (s *Store) Checksum() string {
 	h := sha256.New()
 	var buf []byte
@@ -210,6 +353,12 @@ func (s *Store) Checksum() string {
 		}
 		for _, v := range p.Data {
 			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		if p.IsHalf() {
+			buf = append(buf, p.DType...)
+			for _, v := range p.Half {
+				buf = binary.LittleEndian.AppendUint16(buf, v)
+			}
 		}
 		h.Write(buf)
 	}
@@ -228,6 +377,15 @@ func (s *Store) FirstNonFinite() (name string, index int, found bool) {
 	for _, p := range s.params {
 		for i, v := range p.Data {
 			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+				return p.Name, i, true
+			}
+		}
+		mask := uint16(0x7f80) // BF16 exponent
+		if p.DType == safetensors.F16 {
+			mask = 0x7c00
+		}
+		for i, v := range p.Half {
+			if v&mask == mask {
 				return p.Name, i, true
 			}
 		}

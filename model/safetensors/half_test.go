@@ -1,0 +1,39 @@
+package safetensors
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestTensorHalf: a tensor stored in the requested half dtype is copied bit
+// for bit (NaN payloads included); other dtypes are rounded through float32.
+func TestTensorHalf(t *testing.T) {
+	bits := []uint16{0x3f80, 0xc000, 0x7fc1, 0x0001}
+	tb := Tensor{Name: "w", DType: BF16, Shape: []int64{4}, Data: HalfBytes(bits)}
+	got, err := tb.Half(BF16)
+	if err != nil || !slices.Equal(got, bits) {
+		t.Fatalf("BF16 as BF16 = %x, %v", got, err)
+	}
+	f32, err := FromFloat32("w", F32, []int64{3}, []float32{1, -2, 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = f32.Half(BF16)
+	if err != nil || !slices.Equal(got, []uint16{0x3f80, 0xc000, Float32ToBF16(0.1)}) {
+		t.Fatalf("F32 as BF16 = %x, %v", got, err)
+	}
+	got, err = f32.Half(F16)
+	if err != nil || !slices.Equal(got, []uint16{0x3c00, 0xc000, Float32ToF16(0.1)}) {
+		t.Fatalf("F32 as F16 = %x, %v", got, err)
+	}
+	if _, err := f32.Half(F32); err == nil {
+		t.Fatal("Half(F32) accepted")
+	}
+	back, err := HalfToFloat32(BF16, []uint16{0x3f80, 0xc000})
+	if err != nil || !slices.Equal(back, []float32{1, -2}) {
+		t.Fatalf("HalfToFloat32 = %v, %v", back, err)
+	}
+	if _, err := HalfToFloat32(F32, nil); err == nil {
+		t.Fatal("HalfToFloat32(F32) accepted")
+	}
+}
