@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/viper"
@@ -71,7 +72,15 @@ type LoRAConfig struct {
 	Alpha         float64  `mapstructure:"alpha" yaml:"alpha"`
 	Dropout       float64  `mapstructure:"dropout" yaml:"dropout"`
 	TargetModules []string `mapstructure:"target_modules" yaml:"target_modules"`
+	// BaseDType is how the frozen base weights are held in memory and fed
+	// to the graphs: stored (the checkpoint's own dtype when it is bf16 or
+	// f16, else float32; the tiny preset is float32), bfloat16, float16 or
+	// float32. The graphs compute in float32 either way.
+	BaseDType string `mapstructure:"base_dtype" yaml:"base_dtype"`
 }
+
+// BaseDTypes lists the values model.lora.base_dtype accepts.
+var BaseDTypes = []string{"stored", "bfloat16", "float16", "float32"}
 
 // DataConfig says which videos feed the pretext tasks and how samples are made.
 type DataConfig struct {
@@ -286,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if l := c.Model.LoRA; l.Rank < 0 || (l.Rank > 0 && (l.Alpha <= 0 || len(l.TargetModules) == 0)) {
 		bad("model.lora", "rank %d, alpha %g, %d target modules: want rank 0 (off) or rank > 0 with alpha > 0 and target_modules", l.Rank, l.Alpha, len(l.TargetModules))
+	}
+	if l := c.Model.LoRA; !slices.Contains(BaseDTypes, l.BaseDType) {
+		bad("model.lora.base_dtype", "%q, want one of %s", l.BaseDType, strings.Join(BaseDTypes, ", "))
 	}
 	if l := c.Model.LoRA; l.Dropout < 0 || l.Dropout >= 1 {
 		bad("model.lora.dropout", "%g, want 0 <= dropout < 1", l.Dropout)

@@ -20,6 +20,19 @@ import (
 // stored anyway is ignored); any other missing, unexpected or misshapen
 // tensor is an error naming it.
 func LoadHF(dir string) (Config, *params.Store, error) {
+	return LoadHFAs(dir, safetensors.F32)
+}
+
+// StoredDType asks LoadHFAs to keep the checkpoint's own precision.
+const StoredDType = "stored"
+
+// LoadHFAs is LoadHF with the storage dtype of the weights: F32 converts
+// every tensor to float32 (LoadHF); BF16 or F16 holds them as raw 16-bit
+// values (a tensor stored in that dtype is kept bit for bit, others are
+// rounded), for a frozen LoRA base (LoRAConfig.BaseDType); StoredDType
+// picks the checkpoint's dtype (CheckpointDType). The store never holds a
+// float32 copy of a half-precision model.
+func LoadHFAs(dir, dtype string) (Config, *params.Store, error) {
 	fail := func(err error) (Config, *params.Store, error) {
 		return Config{}, nil, fmt.Errorf("load hf model %s: %w", dir, err)
 	}
@@ -34,19 +47,44 @@ func LoadHF(dir string) (Config, *params.Store, error) {
 	if err != nil {
 		return fail(err)
 	}
-	store, err := c.loadWeights(ix)
+	if dtype == StoredDType {
+		dtype = CheckpointDType(ix)
+	}
+	if dtype != safetensors.F32 && !safetensors.IsHalf(dtype) {
+		return fail(fmt.Errorf("cannot hold weights as %q (F32, BF16, F16 or %s)", dtype, StoredDType))
+	}
+	store, err := c.loadWeights(ix, dtype)
 	if err != nil {
 		return fail(err)
 	}
 	return c, store, nil
 }
 
+// CheckpointDType is the dtype most of a checkpoint's values are stored
+// in when it is BF16 or F16, else F32.
+func CheckpointDType(ix *safetensors.Index) string {
+	count := map[string]int64{}
+	for _, name := range ix.Names() {
+		if ti, _, ok := ix.Info(name); ok {
+			count[ti.DType] += ti.NumElements()
+		}
+	}
+	best := safetensors.F32
+	for _, dt := range []string{safetensors.BF16, safetensors.F16} {
+		if count[dt] > count[best] {
+			best = dt
+		}
+	}
+	return best
+}
+
 // ignoredWeight reports checkpoint tensors that are not parameters (rotary
 // buffers some older saves include).
 func ignoredWeight(name string) bool { return strings.HasSuffix(name, "rotary_emb.inv_freq") }
 
-// loadWeights reads every base parameter of c from a checkpoint.
-func (c Config) loadWeights(ix *safetensors.Index) (*params.Store, error) {
+// loadWeights reads every base parameter of c from a checkpoint, held as
+// dtype (F32, BF16 or F16).
+func (c Config) loadWeights(ix *safetensors.Index, dtype string) (*params.Store, error) {
 	byStore := map[string]string{}
 	var unexpected []string
 	specs := map[string]bool{}
@@ -82,13 +120,27 @@ func (c Config) loadWeights(ix *safetensors.Index) (*params.Store, error) {
 		if !slices.Equal(shape, s.Shape) {
 			return nil, fmt.Errorf("%s has shape %v, config.json implies %v", key, shape, s.Shape)
 		}
-		data, _, err := ix.Float32(key)
-		if err != nil {
-			return nil, err
-		}
 		ishape := make([]int, len(shape))
 		for i, d := range shape {
 			ishape[i] = int(d)
+		}
+		if safetensors.IsHalf(dtype) {
+			t, err := ix.Tensor(key)
+			if err != nil {
+				return nil, err
+			}
+			bits, err := t.Half(dtype)
+			if err != nil {
+				return nil, fmt.Errorf("safetensors checkpoint %s: %w", ix.Dir, err)
+			}
+			if _, err := store.AddHalf(s.Name, ishape, dtype, bits); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		data, _, err := ix.Float32(key)
+		if err != nil {
+			return nil, err
 		}
 		if _, err := store.Add(s.Name, ishape, data); err != nil {
 			return nil, err

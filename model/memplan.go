@@ -19,6 +19,10 @@ type PlanInput struct {
 	// WeightBytes is the size of one weight, KV-cache or activation value:
 	// 2 for bf16/f16, 4 for f32; 0 means 4.
 	WeightBytes int
+	// FrozenWeightBytes is the size of one frozen weight (the parameters
+	// beyond Trainable): 2 for a LoRA base held in bf16/f16; 0 means
+	// WeightBytes.
+	FrozenWeightBytes int
 	// Trainable is the number of parameters that get gradients and AdamW
 	// moments: every parameter for full fine-tuning, the adapter parameters
 	// for LoRA.
@@ -48,7 +52,8 @@ var ErrOutOfMemory = errors.New("memory plan does not fit")
 
 // PlanMemory estimates the memory a GRPO run of the model c needs:
 //
-//	weights      P x WeightBytes, twice with Reference; P = c.NumParams()
+//	weights      Trainable x WeightBytes + (P - Trainable) x FrozenWeightBytes,
+//	             twice with Reference; P = c.NumParams()
 //	kv cache     Batch x Group x (PromptLen+ResponseLen) x layers x 2 (K and V)
 //	             x kv_heads x head_dim x WeightBytes
 //	activations  one training micro-batch of R sequences of T = PromptLen+ResponseLen
@@ -111,7 +116,12 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 	if p.Reference {
 		copies = 2
 	}
-	m.Weights = copies * params * wb
+	fb := nz(p.FrozenWeightBytes)
+	if fb == 0 {
+		fb = wb
+	}
+	frozen := max(params-trainable, 0)
+	m.Weights = copies * ((params-frozen)*wb + frozen*fb)
 	m.KVCache = rows * seq * L * 2 * kv * wb
 	perLayer := 7*H + 4*kv + 4*I + 2*heads*seq
 	perToken := (L+1)*perLayer + 2*H
@@ -135,8 +145,12 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 	line := func(name string, n int64, format string, a ...any) string {
 		return fmt.Sprintf("%-12s %11s  %s", name, FormatBytes(n), fmt.Sprintf(format, a...))
 	}
+	wl := fmt.Sprintf("%d params x %d B%s", params, wb, ref)
+	if fb != wb && frozen > 0 {
+		wl = fmt.Sprintf("%d trainable x %d B + %d frozen x %d B%s", params-frozen, wb, frozen, fb, ref)
+	}
 	m.Lines = []string{
-		line("weights", m.Weights, "%d params x %d B%s", params, wb, ref),
+		line("weights", m.Weights, "%s", wl),
 		line("kv cache", m.KVCache, "%d sequences x %d tokens x %d layers x K,V x %d x %d B", rows, seq, L, kv, wb),
 		line("activations", m.Activations, "micro-batch of %d x %d tokens (%s) + response logits", micro, seq, rc),
 		line("gradients", m.Gradients, "%d trainable x 4 B (f32)", trainable),

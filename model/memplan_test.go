@@ -66,6 +66,13 @@ func TestPlanMemory(t *testing.T) {
 			total: 17312 + 400 + 800 + 75264, largest: "activations",
 		},
 		{
+			name: "f32 adapters on a bf16 base",
+			in:   PlanInput{Batch: 2, Group: 3, PromptLen: 5, ResponseLen: 3, FrozenWeightBytes: 2, Trainable: 100, Recompute: true},
+			// 100 trainable x 4 + 2064 frozen x 2.
+			weights: 400 + 4128, kv: 3072, act: 70656 + 4608, grad: 400, opt: 800,
+			total: 4528 + 400 + 800 + 75264, largest: "activations",
+		},
+		{
 			name: "long rollout, kv cache dominates",
 			in:   PlanInput{Batch: 64, Group: 8, PromptLen: 5, ResponseLen: 3, MicroBatch: 1, WeightBytes: 2},
 			// kv 512*8*2*2*4*2; act 1*8*520*2 + 1*3*32*8.
@@ -125,6 +132,31 @@ func TestPlanMemoryTinyWeights(t *testing.T) {
 		if m.Optimizer != 8*store.NumParams() || m.Gradients != 4*store.NumParams() {
 			t.Errorf("optimizer %d / gradients %d for %d params", m.Optimizer, m.Gradients, store.NumParams())
 		}
+	}
+}
+
+// TestPlanMemoryHalfBase: the planned weights of a LoRA model with a BF16
+// base are the bytes its store really takes.
+func TestPlanMemoryHalfBase(t *testing.T) {
+	c := withLoRA(Tiny(1024, TinyTokens{0, 1, 2, 3, 4, 5, 6, 7}), "q_proj", "v_proj")
+	c.LoRA.BaseDType = "BF16"
+	store, err := c.InitParams(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HoldBase(store); err != nil {
+		t.Fatal(err)
+	}
+	var trainable int64
+	for _, s := range c.TrainableSpecs() {
+		trainable += int64(s.Size())
+	}
+	m := PlanMemory(c, PlanInput{WeightBytes: 4, FrozenWeightBytes: 2, Trainable: trainable})
+	if m.Weights != store.Bytes() {
+		t.Fatalf("planned weights %d B, the store takes %d B", m.Weights, store.Bytes())
+	}
+	if !strings.Contains(m.Lines[0], "frozen x 2 B") {
+		t.Fatalf("weights line %q", m.Lines[0])
 	}
 }
 

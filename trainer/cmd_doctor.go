@@ -378,6 +378,13 @@ func (d *doctor) config(cfg *configs.Config) {
 	if !ok {
 		return
 	}
+	if mc.LoRA = grpo.PlannedLoRA(cfg, mc); mc.LoRA != nil {
+		if _, err := mc.LoRAModules(); err != nil {
+			d.line(docMissing, "lora", "model.lora: %v", err)
+			return
+		}
+		d.line(docOK, "lora", "rank %d on %v, frozen base held as %s", mc.LoRA.Rank, mc.LoRA.TargetModules, mc.LoRA.BaseDType)
+	}
 	d.memoryPlan(cfg, mc, avail, availWhat)
 }
 

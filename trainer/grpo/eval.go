@@ -55,9 +55,21 @@ func LoadWeights(dir string) (model.Config, *params.Store, error) {
 	if err != nil {
 		return c, nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	// The base weights stay in the precision the checkpoint holds them in.
+	for _, name := range f.Names() {
+		if ti, ok := f.Info(name); ok && !model.IsLoRAParam(name) {
+			if safetensors.IsHalf(ti.DType) {
+				l.BaseDType = ti.DType
+			}
+			break
+		}
+	}
 	c.LoRA = &l
 	store, err := c.InitParams(0)
 	if err != nil {
+		return c, nil, err
+	}
+	if err := c.HoldBase(store); err != nil {
 		return c, nil, err
 	}
 	if err := store.LoadFrom(f, true); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/videossr/videossr-go/configs"
@@ -15,6 +16,7 @@ import (
 	"github.com/videossr/videossr-go/model/optim"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/safetensors"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
@@ -171,7 +173,7 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 			return mc, nil, err
 		}
 	case "hf":
-		if mc, store, err = model.LoadHF(cfg.Model.Path); err != nil {
+		if mc, store, err = model.LoadHFAs(cfg.Model.Path, baseDType(cfg.Model.LoRA)); err != nil {
 			return mc, nil, fmt.Errorf("model.path: %w", err)
 		}
 		name := cfg.Model.Tokenizer
@@ -188,12 +190,70 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 		return mc, nil, fmt.Errorf("model.preset %q: %w (want tiny or hf)", cfg.Model.Preset, ErrNotSupported)
 	}
 	if l := cfg.Model.LoRA; l.Rank > 0 {
-		mc.LoRA = &model.LoRAConfig{Rank: l.Rank, Alpha: l.Alpha, Dropout: l.Dropout, TargetModules: l.TargetModules}
+		// The base dtype is what the store now holds (LoadHFAs resolved
+		// "stored"); a freshly initialised tiny base is float32 unless
+		// base_dtype names a half type.
+		dt := store.Params()[0].StorageDType()
+		if want := baseDType(l); want != model.StoredDType {
+			dt = want
+		}
+		mc.LoRA = loraConfig(l, dt)
+		if err := mc.HoldBase(store); err != nil {
+			return mc, nil, fmt.Errorf("model.lora.base_dtype: %w", err)
+		}
 		if err := mc.AddLoRA(store, cfg.Model.InitSeed); err != nil {
 			return mc, nil, fmt.Errorf("model.lora: %w", err)
 		}
+		t.log.Info("lora", "rank", l.Rank, "base_dtype", dt, "base", model.FormatBytes(store.Bytes()))
 	}
 	return mc, store, nil
+}
+
+// loraConfig is the model's LoRA settings for model.lora with the base
+// weights held as dtype.
+func loraConfig(l configs.LoRAConfig, dtype string) *model.LoRAConfig {
+	return &model.LoRAConfig{Rank: l.Rank, Alpha: l.Alpha, Dropout: l.Dropout, TargetModules: l.TargetModules, BaseDType: dtype}
+}
+
+// PlannedLoRA returns the LoRA settings a run of cfg will give the model c
+// (nil without LoRA), for planning before the weights are read: a
+// base_dtype of "stored" is taken from config.json's torch_dtype for a
+// Hugging Face model and is float32 for the tiny one.
+func PlannedLoRA(cfg *configs.Config, c model.Config) *model.LoRAConfig {
+	l := cfg.Model.LoRA
+	if l.Rank <= 0 {
+		return nil
+	}
+	dt := baseDType(l)
+	if dt == model.StoredDType {
+		dt = safetensors.F32
+		if cfg.Model.Preset == "hf" {
+			switch c.TorchDtype {
+			case "bfloat16":
+				dt = safetensors.BF16
+			case "float16":
+				dt = safetensors.F16
+			}
+		}
+	}
+	return loraConfig(l, dt)
+}
+
+// baseDType maps model.lora.base_dtype to the storage dtype LoadHFAs
+// takes. Without LoRA every weight is trained, so it is float32.
+func baseDType(l configs.LoRAConfig) string {
+	if l.Rank <= 0 {
+		return safetensors.F32
+	}
+	switch l.BaseDType {
+	case "bfloat16":
+		return safetensors.BF16
+	case "float16":
+		return safetensors.F16
+	case "float32":
+		return safetensors.F32
+	}
+	return model.StoredDType
 }
 
 // checkMemory logs the run's memory plan (weights, KV cache, activations,
@@ -238,11 +298,13 @@ func (t *Trainer) referenceStore() (*params.Store, error) {
 	}
 	ref := params.New()
 	for _, p := range st.Params() {
-		data := p.Data
+		var err error
 		if model.IsLoRAParam(p.Name) {
-			data = append([]float32(nil), p.Data...)
+			_, err = ref.Add(p.Name, p.Shape, slices.Clone(p.Data))
+		} else {
+			_, err = ref.AddShared(p)
 		}
-		if _, err := ref.Add(p.Name, p.Shape, data); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("reference: %w", err)
 		}
 	}

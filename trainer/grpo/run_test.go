@@ -1,12 +1,14 @@
 package grpo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/safetensors"
 	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
@@ -248,10 +251,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	}
 }
 
-// TestHFPresetRuns trains from a Hugging Face style folder (config.json,
-// model.safetensors, tokenizer.json) written from the tiny model.
-func TestHFPresetRuns(t *testing.T) {
-	needNative(t)
+// writeHFFolder writes the tiny model as a Hugging Face style folder
+// (config.json, model.safetensors in dtype, tokenizer.json) and returns it
+// with the weights as stored.
+func writeHFFolder(t *testing.T, dtype string) (string, *params.Store) {
+	t.Helper()
 	hf := t.TempDir()
 	tok, err := LoadTokenizer("tiny")
 	if err != nil {
@@ -269,12 +273,21 @@ func TestHFPresetRuns(t *testing.T) {
 	if err := mc.SaveJSON(filepath.Join(hf, "config.json")); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Save(filepath.Join(hf, "model.safetensors"), map[string]string{"format": "pt"}); err != nil {
+	wpath := filepath.Join(hf, "model.safetensors")
+	if err := store.SaveAs(wpath, dtype, map[string]string{"format": "pt"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(hf, "tokenizer.json"), tj, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return hf, store
+}
+
+// TestHFPresetRuns trains from a Hugging Face style folder (config.json,
+// model.safetensors, tokenizer.json) written from the tiny model.
+func TestHFPresetRuns(t *testing.T) {
+	needNative(t)
+	hf, _ := writeHFFolder(t, safetensors.F32)
 	run := t.TempDir()
 	cfg := smallConfig(t, run, "model.preset=hf", "model.path="+hf, "model.tokenizer=", "sft.steps=1", "grpo.steps=1")
 	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
@@ -284,6 +297,56 @@ func TestHFPresetRuns(t *testing.T) {
 	ck, _ := filepath.Glob(filepath.Join(run, ckptDir, "*", "reference.safetensors"))
 	if len(ck) == 0 {
 		t.Fatal("no reference saved")
+	}
+}
+
+// TestHFBF16BaseKeptAsStored: LoRA on a BF16 checkpoint with base_dtype
+// stored holds the base in BF16 from load to checkpoint, bit for bit, and
+// trains the float32 adapters.
+func TestHFBF16BaseKeptAsStored(t *testing.T) {
+	needNative(t)
+	hf, _ := writeHFFolder(t, safetensors.BF16)
+	run := t.TempDir()
+	cfg := smallConfig(t, run, "model.preset=hf", "model.path="+hf, "model.tokenizer=", "sft.steps=2", "grpo.steps=1",
+		"model.lora.rank=4", "model.lora.target_modules=[q_proj, v_proj]")
+	if cfg.Model.LoRA.BaseDType != "stored" {
+		t.Fatalf("default base_dtype %q, want stored", cfg.Model.LoRA.BaseDType)
+	}
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := safetensors.Read(filepath.Join(hf, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := LatestCheckpoint(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := safetensors.Read(filepath.Join(ck, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := false
+	for _, name := range got.Names() {
+		tg, _ := got.Tensor(name)
+		if model.IsLoRAParam(name) {
+			if tg.DType != safetensors.F32 {
+				t.Fatalf("adapter %s saved as %s", name, tg.DType)
+			}
+			moved = moved || (strings.HasSuffix(name, "lora_B.weight") && slices.ContainsFunc(tg.Data, func(b byte) bool { return b != 0 }))
+			continue
+		}
+		ts, err := src.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tg.DType != safetensors.BF16 || !bytes.Equal(tg.Data, ts.Data) {
+			t.Fatalf("base weight %s: saved as %s, bit-identical %v", name, tg.DType, bytes.Equal(tg.Data, ts.Data))
+		}
+	}
+	if !moved {
+		t.Fatal("no adapter was trained")
 	}
 }
 
@@ -465,11 +528,13 @@ func TestRecomputeSameRun(t *testing.T) {
 	}
 }
 
-// TestLoRAResumeIsExact: with LoRA the reference keeps only its adapters
-// in checkpoints; a resumed run still ends where the straight one does.
+// TestLoRAResumeIsExact: with LoRA (on a BF16 base) the reference keeps
+// only its adapters in checkpoints; a resumed run still ends where the
+// straight one does.
 func TestLoRAResumeIsExact(t *testing.T) {
 	needNative(t)
-	lora := []string{"sft.steps=3", "model.lora.rank=4", "model.lora.target_modules=[q_proj, v_proj]"}
+	// The base is held in BF16, so the half-precision path resumes exactly too.
+	lora := []string{"sft.steps=3", "model.lora.rank=4", "model.lora.target_modules=[q_proj, v_proj]", "model.lora.base_dtype=bfloat16"}
 	straight, split := t.TempDir(), t.TempDir()
 	if _, err := Run(context.Background(), smallConfig(t, straight, lora...), Options{}); err != nil {
 		t.Fatal(err)

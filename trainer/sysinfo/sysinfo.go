@@ -17,6 +17,7 @@ import (
 
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/safetensors"
 )
 
 // PromptTextTokens is the allowance for the text of a pretext prompt (task
@@ -49,9 +50,13 @@ func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 		prompt = mp
 		how = "rollout.max_prompt_tokens"
 	}
-	// The graphs compute in float32 and bf16/f16 checkpoints are converted
-	// on load, so every value takes 4 bytes whatever torch_dtype says.
-	wb := 4
+	// The graphs compute in float32, so activations, caches and trained
+	// weights take 4 bytes a value; a frozen LoRA base may be held in
+	// bf16/f16 (model.lora.base_dtype).
+	wb, bb := 4, 4
+	if c.LoRA != nil && safetensors.IsHalf(c.LoRA.BaseDType) {
+		bb = 2
+	}
 	g := cfg.GRPO
 	micro := g.MicroBatchRows
 	if rows := g.BatchPrompts * g.GroupSize; micro <= 0 || micro > rows {
@@ -59,7 +64,7 @@ func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 	}
 	return model.PlanInput{
 		Batch: g.BatchPrompts, Group: g.GroupSize, PromptLen: prompt, ResponseLen: cfg.Rollout.MaxNewTokens,
-		MicroBatch: micro, WeightBytes: wb, Trainable: trainable(c),
+		MicroBatch: micro, WeightBytes: wb, FrozenWeightBytes: bb, Trainable: trainable(c),
 		// Full fine-tuning keeps a frozen reference copy for the KL
 		// penalty; with LoRA the frozen base is the reference.
 		Reference: g.KLCoef > 0 && c.LoRA == nil,
