@@ -149,19 +149,7 @@ func TestRecomputeMemory(t *testing.T) {
 		t.Skip("memory measurement runs two child processes; not with -short")
 	}
 	openRuntime(t)
-	if _, err := os.Stat("/proc/self/clear_refs"); err != nil {
-		t.Skipf("needs Linux /proc: %v", err)
-	}
-	res := map[string]map[string]float64{}
-	for _, mode := range []string{"0", "1"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRecomputeMemoryChild$", "-test.v")
-		cmd.Env = append(os.Environ(), memEnv+"="+mode)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child %s: %v\n%s", mode, err, out)
-		}
-		res[mode] = parseMem(t, string(out))
-	}
+	res := runMemChildren(t, "TestRecomputeMemoryChild", memEnv, "0", "1")
 	off, on := res["0"], res["1"]
 	for _, k := range []string{"peak_mib", "step_ms", "nodes"} {
 		t.Logf("%-9s without recompute %8.1f, with %8.1f", k, off[k], on[k])
@@ -171,13 +159,37 @@ func TestRecomputeMemory(t *testing.T) {
 	}
 }
 
+// runMemChildren runs the test child once per mode in a child process of
+// its own (env=mode) and returns the "mem-result KEY VALUE" lines each
+// printed. It skips without Linux /proc (peak RSS reset).
+func runMemChildren(t *testing.T, child, env string, modes ...string) map[string]map[string]float64 {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/clear_refs"); err != nil {
+		t.Skipf("needs Linux /proc: %v", err)
+	}
+	res := map[string]map[string]float64{}
+	for _, mode := range modes {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.v")
+		cmd.Env = append(os.Environ(), env+"="+mode)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child %s: %v\n%s", mode, err, out)
+		}
+		res[mode] = parseMem(t, string(out))
+	}
+	return res
+}
+
+// printMem prints one measurement of a memory test child.
+func printMem(key string, v float64) { fmt.Printf("mem-result %s %.1f\n", key, v) }
+
 func parseMem(t *testing.T, out string) map[string]float64 {
 	t.Helper()
 	m := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 3 && f[0] == "recompute-mem" {
+		if len(f) == 3 && f[0] == "mem-result" {
 			v, err := strconv.ParseFloat(f[2], 64)
 			if err != nil {
 				t.Fatalf("bad child line %q", sc.Text())
@@ -185,10 +197,22 @@ func parseMem(t *testing.T, out string) map[string]float64 {
 			m[f[1]] = v
 		}
 	}
-	if len(m) < 3 {
+	if len(m) == 0 {
 		t.Fatalf("child printed no measurements:\n%s", out)
 	}
 	return m
+}
+
+// resetPeakRSS collects garbage, resets VmHWM and returns the resident
+// size in KiB.
+func resetPeakRSS(t *testing.T) float64 {
+	t.Helper()
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the peak RSS: %v", err)
+	}
+	return procStatus(t, "VmRSS")
 }
 
 // procStatus returns a field of /proc/self/status in KiB.
@@ -266,12 +290,7 @@ func TestRecomputeMemoryChild(t *testing.T) {
 	feeds[InRefLogProbs] = FloatTensor(onnx.Float32, []int64{int64(sb.B), int64(sb.R)}, old)
 	paramFeeds(store, onnx.Float32, feeds)
 
-	runtime.GC()
-	debug.FreeOSMemory()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		t.Skipf("cannot reset the peak RSS: %v", err)
-	}
-	base := procStatus(t, "VmRSS")
+	base := resetPeakRSS(t)
 	ctx := context.Background()
 	if _, err := sess.Run(ctx, feeds, nil); err != nil {
 		t.Fatal(err)
@@ -286,8 +305,8 @@ func TestRecomputeMemoryChild(t *testing.T) {
 		times = append(times, float64(time.Since(start).Microseconds())/1000)
 	}
 	sort.Float64s(times)
-	fmt.Printf("recompute-mem peak_mib %.1f\n", (peak-base)/1024)
-	fmt.Printf("recompute-mem step_ms %.1f\n", times[1])
-	fmt.Printf("recompute-mem nodes %d\n", b.Graph.NumNodes())
-	fmt.Printf("recompute-mem seq_len %d\n", sb.L)
+	printMem("peak_mib", (peak-base)/1024)
+	printMem("step_ms", times[1])
+	printMem("nodes", float64(b.Graph.NumNodes()))
+	printMem("seq_len", float64(sb.L))
 }

@@ -90,6 +90,7 @@ func (g *Graph) gradients(loss *Value, wrt []*Value, opt GradOptions) ([]*Value,
 	if opt.Recompute {
 		rc = g.planRecompute(nodes)
 	}
+	rcast := g.planRecast(nodes)
 
 	pending := map[*Value][]*Value{}
 	if dep[loss] {
@@ -125,7 +126,8 @@ func (g *Graph) gradients(loss *Value, wrt []*Value, opt GradOptions) ([]*Value,
 		if !anyNeed {
 			continue
 		}
-		gxs, err := g.backprop(rc.forBackprop(n, gys), gys, need)
+		gy := gys[slices.IndexFunc(gys, func(v *Value) bool { return v != nil })]
+		gxs, err := g.backprop(rcast.forBackprop(rc.forBackprop(n, gys), gy), gys, need)
 		if err != nil {
 			if g.err == nil {
 				g.err = err
