@@ -12,6 +12,7 @@ import (
 	"github.com/videossr/videossr-go/model/onnx"
 	"github.com/videossr/videossr-go/model/onnx/pb"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/safetensors"
 )
 
 // Files and folders of an exported model folder (Hugging Face layout plus
@@ -176,6 +177,11 @@ func Export(ctx context.Context, dir string, c Config, store *params.Store, opt 
 	if err := os.MkdirAll(onnxDir, 0o755); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	// torch_dtype says what the weights file holds (transformers loads
+	// "auto" dtypes from it).
+	if dt := storeTorchDtype(store); dt != "" {
+		c.TorchDtype = dt
+	}
 	if err := c.SaveJSON(filepath.Join(dir, ConfigFile)); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -214,6 +220,20 @@ func Export(ctx context.Context, dir string, c Config, store *params.Store, opt 
 		return fmt.Errorf("export: %w", err)
 	}
 	return nil
+}
+
+// storeTorchDtype is the torch dtype name of the store's values when they
+// all have one storage dtype, else "".
+func storeTorchDtype(store *params.Store) string {
+	names := map[string]string{safetensors.F32: "float32", safetensors.BF16: "bfloat16", safetensors.F16: "float16"}
+	dt := ""
+	for i, p := range store.Params() {
+		if i > 0 && p.StorageDType() != dt {
+			return ""
+		}
+		dt = p.StorageDType()
+	}
+	return names[dt]
 }
 
 // isTrainGraph reports whether a graph takes the parameters as inputs.

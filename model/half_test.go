@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -190,6 +191,25 @@ func TestMergeHalfBase(t *testing.T) {
 	}
 	if adapted == 0 || adapted == want.Len() {
 		t.Fatalf("%d of %d merged weights are new", adapted, want.Len())
+	}
+	// The export of the merged BF16 model keeps its weights in BF16 and
+	// says so in config.json.
+	dir := t.TempDir()
+	if err := Export(context.Background(), dir, hmc, got, ExportOptions{Graphs: []string{GraphPrefill}}); err != nil {
+		t.Fatal(err)
+	}
+	ec, err := LoadJSON(filepath.Join(dir, ConfigFile))
+	if err != nil || ec.TorchDtype != "bfloat16" {
+		t.Fatalf("exported torch_dtype %q, %v", ec.TorchDtype, err)
+	}
+	f, err := safetensors.Read(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range f.Names() {
+		if ti, _ := f.Info(name); ti.DType != safetensors.BF16 {
+			t.Fatalf("exported %s as %s", name, ti.DType)
+		}
 	}
 }
 
