@@ -51,6 +51,9 @@ func benchPolicy(b *testing.B, c Config, graphs ...string) *Policy {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := c.HoldBase(store); err != nil {
+		b.Fatal(err)
+	}
 	p, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: graphs, Session: ort.Options{IntraOpThreads: threads, InterOpThreads: 1}})
 	if err != nil {
 		b.Fatal(err)
@@ -151,8 +154,34 @@ func BenchmarkPrefill(b *testing.B) {
 
 // BenchmarkDecodeStep: one batched decode step of 8 rows over a 66-token
 // KV cache.
-func BenchmarkDecodeStep(b *testing.B) {
-	c := benchConfig()
+func BenchmarkDecodeStep(b *testing.B) { benchDecode(b, benchConfig()) }
+
+// benchLoRA is the benchmark model with rank-8 adapters on q_proj and
+// v_proj over a base held in dtype.
+func benchLoRA(dtype string) Config {
+	c := withLoRA(benchConfig(), "q_proj", "v_proj")
+	c.LoRA.BaseDType = dtype
+	return c
+}
+
+// BenchmarkDecodeStepLoRABase: the decode step of a LoRA model with its
+// base held in F32 and in BF16 (cast to float32 inside the graph at every
+// step).
+func BenchmarkDecodeStepLoRABase(b *testing.B) {
+	for _, dt := range []string{safetensors.F32, safetensors.BF16} {
+		b.Run(dt, func(b *testing.B) { benchDecode(b, benchLoRA(dt)) })
+	}
+}
+
+// BenchmarkGRPOTrainStepLoRABase: the GRPO training step of the same LoRA
+// models (adapter gradients only).
+func BenchmarkGRPOTrainStepLoRABase(b *testing.B) {
+	for _, dt := range []string{safetensors.F32, safetensors.BF16} {
+		b.Run(dt, func(b *testing.B) { benchTrain(b, benchLoRA(dt), GraphGRPO) })
+	}
+}
+
+func benchDecode(b *testing.B, c Config) {
 	p := benchPolicy(b, c, GraphVision, GraphPrefill, GraphDecode)
 	vb, rows := benchBatch(b, c)
 	ctx := context.Background()
@@ -223,8 +252,7 @@ func benchStepInputs(sb *SeqBatch) StepInputs {
 	return in
 }
 
-func benchTrain(b *testing.B, graph string) {
-	c := benchConfig()
+func benchTrain(b *testing.B, c Config, graph string) {
 	p := benchPolicy(b, c, graph)
 	vb, rows := benchBatch(b, c)
 	sb, err := c.NewSeqBatch(rows, vb.Videos, c.BosTokenID)
@@ -243,10 +271,10 @@ func benchTrain(b *testing.B, graph string) {
 // BenchmarkGRPOTrainStep: one run of the GRPO training graph over the
 // micro-batch: vision tower, decoder, clipped surrogate + k3 KL loss and
 // every parameter gradient (forward + backward, no optimizer update).
-func BenchmarkGRPOTrainStep(b *testing.B) { benchTrain(b, GraphGRPO) }
+func BenchmarkGRPOTrainStep(b *testing.B) { benchTrain(b, benchConfig(), GraphGRPO) }
 
 // BenchmarkSFTTrainStep: the same for the supervised warm-up loss.
-func BenchmarkSFTTrainStep(b *testing.B) { benchTrain(b, GraphSFT) }
+func BenchmarkSFTTrainStep(b *testing.B) { benchTrain(b, benchConfig(), GraphSFT) }
 
 // TestWriteTorchBenchBatch writes the benchmark model and micro-batch for
 // scripts/bench_torch.py when VIDEOSSR_TORCH_BATCH names a folder: the
