@@ -162,10 +162,25 @@ func TestPlanInputDefault(t *testing.T) {
 	in, how := sysinfo.PlanInput(cfg, c)
 	// 16 frames / 2 x 3136 / 28^2 = 32 vision tokens.
 	want := model.PlanInput{Batch: 8, Group: 8, PromptLen: 32 + sysinfo.PromptTextTokens, ResponseLen: 12, MicroBatch: 64, WeightBytes: 4,
-		Trainable: int64(c.NumParams()), Reference: true}
+		FrozenWeightBytes: 4, Trainable: int64(c.NumParams()), Reference: true}
 	if in != want || how != "32 vision + 256 text" {
 		t.Errorf("planInput = %+v (%s), want %+v", in, how, want)
 	}
+	// LoRA on a BF16 base: adapters trainable, 2-byte frozen weights, no
+	// reference copy.
+	lc := c
+	cfg.Model.LoRA = configs.LoRAConfig{Rank: 4, Alpha: 8, TargetModules: []string{"q_proj"}, BaseDType: "bfloat16"}
+	if lc.LoRA = grpo.PlannedLoRA(cfg, c); lc.LoRA == nil || lc.LoRA.BaseDType != "BF16" {
+		t.Fatalf("planned lora %+v", lc.LoRA)
+	}
+	if in, _ := sysinfo.PlanInput(cfg, lc); in.FrozenWeightBytes != 2 || in.Reference || in.Trainable >= int64(c.NumParams())/10 {
+		t.Errorf("lora plan input %+v", in)
+	}
+	cfg.Model.LoRA.BaseDType = "stored" // the tiny preset's base is float32
+	if l := grpo.PlannedLoRA(cfg, c); l.BaseDType != "F32" {
+		t.Errorf("stored base of the tiny preset planned as %s", l.BaseDType)
+	}
+	cfg.Model.LoRA = configs.LoRAConfig{}
 	cfg.Rollout.MaxPrompt = 100
 	cfg.GRPO.MicroBatchRows = 0
 	if in, how := sysinfo.PlanInput(cfg, c); in.PromptLen != 100 || how != "rollout.max_prompt_tokens" || in.MicroBatch != 64 {
