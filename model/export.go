@@ -179,7 +179,7 @@ func Export(ctx context.Context, dir string, c Config, store *params.Store, opt 
 	}
 	// torch_dtype says what the weights file holds (transformers loads
 	// "auto" dtypes from it).
-	if dt := storeTorchDtype(store); dt != "" {
+	if dt := TorchDtypeOf(store); dt != "" {
 		c.TorchDtype = dt
 	}
 	if err := c.SaveJSON(filepath.Join(dir, ConfigFile)); err != nil {
@@ -222,9 +222,9 @@ func Export(ctx context.Context, dir string, c Config, store *params.Store, opt 
 	return nil
 }
 
-// storeTorchDtype is the torch dtype name of the store's values when they
-// all have one storage dtype, else "".
-func storeTorchDtype(store *params.Store) string {
+// TorchDtypeOf is the torch dtype name (config.json's torch_dtype) of the
+// store's values when they all have one storage dtype, else "".
+func TorchDtypeOf(store *params.Store) string {
 	names := map[string]string{safetensors.F32: "float32", safetensors.BF16: "bfloat16", safetensors.F16: "float16"}
 	dt := ""
 	for i, p := range store.Params() {

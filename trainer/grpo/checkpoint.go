@@ -11,11 +11,13 @@ import (
 
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/model/safetensors"
 )
 
 // Checkpoint layout, in RUN_DIR/checkpoints/<name>/:
 //
-//	model.safetensors      policy parameters (HF names)
+//	model.safetensors      policy parameters (HF names); LoRA runs: the adapters only
+//	base.json              LoRA runs: where the frozen base comes from, and its checksum
 //	reference.safetensors  frozen reference policy (GRPO phase, KL on)
 //	optimizer.safetensors  AdamW moments, step and config
 //	state.json             phase, steps, data cursors, rewards, first evaluation
@@ -28,7 +30,68 @@ import (
 const (
 	ckptDir    = "checkpoints"
 	latestFile = "latest"
+	baseFile   = "base.json"
 )
+
+// BaseRef is base.json: a LoRA checkpoint holds the adapters only, and the
+// frozen base is read again from where the run took it (a Hugging Face
+// folder, or the tiny model's seeded initialisation), then checked against
+// Checksum, so a base that changed since is an error rather than a silently
+// different model.
+type BaseRef struct {
+	// Preset is model.preset: tiny or hf.
+	Preset string `json:"preset"`
+	// Path is the Hugging Face folder (preset hf), absolute.
+	Path string `json:"path,omitempty"`
+	// InitSeed is model.init_seed (preset tiny).
+	InitSeed uint64 `json:"init_seed"`
+	// DType is the storage dtype of the base weights: F32, BF16 or F16.
+	DType string `json:"dtype"`
+	// Checksum is params.Store.Checksum of the base weights as held.
+	Checksum string `json:"checksum"`
+}
+
+// baseOf returns a store sharing the frozen (non-adapter) weights of store.
+func baseOf(store *params.Store) (*params.Store, error) {
+	base := params.New()
+	for _, p := range store.Params() {
+		if model.IsLoRAParam(p.Name) {
+			continue
+		}
+		if _, err := base.AddShared(p); err != nil {
+			return nil, err
+		}
+	}
+	return base, nil
+}
+
+// baseChecksum is the checksum of the policy's frozen LoRA base.
+func (t *Trainer) baseChecksum() (string, error) {
+	if t.baseSum == "" {
+		base, err := baseOf(t.policy.Store)
+		if err != nil {
+			return "", err
+		}
+		t.baseSum = base.Checksum()
+	}
+	return t.baseSum, nil
+}
+
+// baseRef describes the run's frozen LoRA base.
+func (t *Trainer) baseRef() (BaseRef, error) {
+	sum, err := t.baseChecksum()
+	if err != nil {
+		return BaseRef{}, err
+	}
+	ref := BaseRef{Preset: t.cfg.Model.Preset, InitSeed: t.cfg.Model.InitSeed, DType: t.policy.Config.LoRA.BaseDType, Checksum: sum}
+	if ref.DType == "" {
+		ref.DType = safetensors.F32
+	}
+	if ref.Preset == "hf" {
+		ref.Path = t.baseModelName()
+	}
+	return ref, nil
+}
 
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
@@ -62,7 +125,26 @@ func (t *Trainer) checkpoint() error {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := t.policy.Store.Save(filepath.Join(tmp, "model.safetensors"), nil); err != nil {
+	// A LoRA run saves its adapters and where the frozen base comes from,
+	// not a copy of the base (16 GB in BF16 for an 8B model).
+	weights := t.policy.Store
+	if t.policy.Config.LoRA != nil {
+		ref, err := t.baseRef()
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		b, err := json.MarshalIndent(ref, "", "  ")
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, baseFile), b, 0o644); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if weights, err = t.policy.Config.TrainableStore(weights); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if err := weights.Save(filepath.Join(tmp, "model.safetensors"), nil); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if t.ref != nil {
@@ -91,7 +173,7 @@ func (t *Trainer) checkpoint() error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if t.policy.Config.LoRA != nil {
-		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.policy.Config, t.policy.Store, "videossr-tiny"); err != nil {
+		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.policy.Config, t.policy.Store, t.baseModelName()); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -175,7 +257,26 @@ func (t *Trainer) restore() (int, error) {
 	if st.Cursors == nil {
 		st.Cursors = map[string]int{}
 	}
-	if err := t.policy.Store.LoadInto(filepath.Join(dir, "model.safetensors")); err != nil {
+	weights := t.policy.Store
+	if bp := filepath.Join(dir, baseFile); t.policy.Config.LoRA != nil && fileExists(bp) {
+		// Adapters only: the base loaded from the config must be the one
+		// the checkpoint was trained on.
+		saved, err := readBaseRef(bp)
+		if err != nil {
+			return 0, fmt.Errorf("resume: %w", err)
+		}
+		sum, err := t.baseChecksum()
+		if err != nil {
+			return 0, fmt.Errorf("resume: %w", err)
+		}
+		if sum != saved.Checksum {
+			return 0, fmt.Errorf("resume: the frozen base weights differ from those %s was trained on (%s base %s); model.path, model.init_seed and model.lora.base_dtype must match the run's", dir, saved.Preset, orDash(saved.Path))
+		}
+		if weights, err = t.policy.Config.TrainableStore(weights); err != nil {
+			return 0, fmt.Errorf("resume: %w", err)
+		}
+	}
+	if err := weights.LoadInto(filepath.Join(dir, "model.safetensors")); err != nil {
 		return 0, fmt.Errorf("resume: %w", err)
 	}
 	if p := filepath.Join(dir, "reference.safetensors"); fileExists(p) {
@@ -211,6 +312,41 @@ func (t *Trainer) restore() (int, error) {
 	}
 	t.log.Info("resumed", "checkpoint", dir, "phase", st.Phase, "sft_step", st.SFTStep, "grpo_step", st.GRPOStep)
 	return t.globalStep(), nil
+}
+
+// baseModelName is the adapters' base_model_name_or_path (PEFT): the
+// Hugging Face folder the run started from, or the tiny preset's name.
+func (t *Trainer) baseModelName() string {
+	if t.cfg.Model.Preset == "hf" {
+		if abs, err := filepath.Abs(t.cfg.Model.Path); err == nil {
+			return abs
+		}
+		return t.cfg.Model.Path
+	}
+	return "videossr-tiny"
+}
+
+// readBaseRef reads a checkpoint's base.json.
+func readBaseRef(path string) (BaseRef, error) {
+	var ref BaseRef
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ref, err
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		return ref, fmt.Errorf("%s: %w", path, err)
+	}
+	if ref.Checksum == "" || (ref.Preset != "tiny" && ref.Preset != "hf") {
+		return ref, fmt.Errorf("%s: preset %q, checksum %q: not a base reference", path, ref.Preset, ref.Checksum)
+	}
+	return ref, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func fileExists(p string) bool {

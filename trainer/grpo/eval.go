@@ -33,8 +33,10 @@ const (
 // LoadWeights reads the model of a folder written by the trainer or by
 // export (final/, a checkpoint, an export): config.json and
 // model.safetensors. A weights file that holds LoRA adapters (a checkpoint
-// of a LoRA run) gets its adapter settings from adapter/adapter_config.json;
-// a merged model (final/ of a LoRA run) loads as a plain model.
+// of a LoRA run) gets its adapter settings from adapter/adapter_config.json
+// and, when it holds only the adapters, its frozen base from where base.json
+// says (checked against the recorded checksum); a merged model (final/ of
+// a LoRA run) loads as a plain model.
 func LoadWeights(dir string) (model.Config, *params.Store, error) {
 	wpath := filepath.Join(dir, model.WeightsFile)
 	f, err := safetensors.Read(wpath)
@@ -55,7 +57,22 @@ func LoadWeights(dir string) (model.Config, *params.Store, error) {
 	if err != nil {
 		return c, nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	// The base weights stay in the precision the checkpoint holds them in.
+	var store *params.Store
+	if bp := filepath.Join(dir, baseFile); fileExists(bp) {
+		if c, store, err = loadBase(c, l, bp); err != nil {
+			return c, nil, err
+		}
+		tr, err := c.TrainableStore(store)
+		if err != nil {
+			return c, nil, err
+		}
+		if err := tr.LoadFrom(f, true); err != nil {
+			return c, nil, fmt.Errorf("%w (file %s)", err, wpath)
+		}
+		return c, store, nil
+	}
+	// An older checkpoint with the base inside: it stays in the precision
+	// the file holds it in.
 	for _, name := range f.Names() {
 		if ti, ok := f.Info(name); ok && !model.IsLoRAParam(name) {
 			if safetensors.IsHalf(ti.DType) {
@@ -65,8 +82,7 @@ func LoadWeights(dir string) (model.Config, *params.Store, error) {
 		}
 	}
 	c.LoRA = &l
-	store, err := c.InitParams(0)
-	if err != nil {
+	if store, err = c.InitParams(0); err != nil {
 		return c, nil, err
 	}
 	if err := c.HoldBase(store); err != nil {
@@ -74,6 +90,40 @@ func LoadWeights(dir string) (model.Config, *params.Store, error) {
 	}
 	if err := store.LoadFrom(f, true); err != nil {
 		return c, nil, fmt.Errorf("%w (file %s)", err, wpath)
+	}
+	return c, store, nil
+}
+
+// loadBase rebuilds the frozen base a LoRA checkpoint's base.json names
+// (the Hugging Face folder, or the tiny model initialised from its seed),
+// checks it against the recorded checksum, and adds zeroed adapters of l
+// for the checkpoint's to be loaded into.
+func loadBase(c model.Config, l model.LoRAConfig, path string) (model.Config, *params.Store, error) {
+	ref, err := readBaseRef(path)
+	if err != nil {
+		return c, nil, err
+	}
+	l.BaseDType = ref.DType
+	var store *params.Store
+	switch ref.Preset {
+	case "hf":
+		if _, store, err = model.LoadHFAs(ref.Path, ref.DType); err != nil {
+			return c, nil, fmt.Errorf("the LoRA base of %s: %w", filepath.Dir(path), err)
+		}
+	default:
+		if store, err = c.InitParams(ref.InitSeed); err != nil {
+			return c, nil, err
+		}
+	}
+	c.LoRA = &l
+	if err := c.HoldBase(store); err != nil {
+		return c, nil, err
+	}
+	if sum := store.Checksum(); sum != ref.Checksum {
+		return c, nil, fmt.Errorf("the LoRA base of %s (%s %s) differs from the one it was trained on (checksum %.12s, recorded %.12s)", filepath.Dir(path), ref.Preset, orDash(ref.Path), sum, ref.Checksum)
+	}
+	if err := c.AddLoRA(store, 0); err != nil {
+		return c, nil, err
 	}
 	return c, store, nil
 }

@@ -552,13 +552,16 @@ func (t *Trainer) writeModel(dir string) error {
 	// and export read as is) and the adapters alone in the PEFT layout.
 	c, store := t.policy.Config, t.policy.Store
 	if c.LoRA != nil {
-		if err := model.SaveAdapters(filepath.Join(dir, "adapter"), c, store, "videossr-tiny"); err != nil {
+		if err := model.SaveAdapters(filepath.Join(dir, "adapter"), c, store, t.baseModelName()); err != nil {
 			return err
 		}
 		var err error
 		if c, store, err = model.MergeLoRA(c, store); err != nil {
 			return err
 		}
+	}
+	if dt := model.TorchDtypeOf(store); dt != "" {
+		c.TorchDtype = dt
 	}
 	if err := c.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
 		return err

@@ -319,34 +319,67 @@ func TestHFBF16BaseKeptAsStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The last checkpoint rebuilds the BF16 base from the folder, bit for bit.
 	ck, err := LatestCheckpoint(run)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := safetensors.Read(filepath.Join(ck, "model.safetensors"))
+	lc, got, err := LoadWeights(ck)
 	if err != nil {
 		t.Fatal(err)
 	}
-	moved := false
-	for _, name := range got.Names() {
-		tg, _ := got.Tensor(name)
-		if model.IsLoRAParam(name) {
-			if tg.DType != safetensors.F32 {
-				t.Fatalf("adapter %s saved as %s", name, tg.DType)
-			}
-			moved = moved || (strings.HasSuffix(name, "lora_B.weight") && slices.ContainsFunc(tg.Data, func(b byte) bool { return b != 0 }))
-			continue
-		}
-		ts, err := src.Tensor(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tg.DType != safetensors.BF16 || !bytes.Equal(tg.Data, ts.Data) {
-			t.Fatalf("base weight %s: saved as %s, bit-identical %v", name, tg.DType, bytes.Equal(tg.Data, ts.Data))
+	if lc.LoRA == nil || lc.LoRA.BaseDType != safetensors.BF16 {
+		t.Fatalf("loaded lora %+v", lc.LoRA)
+	}
+	for _, name := range src.Names() {
+		ts, _ := src.Tensor(name)
+		bits, _ := ts.Half(safetensors.BF16)
+		p, ok := got.Get(name)
+		if !ok || !p.IsHalf() || !slices.Equal(p.Half, bits) {
+			t.Fatalf("base weight %s not held as the folder's BF16 bits", name)
 		}
 	}
-	if !moved {
-		t.Fatal("no adapter was trained")
+	// final/ holds the merged model in BF16: unadapted weights bit for bit,
+	// adapted ones moved.
+	merged, err := safetensors.Read(filepath.Join(run, "final", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, name := range src.Names() {
+		ts, _ := src.Tensor(name)
+		tm, err := merged.Tensor(name)
+		if err != nil || tm.DType != safetensors.BF16 {
+			t.Fatalf("merged %s: %v, dtype %s", name, err, tm.DType)
+		}
+		adapted := strings.Contains(name, "q_proj") || strings.Contains(name, "v_proj")
+		same := bytes.Equal(tm.Data, ts.Data)
+		if !adapted && !same {
+			t.Fatalf("unadapted weight %s changed in the merge", name)
+		}
+		if adapted && !same {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no adapted weight moved: no adapter was trained")
+	}
+	// A base that changed since is refused, on load and on resume: flip
+	// one bit of the last weight value in the folder's file.
+	wpath := filepath.Join(hf, "model.safetensors")
+	raw, err := os.ReadFile(wpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-1] ^= 0x01
+	if err := os.WriteFile(wpath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadWeights(ck); err == nil || !strings.Contains(err.Error(), "differs from the one it was trained on") {
+		t.Fatalf("load with a changed base: %v", err)
+	}
+	if _, err := Run(context.Background(), cfg, Options{Resume: true}); err == nil || !strings.Contains(err.Error(), "frozen base weights differ") {
+		t.Fatalf("resume with a changed base: %v", err)
 	}
 }
 
@@ -368,9 +401,33 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := params.Load(filepath.Join(ck, "model.safetensors"))
+	// The checkpoint holds the adapters only, plus where the base comes from.
+	saved, err := params.Load(filepath.Join(ck, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range saved.Names() {
+		if !model.IsLoRAParam(name) {
+			t.Fatalf("LoRA checkpoint holds base weight %s", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ck, baseFile)); err != nil {
+		t.Fatal(err)
+	}
+	// Loading it rebuilds the model: the base as initialised, the adapters
+	// as saved.
+	lc, got, err := LoadWeights(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc.LoRA == nil || lc.LoRA.Rank != 4 {
+		t.Fatalf("loaded lora %+v", lc.LoRA)
+	}
+	for _, p := range saved.Params() {
+		q, ok := got.Get(p.Name)
+		if !ok || !slices.Equal(p.Data, q.Data) {
+			t.Fatalf("adapter %s not loaded from the checkpoint", p.Name)
+		}
 	}
 	tok, err := LoadTokenizer("tiny")
 	if err != nil {
@@ -395,10 +452,8 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 		if !ok {
 			t.Fatalf("unexpected parameter %s", name)
 		}
-		for i := range p.Data {
-			if p.Data[i] != q.Data[i] {
-				t.Fatalf("base weight %s changed under LoRA", name)
-			}
+		if !slices.Equal(p.Data, q.Data) {
+			t.Fatalf("base weight %s changed under LoRA", name)
 		}
 	}
 	if adapters != 2*2*mc.NumHiddenLayers {

@@ -120,6 +120,9 @@ type Trainer struct {
 	cacheBytes int64
 	vopt       rollout.VideoOptions
 	pad        int
+	// baseSum is the checksum of the frozen LoRA base (computed once; the
+	// base never changes), recorded in checkpoints.
+	baseSum string
 }
 
 // State is the part of a run that a checkpoint restores besides the
