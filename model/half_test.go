@@ -226,13 +226,6 @@ const halfMemEnv = "VIDEOSSR_HALF_MEM_CHILD"
 // rise 14 MiB (about one layer of float weights); without the recast the
 // BF16 rise was 96 MiB. Not run with -short.
 func TestHalfBaseMemory(t *testing.T) {
-	if os.Getenv(halfMemEnv) != "" {
-		t.Skip("child process")
-	}
-	if testing.Short() {
-		t.Skip("memory measurement runs two child processes; not with -short")
-	}
-	openRuntime(t)
 	res := runMemChildren(t, "TestHalfBaseMemoryChild", halfMemEnv, safetensors.F32, safetensors.BF16)
 	f32, bf16 := res[safetensors.F32], res[safetensors.BF16]
 	for _, k := range []string{"store_mib", "before_mib", "rise_mib", "step_ms"} {

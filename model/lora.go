@@ -90,16 +90,26 @@ func (c Config) HoldBase(store *params.Store) error {
 	return nil
 }
 
+// specParam returns the parameter of store that spec s names, checking
+// its shape.
+func specParam(store *params.Store, s ParamSpec) (*params.Param, error) {
+	p, ok := store.Get(s.Name)
+	if !ok {
+		return nil, fmt.Errorf("parameter %s is not in the store", s.Name)
+	}
+	if !sameShape(p.Shape, s.Shape) {
+		return nil, fmt.Errorf("parameter %s has shape %v in the store, the model needs %v", s.Name, p.Shape, s.Shape)
+	}
+	return p, nil
+}
+
 // CheckStore checks that store holds every parameter of c with its shape
 // and storage dtype (ParamDType), naming the first one that does not.
 func (c Config) CheckStore(store *params.Store) error {
 	for _, s := range c.ParamSpecs() {
-		p, ok := store.Get(s.Name)
-		if !ok {
-			return fmt.Errorf("parameter %s is not in the store", s.Name)
-		}
-		if !sameShape(p.Shape, s.Shape) {
-			return fmt.Errorf("parameter %s has shape %v in the store, the model needs %v", s.Name, p.Shape, s.Shape)
+		p, err := specParam(store, s)
+		if err != nil {
+			return err
 		}
 		if want := c.ParamDType(s.Name); p.StorageDType() != want {
 			return fmt.Errorf("parameter %s is held as %s, the model config wants %s (half-precision weights need LoRA with that base dtype)", s.Name, p.StorageDType(), want)

@@ -192,12 +192,9 @@ func SaveAdapters(dir string, c Config, store *params.Store, baseModel string) e
 	}
 	tensors := map[string]safetensors.Float32Tensor{}
 	for _, s := range c.loraSpecs() {
-		p, ok := store.Get(s.Name)
-		if !ok {
-			return fmt.Errorf("save adapters: store lacks %s", s.Name)
-		}
-		if !sameShape(p.Shape, s.Shape) {
-			return fmt.Errorf("save adapters: %s has shape %v, want %v", s.Name, p.Shape, s.Shape)
+		p, err := specParam(store, s)
+		if err != nil {
+			return fmt.Errorf("save adapters: %w", err)
 		}
 		tensors[c.PEFTKey(s.Name)] = safetensors.Float32Tensor{Shape: slices.Clone(s.Shape), Data: p.Data}
 	}

@@ -142,13 +142,6 @@ const memLayers, memRows, memResp = 8, 4, 480
 // step's peak (measured: 484 MiB without, 114 MiB with). Not run with
 // -short.
 func TestRecomputeMemory(t *testing.T) {
-	if os.Getenv(memEnv) != "" {
-		t.Skip("child process")
-	}
-	if testing.Short() {
-		t.Skip("memory measurement runs two child processes; not with -short")
-	}
-	openRuntime(t)
 	res := runMemChildren(t, "TestRecomputeMemoryChild", memEnv, "0", "1")
 	off, on := res["0"], res["1"]
 	for _, k := range []string{"peak_mib", "step_ms", "nodes"} {
@@ -161,9 +154,17 @@ func TestRecomputeMemory(t *testing.T) {
 
 // runMemChildren runs the test child once per mode in a child process of
 // its own (env=mode) and returns the "mem-result KEY VALUE" lines each
-// printed. It skips without Linux /proc (peak RSS reset).
+// printed. It skips in a child process itself, with -short, without ONNX
+// Runtime and without Linux /proc (peak RSS reset).
 func runMemChildren(t *testing.T, child, env string, modes ...string) map[string]map[string]float64 {
 	t.Helper()
+	if os.Getenv(env) != "" {
+		t.Skip("child process")
+	}
+	if testing.Short() {
+		t.Skip("memory measurement runs child processes; not with -short")
+	}
+	openRuntime(t)
 	if _, err := os.Stat("/proc/self/clear_refs"); err != nil {
 		t.Skipf("needs Linux /proc: %v", err)
 	}

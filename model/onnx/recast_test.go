@@ -12,6 +12,21 @@ import (
 	"github.com/videossr/videossr-go/model/safetensors"
 )
 
+// openORT opens ONNX Runtime, skipping the test when the library or cgo
+// is missing.
+func openORT(t *testing.T) *ort.Runtime {
+	t.Helper()
+	rt, err := ort.Open("")
+	if errors.Is(err, ort.ErrNoLibrary) || errors.Is(err, ort.ErrNoCgo) {
+		t.Skipf("onnxruntime not available: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
 // recastGraph is loss = sum(tanh((x * v) W^T)) with W [3,4] held in wdt
 // (cast to float32 when it is BFloat16) and gradients for v only.
 func recastGraph(t *testing.T, wdt DType) (*Graph, *Value) {
@@ -39,14 +54,7 @@ func recastGraph(t *testing.T, wdt DType) (*Graph, *Value) {
 // on), and the gradient equals that of the float32 graph over the same
 // rounded weight. Gradients with respect to a BFloat16 parameter are refused.
 func TestRecastORT(t *testing.T) {
-	rt, err := ort.Open("")
-	if errors.Is(err, ort.ErrNoLibrary) || errors.Is(err, ort.ErrNoCgo) {
-		t.Skipf("onnxruntime not available: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
+	rt := openORT(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	randn := func(n int) []float32 {
 		d := make([]float32, n)

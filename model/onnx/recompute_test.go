@@ -2,7 +2,6 @@ package onnx
 
 import (
 	"context"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -209,14 +208,7 @@ func countOps(t *testing.T, path string, ops ...string) int {
 // recomputed Tanh (or fused Gemm+Tanh) nodes, so ONNX Runtime did not merge them with the
 // forward ones.
 func TestRecomputeORT(t *testing.T) {
-	rt, err := ort.Open("")
-	if errors.Is(err, ort.ErrNoLibrary) || errors.Is(err, ort.ErrNoCgo) {
-		t.Skipf("onnxruntime not available: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
+	rt := openORT(t)
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		dt       DType

@@ -383,6 +383,25 @@ func TestHFBF16BaseKeptAsStored(t *testing.T) {
 	}
 }
 
+// adaptersOnly loads a checkpoint weights file and fails unless it holds
+// LoRA adapters and nothing else.
+func adaptersOnly(t *testing.T, path string) *params.Store {
+	t.Helper()
+	s, err := params.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range s.Names() {
+		if !model.IsLoRAParam(name) {
+			t.Fatalf("%s holds base weight %s", path, name)
+		}
+	}
+	if s.Len() == 0 {
+		t.Fatalf("%s holds no adapters", path)
+	}
+	return s
+}
+
 func contains(s, sub string) bool {
 	return strings.Contains(s, sub)
 }
@@ -402,15 +421,7 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The checkpoint holds the adapters only, plus where the base comes from.
-	saved, err := params.Load(filepath.Join(ck, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range saved.Names() {
-		if !model.IsLoRAParam(name) {
-			t.Fatalf("LoRA checkpoint holds base weight %s", name)
-		}
-	}
+	saved := adaptersOnly(t, filepath.Join(ck, "model.safetensors"))
 	if _, err := os.Stat(filepath.Join(ck, baseFile)); err != nil {
 		t.Fatal(err)
 	}
@@ -602,15 +613,7 @@ func TestLoRAResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := params.Load(filepath.Join(ck, "reference.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range ref.Names() {
-		if !model.IsLoRAParam(n) {
-			t.Fatalf("reference checkpoint holds base weight %s", n)
-		}
-	}
+	adaptersOnly(t, filepath.Join(ck, "reference.safetensors"))
 	if _, err := Run(context.Background(), smallConfig(t, split, lora...), Options{Resume: true}); err != nil {
 		t.Fatal(err)
 	}
