@@ -97,7 +97,7 @@ func specParam(store *params.Store, s ParamSpec) (*params.Param, error) {
 	if !ok {
 		return nil, fmt.Errorf("parameter %s is not in the store", s.Name)
 	}
-	if !sameShape(p.Shape, s.Shape) {
+	if !p.HasShape(s.Shape) {
 		return nil, fmt.Errorf("parameter %s has shape %v in the store, the model needs %v", s.Name, p.Shape, s.Shape)
 	}
 	return p, nil

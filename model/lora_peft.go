@@ -261,7 +261,7 @@ func LoadAdapters(dir string, c Config, store *params.Store) (Config, error) {
 	}
 	for _, s := range c.loraSpecs() {
 		if p, ok := store.Get(s.Name); ok {
-			if !sameShape(p.Shape, s.Shape) {
+			if !p.HasShape(s.Shape) {
 				return Config{}, fmt.Errorf("load adapters: store holds %s with shape %v, want %v", s.Name, p.Shape, s.Shape)
 			}
 		}
@@ -280,17 +280,4 @@ func LoadAdapters(dir string, c Config, store *params.Store) (Config, error) {
 		}
 	}
 	return c, nil
-}
-
-// sameShape compares a store shape with a spec shape.
-func sameShape(a []int, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if int64(a[i]) != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -131,7 +131,7 @@ func (o *AdamW) Load(path string) error {
 			if err != nil {
 				return fmt.Errorf("optim: %w", err)
 			}
-			if !sameShape(shape, s.p.Shape) {
+			if !s.p.HasShape(shape) {
 				return fmt.Errorf("optim: %s: tensor %q has shape %v, parameter has %v", path, dst.name, shape, s.p.Shape)
 			}
 			*dst.out = data
@@ -144,18 +144,6 @@ func (o *AdamW) Load(path string) error {
 	}
 	o.step, o.calls = sj.Step, sj.Calls
 	return nil
-}
-
-func sameShape(a []int64, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != int64(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func normConfig(c Config) Config {

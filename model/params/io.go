@@ -132,7 +132,7 @@ func (s *Store) LoadFrom(src Source, strict bool) error {
 	}
 	for _, p := range s.params {
 		shape, _ := src.Shape(p.Name)
-		if !sameShape(shape, p.Shape) {
+		if !p.HasShape(shape) {
 			return fmt.Errorf("params: parameter %q has shape %v in the checkpoint, %v in the model", p.Name, shape, p.Shape)
 		}
 	}
@@ -146,7 +146,7 @@ func (s *Store) LoadFrom(src Source, strict bool) error {
 			if err != nil {
 				return fmt.Errorf("params: %w", err)
 			}
-			if !sameShape(t.Shape, p.Shape) || len(bits) != len(p.Half) {
+			if !p.HasShape(t.Shape) || len(bits) != len(p.Half) {
 				return fmt.Errorf("params: parameter %q changed shape while loading", p.Name)
 			}
 			copy(p.Half, bits)
@@ -156,22 +156,10 @@ func (s *Store) LoadFrom(src Source, strict bool) error {
 		if err != nil {
 			return fmt.Errorf("params: %w", err)
 		}
-		if !sameShape(shape, p.Shape) || len(data) != len(p.Data) {
+		if !p.HasShape(shape) || len(data) != len(p.Data) {
 			return fmt.Errorf("params: parameter %q changed shape while loading", p.Name)
 		}
 		copy(p.Data, data)
 	}
 	return nil
-}
-
-func sameShape(a []int64, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != int64(b[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -43,6 +43,19 @@ func (p *Param) Size() int {
 	return len(p.Data)
 }
 
+// HasShape reports whether the parameter has the given shape.
+func (p *Param) HasShape(shape []int64) bool {
+	if len(shape) != len(p.Shape) {
+		return false
+	}
+	for i, d := range shape {
+		if d != int64(p.Shape[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // IsHalf reports whether the parameter is held in half precision.
 func (p *Param) IsHalf() bool { return safetensors.IsHalf(p.DType) }
 
@@ -295,7 +308,7 @@ func (s *Store) sameLayout(o *Store) error {
 			missing = append(missing, p.Name)
 			continue
 		}
-		if !equalShape(p.Shape, q.Shape) {
+		if !slices.Equal(p.Shape, q.Shape) {
 			return fmt.Errorf("params: parameter %q has shape %v, other store has %v", p.Name, p.Shape, q.Shape)
 		}
 		if p.StorageDType() != q.StorageDType() {
@@ -311,18 +324,6 @@ func (s *Store) sameLayout(o *Store) error {
 		return fmt.Errorf("params: stores differ: missing %s; unexpected %s", listNames(missing), listNames(unexpected))
 	}
 	return nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // listNames formats at most 10 names for an error message.

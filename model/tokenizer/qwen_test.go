@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -100,7 +101,7 @@ func TestQwenGolden(t *testing.T) {
 		}
 		got := tk.Encode(c.Text)
 		tokens += len(c.IDs)
-		if !equalInts(got, c.IDs) {
+		if !slices.Equal(got, c.IDs) {
 			i := 0
 			for i < len(got) && i < len(c.IDs) && got[i] == c.IDs[i] {
 				i++
@@ -191,7 +192,7 @@ func TestQwenMarshalRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range corpus {
-		if !equalInts(back.Encode(s), tk.Encode(s)) {
+		if !slices.Equal(back.Encode(s), tk.Encode(s)) {
 			t.Fatalf("ids differ after Marshal/Parse on %q", s)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/videossr/videossr-go/model/tokenizer"
@@ -52,20 +53,8 @@ func TestTinyGolden(t *testing.T) {
 		}
 	}
 	for _, text := range corpus {
-		if a, b := tk.Encode(text), tiny.Encode(text); !equalInts(a, b) {
+		if a, b := tk.Encode(text), tiny.Encode(text); !slices.Equal(a, b) {
 			t.Fatalf("trained and embedded tokenizers differ on %q", text)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -126,7 +127,7 @@ func TestParseMergeFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := "hello world, the world says hello there"
-	if a, b := pairs.Encode(text), old.Encode(text); !equalInts(a, b) || len(a) >= len(text)/2 {
+	if a, b := pairs.Encode(text), old.Encode(text); !slices.Equal(a, b) || len(a) >= len(text)/2 {
 		t.Errorf("pair merges %v, string merges %v", a, b)
 	}
 }
@@ -174,7 +175,7 @@ func TestAddedTokenOptions(t *testing.T) {
 		{"<s>x<s>", []int{id("<s>x"), id("<s>")}},
 	}
 	for _, c := range cases {
-		if got := tk.Encode(c.in); !equalInts(got, c.want) {
+		if got := tk.Encode(c.in); !slices.Equal(got, c.want) {
 			t.Errorf("Encode(%q) = %v, want %v", c.in, got, c.want)
 		}
 	}
@@ -306,18 +307,6 @@ func (m *model) initial(word string) []int32 {
 	return out
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func equalInt32s(a, b []int32) bool {
 	if len(a) != len(b) {
 		return false
@@ -341,7 +330,7 @@ func TestConcurrentEncode(t *testing.T) {
 		go func() { done <- tk.Encode(text) }()
 	}
 	for range 4 {
-		if got := <-done; !equalInts(got, want) {
+		if got := <-done; !slices.Equal(got, want) {
 			t.Fatalf("concurrent Encode = %v, want %v", got, want)
 		}
 	}
@@ -390,7 +379,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("marshalled tokenizer does not parse: %v", err)
 		}
 		const text = "ab <x> hello 12"
-		if !equalInts(tk.Encode(text), back.Encode(text)) {
+		if !slices.Equal(tk.Encode(text), back.Encode(text)) {
 			t.Fatal("encoding changed across Marshal/Parse")
 		}
 	})

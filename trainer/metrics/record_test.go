@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func TestOpenWriterKeepUpTo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := stepsOf(recs); !equalInts(got, tc.want) {
+			if got := stepsOf(recs); !slices.Equal(got, tc.want) {
 				t.Errorf("steps %v, want %v", got, tc.want)
 			}
 			entries, _ := os.ReadDir(filepath.Dir(path))
@@ -157,18 +158,6 @@ func TestOpenWriterKeepUpTo(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOpenWriterResumeMissingFile(t *testing.T) {
@@ -194,7 +183,7 @@ func TestOpenWriterResumeTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := stepsOf(recs); !equalInts(got, []int{0, 1, 2}) {
+	if got := stepsOf(recs); !slices.Equal(got, []int{0, 1, 2}) {
 		t.Errorf("steps %v after resuming past a torn line", got)
 	}
 }
