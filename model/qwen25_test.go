@@ -454,23 +454,31 @@ func specsNamed(t testing.TB, c Config, names ...string) []ParamSpec {
 	return out
 }
 
-// TestQwen25TrainingGradients: finite differences on the Qwen2.5-VL GRPO
-// training graph (windowed and full-attention vision blocks, SwiGLU, RMSNorm
-// merger, decoder, untied head), float64.
-func TestQwen25TrainingGradients(t *testing.T) {
+// archFDSetup prepares a float64 finite-difference check of an
+// architecture's GRPO training graph (KL on): the runtime, the graph, a
+// store of sharp weights and the feeds of two rows over videos of grids.
+// It skips with -short.
+func archFDSetup(t *testing.T, c Config, grids []Grid) (*ort.Runtime, *Built, *params.Store, map[string]ort.Tensor) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("float64 finite differences of the whole graph")
 	}
 	rt := openRuntime(t)
-	c := parseConfig(t, smallVocab(hfConfigQwen25VL()))
 	lc := DefaultGRPOLoss()
 	lc.KLCoef = 0.5
 	b, err := BuildTrain(c, onnx.Float64, lc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := sharpStore(t, c, 6, 3)
-	feeds := trainFeeds(t, c, onnx.Float64, []Grid{{GT: 2, GH: 12, GW: 10}, {GT: 1, GH: 12, GW: 10}}, 2)
+	return rt, b, sharpStore(t, c, 6, 3), trainFeeds(t, c, onnx.Float64, grids, 2)
+}
+
+// TestQwen25TrainingGradients: finite differences on the Qwen2.5-VL GRPO
+// training graph (windowed and full-attention vision blocks, SwiGLU, RMSNorm
+// merger, decoder, untied head), float64.
+func TestQwen25TrainingGradients(t *testing.T) {
+	c := parseConfig(t, smallVocab(hfConfigQwen25VL()))
+	rt, b, store, feeds := archFDSetup(t, c, []Grid{{GT: 2, GH: 12, GW: 10}, {GT: 1, GH: 12, GW: 10}})
 	specs := specsNamed(t, c,
 		"visual.patch_embed.proj.weight", "visual.blocks.0.norm1.weight", "visual.blocks.0.attn.qkv.weight",
 		"visual.blocks.1.attn.qkv.bias", "visual.blocks.2.mlp.gate_proj.bias", "visual.blocks.3.mlp.down_proj.weight",

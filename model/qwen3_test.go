@@ -595,19 +595,8 @@ func TestHFQwen3VLRuns(t *testing.T) {
 // training graph (position grid, patch bias, deepstack mergers, q/k norms,
 // interleaved M-RoPE), float64.
 func TestQwen3TrainingGradients(t *testing.T) {
-	if testing.Short() {
-		t.Skip("float64 finite differences of the whole graph")
-	}
-	rt := openRuntime(t)
 	c := parseConfig(t, smallVocab3(hfConfigQwen3VL()))
-	lc := DefaultGRPOLoss()
-	lc.KLCoef = 0.5
-	b, err := BuildTrain(c, onnx.Float64, lc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := sharpStore(t, c, 6, 3)
-	feeds := trainFeeds(t, c, onnx.Float64, []Grid{{GT: 1, GH: 8, GW: 6}, {GT: 1, GH: 8, GW: 6}}, 2)
+	rt, b, store, feeds := archFDSetup(t, c, []Grid{{GT: 1, GH: 8, GW: 6}, {GT: 1, GH: 8, GW: 6}})
 	specs := specsNamed(t, c,
 		"visual.patch_embed.proj.bias", "visual.blocks.0.norm1.bias", "visual.blocks.0.attn.qkv.weight",
 		"visual.blocks.1.mlp.linear_fc1.weight", "visual.blocks.2.mlp.linear_fc2.bias",
