@@ -2,117 +2,57 @@ package onnx_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/videossr/videossr-go/model/onnx"
+	"github.com/videossr/videossr-go/model/onnx/onnxcheck"
 	"github.com/videossr/videossr-go/model/onnx/pb"
 )
 
-// onnxChecker is a Python interpreter with the onnx package (Debian:
-// apt-get install python3-onnx); tests only, the product never runs Python.
-type onnxChecker struct {
-	python   string
-	version  string
-	maxOpset int
-}
+// onnxChecker is the reference ONNX checker (onnxcheck) with test helpers.
+type onnxChecker struct{ onnxcheck.Checker }
 
-// findChecker returns the first of $VIDEOSSR_PYTHON, python3 and
-// /usr/bin/python3 that imports onnx, or skips the test.
+// findChecker returns the checker, or skips the test.
 func findChecker(t *testing.T) onnxChecker {
 	t.Helper()
-	cands := []string{os.Getenv("VIDEOSSR_PYTHON"), "python3", "/usr/bin/python3"}
-	var tried []string
-	for _, c := range cands {
-		if c == "" {
-			continue
-		}
-		py, err := exec.LookPath(c)
-		if err != nil {
-			tried = append(tried, c+": not found")
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, py, "-c", "import onnx, onnx.defs; print(onnx.__version__, onnx.defs.onnx_opset_version())").Output()
-		cancel()
-		if err != nil {
-			tried = append(tried, py+": no onnx module")
-			continue
-		}
-		f := strings.Fields(string(out))
-		if len(f) != 2 {
-			tried = append(tried, py+": unexpected reply "+strconv.Quote(string(out)))
-			continue
-		}
-		op, err := strconv.Atoi(f[1])
-		if err != nil {
-			continue
-		}
-		return onnxChecker{python: py, version: f[0], maxOpset: op}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := onnxcheck.Find(ctx)
+	if err != nil {
+		t.Skip(err)
 	}
-	t.Skipf("ONNX checker unavailable (apt-get install python3-onnx, or set VIDEOSSR_PYTHON): %s", strings.Join(tried, "; "))
-	return onnxChecker{}
+	return onnxChecker{c}
 }
 
 // opset is the newest opset both the builder and the checker know.
 func (c onnxChecker) opset(t *testing.T) int {
 	t.Helper()
-	op := min(c.maxOpset, onnx.DefaultOpset)
+	op := min(c.MaxOpset, onnx.DefaultOpset)
 	if op < onnx.MinOpset {
-		t.Skipf("onnx %s knows opsets up to %d; the builder emits %d..%d", c.version, c.maxOpset, onnx.MinOpset, onnx.DefaultOpset)
+		t.Skipf("onnx %s knows opsets up to %d; the builder emits %d..%d", c.Version, c.MaxOpset, onnx.MinOpset, onnx.DefaultOpset)
 	}
 	if op < onnx.DefaultOpset {
-		t.Logf("onnx %s knows opsets up to %d: checking the opset-%d form", c.version, c.maxOpset, op)
+		t.Logf("onnx %s knows opsets up to %d: checking the opset-%d form", c.Version, c.MaxOpset, op)
 	}
 	return op
 }
 
-const checkerScript = `
-import json, sys, onnx
-res = {}
-for p in sys.argv[1:]:
-    try:
-        onnx.checker.check_model(p, full_check=True)
-        res[p] = ""
-    except Exception as e:
-        res[p] = "%s: %s" % (type(e).__name__, str(e).strip())
-print(json.dumps(res))
-`
-
-// check runs onnx.checker.check_model(path, full_check=True) on every file
-// in one Python process and returns the error message per failing path.
+// check runs the checker on every file and returns the message per
+// failing path.
 func (c onnxChecker) check(t *testing.T, paths []string) map[string]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.python, append([]string{"-c", checkerScript}, paths...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	bad, err := c.Check(ctx, paths)
 	if err != nil {
-		t.Fatalf("onnx checker: %v\n%s", err, stderr.String())
-	}
-	var res map[string]string
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("onnx checker reply: %v\n%s", err, out)
-	}
-	if len(res) != len(paths) {
-		t.Fatalf("onnx checker answered for %d of %d files", len(res), len(paths))
-	}
-	bad := map[string]string{}
-	for p, msg := range res {
-		if msg != "" {
-			bad[p] = msg
-		}
+		t.Fatal(err)
 	}
 	return bad
 }
@@ -218,7 +158,7 @@ func TestONNXCheckerBuilderGraphs(t *testing.T) {
 	for p, msg := range bad {
 		t.Errorf("%s: %s", filepath.Base(p), msg)
 	}
-	t.Logf("onnx %s checker (full_check, opset %d): %d of %d builder graphs pass", chk.version, opset, len(paths)-len(bad), len(paths))
+	t.Logf("onnx %s checker (full_check, opset %d): %d of %d builder graphs pass", chk.Version, opset, len(paths)-len(bad), len(paths))
 }
 
 // TestONNXCheckerRejectsBrokenModel makes sure the harness reports checker
