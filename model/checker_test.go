@@ -12,9 +12,9 @@ import (
 )
 
 // TestONNXCheckerExportedGraphs exports every graph of the tiny model, plain
-// and with LoRA on a BF16 base (large
-// initializers as external data) and runs onnx.checker.check_model with
-// full_check (strict shape inference) on each file. With an onnx older than
+// and with LoRA on a BF16 base (large initializers as external data), and
+// runs onnx.checker.check_model with full_check (strict shape inference) on
+// each file. With an onnx older than
 // 1.13 (Debian 12 ships 1.12, opsets up to 17) the graphs are exported in
 // their opset-17 form.
 func TestONNXCheckerExportedGraphs(t *testing.T) {
