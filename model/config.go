@@ -116,6 +116,10 @@ type Config struct {
 	// the only trainable parameters. It is not part of config.json (PEFT
 	// keeps it in adapter_config.json; see SaveAdapters).
 	LoRA *LoRAConfig `json:"-"`
+	// Processor holds the pixel normalisation read from the folder's
+	// processor settings (LoadProcessor); nil means the architecture's
+	// defaults. Not in config.json.
+	Processor *Processor `json:"-"`
 }
 
 // TinyTokens are the special token ids of the project's tiny tokenizer, in

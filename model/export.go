@@ -192,7 +192,7 @@ func Export(ctx context.Context, dir string, c Config, store *params.Store, opt 
 	if err := store.Save(filepath.Join(dir, WeightsFile), meta); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if err := writeJSON(filepath.Join(dir, PreprocessorFile), c.preprocessorConfig(opt.MinPixels, opt.MaxPixels)); err != nil {
+	if err := SaveProcessor(dir, c, opt.MinPixels, opt.MaxPixels); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	names := make([]string, 0, len(opt.Files))
@@ -380,6 +380,13 @@ func checkStore(c Config, store *params.Store) error {
 
 // preprocessorConfig is the Hugging Face Qwen2VLImageProcessor
 // configuration of the model's preprocessing.
+// SaveProcessor writes dir/preprocessor_config.json: the model's patch
+// sizes and pixel normalisation (ImageNorm) in the Hugging Face processor
+// layout, with the frame area bounds minPixels and maxPixels.
+func SaveProcessor(dir string, c Config, minPixels, maxPixels int) error {
+	return writeJSON(filepath.Join(dir, PreprocessorFile), c.preprocessorConfig(minPixels, maxPixels))
+}
+
 func (c Config) preprocessorConfig(minPixels, maxPixels int) map[string]any {
 	v := c.VisionConfig
 	mean, std := c.ImageNorm()

@@ -18,7 +18,8 @@ import (
 // (model.visual.*, model.language_model.*); the store uses the hub layout
 // (see StoreWeightName). A tied model may omit lm_head.weight (an lm_head
 // stored anyway is ignored); any other missing, unexpected or misshapen
-// tensor is an error naming it.
+// tensor is an error naming it. The pixel normalisation comes from the
+// folder's processor settings when it has them (LoadProcessor).
 func LoadHF(dir string) (Config, *params.Store, error) {
 	return LoadHFAs(dir, safetensors.F32)
 }
@@ -41,6 +42,9 @@ func LoadHFAs(dir, dtype string) (Config, *params.Store, error) {
 		return fail(err)
 	}
 	if err := c.checkGraphSupport(); err != nil {
+		return fail(err)
+	}
+	if c.Processor, err = LoadProcessor(dir, c); err != nil {
 		return fail(err)
 	}
 	ix, err := safetensors.OpenIndex(dir)

@@ -28,9 +28,14 @@ import (
 // NewSeqBatch, NewPromptBatch) as a single-slice video (SliceVideos).
 
 // ImageNorm returns the per-channel mean and std the model's image
-// processor normalises pixels (scaled to [0,1]) with: CLIP's for Qwen2-VL
-// and Qwen2.5-VL, 0.5 and 0.5 for Qwen3-VL.
+// processor normalises pixels (scaled to [0,1]) with: those of the folder's
+// processor settings (c.Processor) when it had them, else the
+// architecture's: CLIP's for Qwen2-VL and Qwen2.5-VL, 0.5 and 0.5 for
+// Qwen3-VL.
 func (c Config) ImageNorm() (mean, std [3]float64) {
+	if c.Processor != nil {
+		return c.Processor.Mean, c.Processor.Std
+	}
 	if c.ModelType == ModelQwen3VL {
 		return [3]float64{0.5, 0.5, 0.5}, [3]float64{0.5, 0.5, 0.5}
 	}

@@ -22,6 +22,7 @@ import (
 //	optimizer.safetensors  AdamW moments, step and config
 //	state.json             phase, steps, data cursors, rewards, first evaluation
 //	config.json            model config (HF keys)
+//	preprocessor_config.json  pixel normalisation and frame area bounds
 //	tokenizer.json         the tokenizer
 //	adapter/               LoRA runs: the adapters in the PEFT layout
 //
@@ -170,6 +171,9 @@ func (t *Trainer) checkpoint() error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := t.policy.Config.SaveJSON(filepath.Join(tmp, "config.json")); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := t.saveProcessor(tmp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if t.policy.Config.LoRA != nil {

@@ -49,6 +49,9 @@ func LoadWeights(dir string) (model.Config, *params.Store, error) {
 	if err != nil {
 		return c, nil, err
 	}
+	if c.Processor, err = model.LoadProcessor(dir, c); err != nil {
+		return c, nil, err
+	}
 	raw, err := os.ReadFile(filepath.Join(dir, "adapter", model.AdapterConfigFile))
 	if err != nil {
 		return c, nil, fmt.Errorf("%s holds LoRA adapters but their settings are missing: %w", wpath, err)

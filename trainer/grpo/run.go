@@ -542,8 +542,15 @@ func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchRe
 	return &rep, nil
 }
 
+// saveProcessor writes the policy's processor settings (pixel
+// normalisation, the run's frame area bounds) into dir.
+func (t *Trainer) saveProcessor(dir string) error {
+	s := t.cfg.Data.Sampling
+	return model.SaveProcessor(dir, t.policy.Config, s.MinPixels, s.MaxPixels)
+}
+
 // writeModel writes the policy as a Hugging Face style folder
-// (config.json, model.safetensors, tokenizer.json).
+// (config.json, preprocessor_config.json, model.safetensors, tokenizer.json).
 func (t *Trainer) writeModel(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -564,6 +571,9 @@ func (t *Trainer) writeModel(dir string) error {
 		c.TorchDtype = dt
 	}
 	if err := c.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
+		return err
+	}
+	if err := t.saveProcessor(dir); err != nil {
 		return err
 	}
 	if err := store.Save(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}); err != nil {

@@ -288,10 +288,22 @@ func writeHFFolder(t *testing.T, dtype string) (string, *params.Store) {
 func TestHFPresetRuns(t *testing.T) {
 	needNative(t)
 	hf, _ := writeHFFolder(t, safetensors.F32)
+	// The folder's own pixel normalisation is used and carried to final/.
+	proc := `{"image_mean": [0.25, 0.5, 0.75], "image_std": [0.3, 0.4, 0.5]}`
+	if err := os.WriteFile(filepath.Join(hf, model.PreprocessorFile), []byte(proc), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run := t.TempDir()
 	cfg := smallConfig(t, run, "model.preset=hf", "model.path="+hf, "model.tokenizer=", "sft.steps=1", "grpo.steps=1")
 	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
 		t.Fatal(err)
+	}
+	fc, _, err := LoadWeights(filepath.Join(run, "final"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mean, std := fc.ImageNorm(); mean != [3]float64{0.25, 0.5, 0.75} || std != [3]float64{0.3, 0.4, 0.5} {
+		t.Fatalf("final/ normalises with %v %v, not the folder's", mean, std)
 	}
 	// The warm-up started from the folder's weights, not a fresh init.
 	ck, _ := filepath.Glob(filepath.Join(run, ckptDir, "*", "reference.safetensors"))
