@@ -298,6 +298,8 @@ func (c *Config) Validate() error {
 	}
 	if l := c.Model.LoRA; !slices.Contains(BaseDTypes, l.BaseDType) {
 		bad("model.lora.base_dtype", "%q, want one of %s", l.BaseDType, strings.Join(BaseDTypes, ", "))
+	} else if l.Rank == 0 && (l.BaseDType == "bfloat16" || l.BaseDType == "float16") {
+		bad("model.lora.base_dtype", "%s needs model.lora.rank > 0: without LoRA every weight is trained, in float32", l.BaseDType)
 	}
 	if l := c.Model.LoRA; l.Dropout < 0 || l.Dropout >= 1 {
 		bad("model.lora.dropout", "%g, want 0 <= dropout < 1", l.Dropout)

@@ -78,6 +78,8 @@ func TestOverridesAndErrors(t *testing.T) {
 		{files: []string{write("bad.yaml", "grpo: [1, 2\n")}, want: "bad.yaml"},
 		{files: []string{filepath.Join(dir, "missing.yaml")}, want: "missing.yaml"},
 		{sets: []string{"noequals"}, want: "key=value"},
+		{sets: []string{"model.lora.base_dtype=fp8"}, want: "model.lora.base_dtype"},
+		{sets: []string{"model.lora.base_dtype=bfloat16"}, want: "needs model.lora.rank > 0"},
 	}
 	for _, c := range cases {
 		_, err := Load(c.files, c.sets)
