@@ -365,12 +365,13 @@ func (d *doctor) config(cfg *configs.Config) {
 		}
 	}
 
-	tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+	tokName := grpo.TokenizerName(cfg)
+	tok, err := grpo.LoadTokenizer(tokName)
 	if err != nil {
 		tok = nil
-		d.line(docMissing, "tokenizer", "model.tokenizer %q: %v", cfg.Model.Tokenizer, err)
+		d.line(docMissing, "tokenizer", "model.tokenizer %q: %v", tokName, err)
 	} else {
-		d.line(docOK, "tokenizer", "%s (vocabulary %d)", orDefault(cfg.Model.Tokenizer, "tiny (embedded)"), tok.VocabSize())
+		d.line(docOK, "tokenizer", "%s (vocabulary %d)", orDefault(tokName, "tiny (embedded)"), tok.VocabSize())
 	}
 
 	mc, ok := d.modelConfig(cfg, tok)

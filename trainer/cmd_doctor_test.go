@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,18 @@ func TestDoctorConfigs(t *testing.T) {
 	if err := c.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
 		t.Fatal(err)
 	}
+	// The folder's own tokenizer.json is what a run of it uses.
+	tok, err := grpo.LoadTokenizer("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tj, err := tok.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), tj, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	paper := "videossr-qwen3vl8b.yaml" // embedded
 	tests := []struct {
 		name    string
@@ -94,7 +107,15 @@ func TestDoctorConfigs(t *testing.T) {
 				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
 			// Paper sampling at 4 frames: 2 x 65536/28^2 = 166 vision tokens.
 			section: "config " + paper,
-			want:    []string{"OK      model         qwen2_vl from " + dir, "(bfloat16)", "prompt ~422 tokens (166 vision + 256 text)", "4-byte values", "can run"},
+			want: []string{"OK      tokenizer     " + dir + " (vocabulary 1024)", "OK      model         qwen2_vl from " + dir, "(bfloat16)",
+				"prompt ~422 tokens (166 vision + 256 text)", "4-byte values", "can run"},
+		},
+		{
+			name: "hf folder with lora on its bf16 base",
+			args: []string{"--config", paper, "--set", "model.path=" + dir, "--set", "device.provider=cpu", "--set", "model.lora.rank=8",
+				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
+			section: "config " + paper,
+			want:    []string{"OK      lora", "frozen base held as BF16", "frozen x 2 B", "can run"},
 		},
 		{
 			name:  "hf without a path",

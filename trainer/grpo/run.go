@@ -37,6 +37,17 @@ func LoadTokenizer(name string) (*tokenizer.Tokenizer, error) {
 	return tokenizer.Load(name)
 }
 
+// TokenizerName is the tokenizer a run of cfg uses: model.tokenizer, or
+// for a Hugging Face model left at "" or tiny, the folder's own
+// tokenizer.json (model.path).
+func TokenizerName(cfg *configs.Config) string {
+	name := cfg.Model.Tokenizer
+	if cfg.Model.Preset == "hf" && (name == "" || name == "tiny") {
+		return cfg.Model.Path
+	}
+	return name
+}
+
 // TinyModel returns the tiny model configuration for a tokenizer.
 func TinyModel(tok *tokenizer.Tokenizer) (model.Config, error) {
 	ids := make([]int, 8)
@@ -163,7 +174,7 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 	var err error
 	switch cfg.Model.Preset {
 	case "tiny":
-		if t.tok, err = LoadTokenizer(cfg.Model.Tokenizer); err != nil {
+		if t.tok, err = LoadTokenizer(TokenizerName(cfg)); err != nil {
 			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
 		}
 		if mc, err = TinyModel(t.tok); err != nil {
@@ -176,11 +187,7 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 		if mc, store, err = model.LoadHFAs(cfg.Model.Path, baseDType(cfg.Model.LoRA)); err != nil {
 			return mc, nil, fmt.Errorf("model.path: %w", err)
 		}
-		name := cfg.Model.Tokenizer
-		if name == "" || name == "tiny" {
-			name = cfg.Model.Path
-		}
-		if t.tok, err = tokenizer.Load(name); err != nil {
+		if t.tok, err = LoadTokenizer(TokenizerName(cfg)); err != nil {
 			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
 		}
 		if t.tok.VocabSize() > mc.VocabSize {
