@@ -45,6 +45,8 @@ type MemoryPlan struct {
 	// Lines is the plan in words, one item per line, for printing before a
 	// run.
 	Lines []string
+	// in is the input the plan was made from (for Check's advice).
+	in PlanInput
 }
 
 // ErrOutOfMemory is wrapped by MemoryPlan.Check when the plan does not fit.
@@ -111,7 +113,7 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 	}
 	kv := kvHeads * headDim
 
-	var m MemoryPlan
+	m := MemoryPlan{in: p}
 	copies := int64(1)
 	if p.Reference {
 		copies = 2
@@ -183,12 +185,18 @@ func (m MemoryPlan) Check(available int64) error {
 	}
 	name, size := m.Largest()
 	hint := map[string]string{
-		"weights":     "use a smaller model or bf16 weights",
+		"weights":     "use a smaller model, or LoRA (model.lora.rank) with the base held in bf16 (model.lora.base_dtype)",
 		"kv cache":    "lower grpo.batch_prompts, grpo.group_size or rollout.max_new_tokens",
-		"activations": "lower grpo.micro_batch_rows or turn on activation recomputation",
+		"activations": "lower grpo.micro_batch_rows or turn on activation recomputation (model.recompute)",
 		"gradients":   "train LoRA adapters instead of every parameter",
 		"optimizer":   "train LoRA adapters instead of every parameter",
 	}[name]
+	switch {
+	case name == "activations" && m.in.Recompute:
+		hint = "lower grpo.micro_batch_rows (activation recomputation is already on), or shorten rollout.max_new_tokens or the video (data.sampling)"
+	case name == "weights" && m.in.FrozenWeightBytes == 2:
+		hint = "use a smaller model (the LoRA base is already held in 16 bits)"
+	}
 	return fmt.Errorf("%w: the run needs %s but %s is available (short by %s); the largest item is the %s at %s: %s",
 		ErrOutOfMemory, FormatBytes(m.Total), FormatBytes(max(available, 0)), FormatBytes(m.Total-max(available, 0)), name, FormatBytes(size), hint)
 }

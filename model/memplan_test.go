@@ -171,6 +171,21 @@ func TestCheckMessage(t *testing.T) {
 	if err := m.Check(-5); !errors.Is(err, ErrOutOfMemory) {
 		t.Errorf("Check(-5) = %v", err)
 	}
+	// The advice follows what the run already does.
+	for _, tc := range []struct {
+		in         PlanInput
+		want, lack string
+	}{
+		{PlanInput{Batch: 2, Group: 3, PromptLen: 5, ResponseLen: 3, MicroBatch: 2, Trainable: 2164}, "turn on activation recomputation", "already on"},
+		{PlanInput{Batch: 2, Group: 3, PromptLen: 5, ResponseLen: 3, MicroBatch: 2, Trainable: 2164, Recompute: true}, "already on", "turn on"},
+		{PlanInput{Trainable: 10}, "model.lora.base_dtype", "already held"},
+		{PlanInput{Trainable: 10, FrozenWeightBytes: 2}, "already held in 16 bits", "model.lora.base_dtype"},
+	} {
+		err := PlanMemory(microConfig(), tc.in).Check(0)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.lack) {
+			t.Errorf("%+v: %v, want %q and not %q", tc.in, err, tc.want, tc.lack)
+		}
+	}
 }
 
 func TestFormatBytes(t *testing.T) {
