@@ -154,6 +154,17 @@ func inspectModel(w io.Writer, dir string) error {
 			fmt.Fprintf(w, "  LoRA adapters (adapter/): rank %d, alpha %g, dropout %g, targets %s, base %q\n", l.Rank, l.Alpha, l.Dropout, strings.Join(l.TargetModules, ","), base)
 		}
 	}
+	if b, err := os.ReadFile(filepath.Join(dir, "base.json")); err == nil {
+		var ref grpo.BaseRef
+		if err := json.Unmarshal(b, &ref); err != nil {
+			return fmt.Errorf("%s: base.json: %w", dir, err)
+		}
+		where := ref.Path
+		if ref.Preset == "tiny" {
+			where = fmt.Sprintf("init seed %d", ref.InitSeed)
+		}
+		fmt.Fprintf(w, "  frozen base (base.json, not in this folder): %s %s, held as %s, checksum %.12s\n", ref.Preset, where, ref.DType, ref.Checksum)
+	}
 	if exists(filepath.Join(dir, "tokenizer.json")) {
 		fmt.Fprintf(w, "  tokenizer.json present\n")
 	}

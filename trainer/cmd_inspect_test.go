@@ -34,6 +34,10 @@ func TestInspect(t *testing.T) {
 	if err := store.Save(filepath.Join(md, "model.safetensors"), nil); err != nil {
 		t.Fatal(err)
 	}
+	// As in a LoRA checkpoint: where the frozen base comes from.
+	if err := os.WriteFile(filepath.Join(md, "base.json"), []byte(`{"preset":"hf","path":"/models/q","dtype":"BF16","checksum":"0123456789abcdef"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A run directory with a checkpoint and metrics.
 	run := filepath.Join(dir, "run")
 	ck := filepath.Join(run, "checkpoints", "1-grpo-000002")
@@ -59,6 +63,7 @@ func TestInspect(t *testing.T) {
 	for _, want := range []string{
 		"model folder, qwen2_vl",
 		"963584 parameters in 69 F32 tensors",
+		"frozen base (base.json, not in this folder): hf /models/q, held as BF16, checksum 0123456789ab",
 		"phase grpo, warm-up step 5, GRPO step 2",
 		"last grpo step 7: reward/mean 0.25, zero_var_frac 0.5, kl 0.01",
 		"not finished",
