@@ -153,6 +153,10 @@ type RolloutConfig struct {
 	MaxNewTokens int      `mapstructure:"max_new_tokens" yaml:"max_new_tokens"`
 	MaxPrompt    int      `mapstructure:"max_prompt_tokens" yaml:"max_prompt_tokens"`
 	Stop         []string `mapstructure:"stop" yaml:"stop"`
+	// ChunkPrompts rolls a step's prompts out this many at a time (0 = all
+	// at once): the KV cache then holds chunk_prompts x group_size rows,
+	// and the samples are the same.
+	ChunkPrompts int `mapstructure:"chunk_prompts" yaml:"chunk_prompts"`
 }
 
 // EvalConfig configures evaluation.
@@ -303,6 +307,9 @@ func (c *Config) Validate() error {
 	}
 	if l := c.Model.LoRA; l.Dropout < 0 || l.Dropout >= 1 {
 		bad("model.lora.dropout", "%g, want 0 <= dropout < 1", l.Dropout)
+	}
+	if c.Rollout.ChunkPrompts < 0 {
+		bad("rollout.chunk_prompts", "%d, want >= 0 (0 = the whole batch at once)", c.Rollout.ChunkPrompts)
 	}
 	if c.Device.RolloutThreads < 0 || c.Device.IntraOpThreads < 0 || c.Device.InterOpThreads < 0 {
 		bad("device", "thread counts must be >= 0")

@@ -10,6 +10,9 @@ type PlanInput struct {
 	// Batch is the number of prompts per step and Group the responses
 	// sampled per prompt (G); the rollout holds Batch x Group sequences.
 	Batch, Group int
+	// ChunkPrompts is how many prompts are rolled out together (0 or more
+	// than Batch: all); the KV cache holds ChunkPrompts x Group sequences.
+	ChunkPrompts int
 	// PromptLen is the prompt length in tokens, vision tokens included, and
 	// ResponseLen the longest response (rollout max_new_tokens).
 	PromptLen, ResponseLen int
@@ -56,8 +59,9 @@ var ErrOutOfMemory = errors.New("memory plan does not fit")
 //
 //	weights      Trainable x WeightBytes + (P - Trainable) x FrozenWeightBytes,
 //	             twice with Reference; P = c.NumParams()
-//	kv cache     Batch x Group x (PromptLen+ResponseLen) x layers x 2 (K and V)
-//	             x kv_heads x head_dim x WeightBytes
+//	kv cache     C x Group x (PromptLen+ResponseLen) x layers x 2 (K and V)
+//	             x kv_heads x head_dim x WeightBytes; C = ChunkPrompts, or Batch
+//	             when that is 0 or larger
 //	activations  one training micro-batch of R sequences of T = PromptLen+ResponseLen
 //	             tokens: R x T x WeightBytes x per-token values, plus the f32
 //	             logits and log-softmax of the response positions,
@@ -124,7 +128,11 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 	}
 	frozen := max(params-trainable, 0)
 	m.Weights = copies * ((params-frozen)*wb + frozen*fb)
-	m.KVCache = rows * seq * L * 2 * kv * wb
+	kvRows := rows
+	if c := nz(p.ChunkPrompts); c > 0 && c < nz(p.Batch) {
+		kvRows = c * nz(p.Group)
+	}
+	m.KVCache = kvRows * seq * L * 2 * kv * wb
 	perLayer := 7*H + 4*kv + 4*I + 2*heads*seq
 	perToken := (L+1)*perLayer + 2*H
 	if p.Recompute {
@@ -153,7 +161,7 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 	}
 	m.Lines = []string{
 		line("weights", m.Weights, "%s", wl),
-		line("kv cache", m.KVCache, "%d sequences x %d tokens x %d layers x K,V x %d x %d B", rows, seq, L, kv, wb),
+		line("kv cache", m.KVCache, "%d sequences x %d tokens x %d layers x K,V x %d x %d B", kvRows, seq, L, kv, wb),
 		line("activations", m.Activations, "micro-batch of %d x %d tokens (%s) + response logits", micro, seq, rc),
 		line("gradients", m.Gradients, "%d trainable x 4 B (f32)", trainable),
 		line("optimizer", m.Optimizer, "%d trainable x 2 AdamW moments x 4 B (f32)", trainable),
@@ -186,7 +194,7 @@ func (m MemoryPlan) Check(available int64) error {
 	name, size := m.Largest()
 	hint := map[string]string{
 		"weights":     "use a smaller model, or LoRA (model.lora.rank) with the base held in bf16 (model.lora.base_dtype)",
-		"kv cache":    "lower grpo.batch_prompts, grpo.group_size or rollout.max_new_tokens",
+		"kv cache":    "roll out fewer prompts at a time (rollout.chunk_prompts below grpo.batch_prompts; the samples stay the same), or lower grpo.group_size or rollout.max_new_tokens",
 		"activations": "lower grpo.micro_batch_rows or turn on activation recomputation (model.recompute)",
 		"gradients":   "train LoRA adapters instead of every parameter",
 		"optimizer":   "train LoRA adapters instead of every parameter",

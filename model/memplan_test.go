@@ -73,6 +73,13 @@ func TestPlanMemory(t *testing.T) {
 			total: 4528 + 400 + 800 + 75264, largest: "activations",
 		},
 		{
+			name: "rolled out 2 prompts at a time",
+			in:   PlanInput{Batch: 64, Group: 8, ChunkPrompts: 2, PromptLen: 5, ResponseLen: 3, MicroBatch: 1, WeightBytes: 2},
+			// kv 16*8*2*2*4*2; act 1*8*520*2 + 1*3*32*8.
+			weights: 4328, kv: 4096, act: 8320 + 768, grad: 0, opt: 0,
+			total: 4328 + 9088, largest: "activations",
+		},
+		{
 			name: "long rollout, kv cache dominates",
 			in:   PlanInput{Batch: 64, Group: 8, PromptLen: 5, ResponseLen: 3, MicroBatch: 1, WeightBytes: 2},
 			// kv 512*8*2*2*4*2; act 1*8*520*2 + 1*3*32*8.

@@ -94,6 +94,59 @@ func NewEngine(m Model, c model.Config, dec Decoder, pad int) *Engine {
 // from the random stream (seed, i*g+r), so a call is reproducible. Context
 // cancellation stops it between decode steps.
 func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampling, seed uint64) ([]Sample, Stats, error) {
+	return e.generate(ctx, prompts, 0, g, s, seed)
+}
+
+// GenerateChunks is Generate over consecutive chunks of at most chunk
+// prompts (chunk <= 0: all at once), so the KV cache holds chunk x g rows
+// instead of len(prompts) x g. Every row keeps the random stream it has in
+// one Generate call, and samples are numbered by their prompt's index in
+// prompts; the statistics add up over the chunks.
+func (e *Engine) GenerateChunks(ctx context.Context, prompts []Prompt, g int, s Sampling, seed uint64, chunk int) ([]Sample, Stats, error) {
+	if chunk <= 0 || chunk >= len(prompts) {
+		return e.Generate(ctx, prompts, g, s, seed)
+	}
+	var all []Sample
+	var st Stats
+	for lo := 0; lo < len(prompts); lo += chunk {
+		out, cs, err := e.generate(ctx, prompts[lo:min(lo+chunk, len(prompts))], lo, g, s, seed)
+		if err != nil {
+			return nil, st, err
+		}
+		all = append(all, out...)
+		st.add(cs)
+	}
+	st.rates()
+	return all, st, nil
+}
+
+// add accumulates the counts and durations of another call.
+func (st *Stats) add(o Stats) {
+	st.Prompts += o.Prompts
+	st.Rows += o.Rows
+	st.VisionRuns += o.VisionRuns
+	st.PrefillRows += o.PrefillRows
+	st.PrefillTokens += o.PrefillTokens
+	st.DecodeSteps += o.DecodeSteps
+	st.DecodeTokens += o.DecodeTokens
+	st.Vision += o.Vision
+	st.Prefill += o.Prefill
+	st.Gen += o.Gen
+}
+
+// rates sets the throughputs from the counts and durations.
+func (st *Stats) rates() {
+	if st.Prefill > 0 {
+		st.PrefillTPS = float64(st.PrefillTokens) / st.Prefill.Seconds()
+	}
+	if st.Gen > 0 {
+		st.DecodeTPS = float64(st.DecodeTokens) / st.Gen.Seconds()
+	}
+}
+
+// generate is Generate for prompts that start at index base of the whole
+// batch (their samples' Prompt and random streams count from there).
+func (e *Engine) generate(ctx context.Context, prompts []Prompt, base, g int, s Sampling, seed uint64) ([]Sample, Stats, error) {
 	var st Stats
 	if len(prompts) == 0 || g < 1 {
 		return nil, st, fmt.Errorf("rollout: %d prompts with group size %d", len(prompts), g)
@@ -132,8 +185,8 @@ func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampli
 	active := make([]int, 0, n) // sample index of each live cache row
 	for r := 0; r < n; r++ {
 		i := r / g
-		out[r] = Sample{Prompt: i, Row: r % g}
-		rngs[r] = rand.New(rand.NewPCG(seed, uint64(r)))
+		out[r] = Sample{Prompt: base + i, Row: r % g}
+		rngs[r] = rand.New(rand.NewPCG(seed, uint64(base*g+r)))
 		valid[r] = append(make([]bool, 0, len(pb.Valid[i])+s.MaxNewTokens), pb.Valid[i]...)
 		pos[r] = pb.Next[i]
 		if e.emit(&out[r], sp, logits[i*V:(i+1)*V], rngs[r], stop, s) {
@@ -163,12 +216,7 @@ func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampli
 			out[r].Text = e.dec.DecodeSkipSpecial(out[r].Tokens)
 		}
 	}
-	if st.Prefill > 0 {
-		st.PrefillTPS = float64(st.PrefillTokens) / st.Prefill.Seconds()
-	}
-	if st.Gen > 0 {
-		st.DecodeTPS = float64(st.DecodeTokens) / st.Gen.Seconds()
-	}
+	st.rates()
 	return out, st, nil
 }
 

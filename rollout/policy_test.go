@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/videossr/videossr-go/model"
@@ -230,4 +231,46 @@ func mustVB(t testing.TB, c model.Config, v []model.VisionInput) *model.VisionBa
 		t.Fatal(err)
 	}
 	return vb
+}
+
+// TestGenerateChunks: rolling the prompts out in chunks draws the same
+// samples as one batch (each row keeps its random stream and its prompt
+// index), with one prefill per chunk and the statistics summed.
+func TestGenerateChunks(t *testing.T) {
+	rt := openRuntime(t)
+	p := tinyPolicy(t, rt, 1, model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic)
+	c := p.Config
+	ctx := context.Background()
+	prompts := testPrompts(c)
+	const G = 3
+	s := Sampling{Temperature: 1, TopP: 1, MaxNewTokens: 5}
+	e := NewEngine(p, c, nil, c.BosTokenID)
+	want, wst, err := e.Generate(ctx, prompts, G, s, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []int{1, 2} {
+		before := p.Runs(model.GraphPrefill)
+		got, st, err := e.GenerateChunks(ctx, prompts, G, s, 7, chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runs, chunks := p.Runs(model.GraphPrefill)-before, (len(prompts)+chunk-1)/chunk; runs != chunks || st.PrefillRows != len(prompts) || st.Rows != wst.Rows || st.Prompts != len(prompts) {
+			t.Fatalf("chunk %d: %d prefills (want %d), stats %+v", chunk, runs, chunks, st)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("chunk %d: %d samples, want %d", chunk, len(got), len(want))
+		}
+		for i := range want {
+			a, b := want[i], got[i]
+			if a.Prompt != b.Prompt || a.Row != b.Row || !slices.Equal(a.Tokens, b.Tokens) {
+				t.Fatalf("chunk %d, sample %d: prompt %d row %d tokens %v, want prompt %d row %d tokens %v", chunk, i, b.Prompt, b.Row, b.Tokens, a.Prompt, a.Row, a.Tokens)
+			}
+			for k := range a.LogProbs {
+				if d := math.Abs(a.LogProbs[k] - b.LogProbs[k]); d > 1e-4 {
+					t.Fatalf("chunk %d, sample %d: log-prob %d differs by %g", chunk, i, k, d)
+				}
+			}
+		}
+	}
 }

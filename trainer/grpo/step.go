@@ -25,8 +25,9 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 		return nil, err
 	}
 
-	// 2. G rollouts per prompt: one prefill per prompt, the KV shared.
-	samples, rst, err := t.engine.Generate(ctx, ps, g.GroupSize, t.sampling(t.cfg.Rollout.MaxNewTokens, t.cfg.Rollout.Temperature), t.cfg.Seed*1_000_003+uint64(step))
+	// 2. G rollouts per prompt: one prefill per prompt, the KV shared
+	// (rollout.chunk_prompts prompts at a time).
+	samples, rst, err := t.engine.GenerateChunks(ctx, ps, g.GroupSize, t.sampling(t.cfg.Rollout.MaxNewTokens, t.cfg.Rollout.Temperature), t.cfg.Seed*1_000_003+uint64(step), t.cfg.Rollout.ChunkPrompts)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 		micro = rows
 	}
 	return model.PlanInput{
-		Batch: g.BatchPrompts, Group: g.GroupSize, PromptLen: prompt, ResponseLen: cfg.Rollout.MaxNewTokens,
+		Batch: g.BatchPrompts, Group: g.GroupSize, ChunkPrompts: cfg.Rollout.ChunkPrompts, PromptLen: prompt, ResponseLen: cfg.Rollout.MaxNewTokens,
 		MicroBatch: micro, WeightBytes: wb, FrozenWeightBytes: bb, Trainable: trainable(c),
 		// Full fine-tuning keeps a frozen reference copy for the KL
 		// penalty; with LoRA the frozen base is the reference.
