@@ -18,7 +18,7 @@ import (
 	"github.com/videossr/videossr-go/tasks"
 )
 
-//go:embed default.yaml videossr-qwen3vl8b.yaml ablations/*.yaml
+//go:embed default.yaml videossr-qwen3vl8b.yaml videossr-qwen3vl8b-lora.yaml ablations/*.yaml
 var files embed.FS
 
 // Embedded returns the bytes of an embedded config file, e.g. "default.yaml"

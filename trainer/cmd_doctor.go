@@ -47,7 +47,9 @@ func newDoctorCmd() *cobra.Command {
 the ONNX Runtime library with its version and execution providers, NVIDIA
 GPUs, the sample videos and the Qwen3 tokenizer files) and then, for the
 embedded default config and each --config file (each overlaid on the
-default, --set applied to all), what that config needs: its execution
+default, --set applied to all; "a.yaml+b.yaml" is b overlaid on a, as
+training with --config a.yaml --config b.yaml runs), what that config
+needs: its execution
 provider, ONNX Runtime library, tokenizer, model, videos and a memory plan
 checked against the RAM (cpu) or the GPU's free memory (cuda).
 
@@ -55,14 +57,15 @@ Every line is OK, WARN or MISSING. The exit status is 0 when the selected
 configs (the --config files, or the default when none is given) can run,
 warnings or not, and 1 when one of them has a MISSING line.`,
 		Example: `  trainer doctor
-  trainer doctor --config configs/videossr-qwen3vl8b.yaml --set model.path=/models/Qwen3-VL-8B-Instruct`,
+  trainer doctor --config configs/videossr-qwen3vl8b.yaml --set model.path=/models/Qwen3-VL-8B-Instruct
+  trainer doctor --config configs/videossr-qwen3vl8b.yaml+configs/videossr-qwen3vl8b-lora.yaml --set model.path=/models/Qwen3-VL-8B-Instruct`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDoctor(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.configs, "config", nil, "config files to check, each overlaid on the embedded default (repeatable; embedded names work too)")
+	fl.StringSliceVar(&f.configs, "config", nil, "config files to check, each overlaid on the embedded default (repeatable; embedded names work too; a.yaml+b.yaml layers b on a)")
 	fl.StringArrayVar(&f.sets, "set", nil, "config override key=value applied to every checked config (repeatable)")
 	return cmd
 }
@@ -111,7 +114,9 @@ func runDoctor(ctx context.Context, w io.Writer, f *doctorFlags) error {
 	}
 	targets := []target{{name: "default (embedded configs/default.yaml)", selected: len(f.configs) == 0}}
 	for _, p := range f.configs {
-		targets = append(targets, target{name: p, paths: []string{p}, selected: true})
+		// "a.yaml+b.yaml" checks b overlaid on a, as training with
+		// --config a.yaml --config b.yaml would run.
+		targets = append(targets, target{name: p, paths: strings.Split(p, "+"), selected: true})
 	}
 	var failed []string
 	for _, t := range targets {

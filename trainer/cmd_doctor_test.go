@@ -118,6 +118,13 @@ func TestDoctorConfigs(t *testing.T) {
 			want:    []string{"OK      lora", "frozen base held as BF16", "frozen x 2 B", "can run"},
 		},
 		{
+			name: "paper config with the one-GPU LoRA overlay",
+			args: []string{"--config", paper + "+videossr-qwen3vl8b-lora.yaml", "--set", "model.path=" + dir, "--set", "device.provider=cpu",
+				"--set", "grpo.batch_prompts=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
+			section: "config " + paper + "+videossr-qwen3vl8b-lora.yaml",
+			want:    []string{"OK      lora          rank 64 on [all-linear], frozen base held as BF16", "micro-batch 2 rows", "recomputed per layer", "can run"},
+		},
+		{
 			name:  "hf without a path",
 			args:  []string{"--config", paper},
 			fails: true,
