@@ -637,6 +637,44 @@ func TestChunkedRolloutSameRun(t *testing.T) {
 	t.Logf("chunked vs batched rollouts: weights differ by up to %g", worst)
 }
 
+// TestOneGPULoRAOverlayRuns runs the one-GPU overlay of the paper config
+// (LoRA on all linear layers over a BF16 base, recomputation, 2-row
+// micro-batches, chunked rollouts) on the tiny model, scaled down: every
+// setting it combines works together.
+func TestOneGPULoRAOverlayRuns(t *testing.T) {
+	needNative(t)
+	run := t.TempDir()
+	cfg, err := configs.Load([]string{"videossr-qwen3vl8b.yaml", "videossr-qwen3vl8b-lora.yaml"}, []string{
+		"model.preset=tiny", "model.tokenizer=tiny", "model.lora.base_dtype=bfloat16", "device.provider=cpu", "device.intra_op_threads=2",
+		"run_dir=" + run, "data.dir=" + sharedData, "data.synthetic_videos=5", "data.heldout_videos=2", "data.use_sample_videos=false",
+		"data.train_samples=60", "data.sampling.frames=16", "data.jigsaw.clips=4", "data.sampling.max_pixels=3136", "data.sampling.min_pixels=3136",
+		"viubench.per_subtype=2", "viubench.max_pixels=3136", "grpo.steps=1", "grpo.batch_prompts=4", "grpo.group_size=2",
+		"rollout.max_new_tokens=8", "rollout.chunk_prompts=2", "checkpoint.every=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Model.Recompute || cfg.Model.LoRA.Rank != 64 || cfg.GRPO.MicroBatchRows != 2 {
+		t.Fatalf("overlay not applied: %+v", cfg.Model)
+	}
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.After == nil {
+		t.Fatal("no evaluation after GRPO")
+	}
+	ck, err := LatestCheckpoint(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adaptersOnly(t, filepath.Join(ck, "model.safetensors"))
+	lc, _, err := LoadWeights(ck)
+	if err != nil || lc.LoRA == nil || lc.LoRA.BaseDType != safetensors.BF16 {
+		t.Fatalf("checkpoint: %v, lora %+v", err, lc.LoRA)
+	}
+}
+
 // TestLoRAResumeIsExact: with LoRA (on a BF16 base) the reference keeps
 // only its adapters in checkpoints; a resumed run still ends where the
 // straight one does.
