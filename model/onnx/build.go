@@ -121,7 +121,11 @@ func (g *Graph) Build(opt ExportOptions) (*pb.ModelProto, error) {
 		if int64(len(data)) != numel(p.Shape) {
 			return nil, fmt.Errorf("onnx: build %q: param %q has %d values, shape %v needs %d", g.name, p.Name, len(data), p.Shape, numel(p.Shape))
 		}
-		gp.Initializer = append(gp.Initializer, paramTensor(p, data))
+		t, err := paramTensor(p, data)
+		if err != nil {
+			return nil, fmt.Errorf("onnx: build %q: param %q: %w", g.name, p.Name, err)
+		}
+		gp.Initializer = append(gp.Initializer, t)
 	}
 	for _, c := range g.consts {
 		if used[c] {
@@ -189,31 +193,34 @@ func valueInfo(v *Value, dimNames []string, isInput bool) *pb.ValueInfoProto {
 	}
 }
 
-func paramTensor(p *Value, data []float32) *pb.TensorProto {
+func paramTensor(p *Value, data []float32) (*pb.TensorProto, error) {
 	t := &pb.TensorProto{Name: proto.String(p.Name), Dims: append([]int64{}, p.Shape...), DataType: proto.Int32(int32(p.DType))}
 	switch p.DType {
-	case Float16:
-		bits, _ := safetensors.Float32ToHalf(safetensors.F16, data)
+	case Float16, BFloat16:
+		dt := safetensors.BF16
+		if p.DType == Float16 {
+			dt = safetensors.F16
+		}
+		bits, err := safetensors.Float32ToHalf(dt, data)
+		if err != nil {
+			return nil, err
+		}
 		t.RawData = safetensors.HalfBytes(bits)
-		return t
-	case BFloat16:
-		bits, _ := safetensors.Float32ToHalf(safetensors.BF16, data)
-		t.RawData = safetensors.HalfBytes(bits)
-		return t
+		return t, nil
 	case Float64:
 		raw := make([]byte, 8*len(data))
 		for i, f := range data {
 			binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(float64(f)))
 		}
 		t.RawData = raw
-		return t
+		return t, nil
 	}
 	raw := make([]byte, 4*len(data))
 	for i, f := range data {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
 	}
 	t.RawData = raw
-	return t
+	return t, nil
 }
 
 // tensorProto encodes a constant Value (fdata/idata/bdata) as raw data.

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // IsHalf reports whether dtype is one of the 16-bit float types, F16 or BF16.
@@ -28,13 +29,17 @@ func HalfToFloat32(dtype string, bits []uint16) ([]float32, error) {
 }
 
 // Float32ToHalf rounds float32 values to F16 or BF16 bits (nearest, ties to
-// even).
+// even). A finite value beyond the range of F16 (about ±65504) is an error
+// rather than a silent infinity.
 func Float32ToHalf(dtype string, data []float32) ([]uint16, error) {
 	out := make([]uint16, len(data))
 	switch dtype {
 	case F16:
 		for i, v := range data {
 			out[i] = Float32ToF16(v)
+			if out[i]&0x7fff == 0x7c00 && !math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("value %g at index %d is beyond the range of F16", v, i)
+			}
 		}
 	case BF16:
 		for i, v := range data {
@@ -77,5 +82,9 @@ func (t Tensor) Half(dtype string) ([]uint16, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Float32ToHalf(dtype, f)
+	bits, err := Float32ToHalf(dtype, f)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q as %s: %w", t.Name, dtype, err)
+	}
+	return bits, nil
 }

@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,13 @@ func TestTensorHalf(t *testing.T) {
 	got, err = f32.Half(F16)
 	if err != nil || !slices.Equal(got, []uint16{0x3c00, 0xc000, Float32ToF16(0.1)}) {
 		t.Fatalf("F32 as F16 = %x, %v", got, err)
+	}
+	big, _ := FromFloat32("big", F32, []int64{2}, []float32{1, 70000})
+	if _, err := big.Half(F16); err == nil || !strings.Contains(err.Error(), `"big"`) || !strings.Contains(err.Error(), "range of F16") {
+		t.Fatalf("70000 as F16: %v", err)
+	}
+	if bits, err := big.Half(BF16); err != nil || BF16ToFloat32(bits[1]) != 70144 {
+		t.Fatalf("70000 as BF16: %x, %v", bits, err)
 	}
 	if _, err := f32.Half(F32); err == nil {
 		t.Fatal("Half(F32) accepted")
