@@ -72,20 +72,8 @@ func TestRecastORT(t *testing.T) {
 	dir := t.TempDir()
 	run := func(wdt DType, w ort.Tensor) (map[string][]float32, string) {
 		g, _ := recastGraph(t, wdt)
-		m, err := g.Build(ExportOptions{ParamsAsInputs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := MarshalModel(m)
-		if err != nil {
-			t.Fatal(err)
-		}
 		path := filepath.Join(dir, wdt.String()+".onnx")
-		s, err := rt.NewSession(raw, ort.Options{IntraOpThreads: 1, InterOpThreads: 1, OptimizedModelPath: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := paramSession(t, rt, g, ort.Options{IntraOpThreads: 1, InterOpThreads: 1, OptimizedModelPath: path})
 		out, err := s.Run(context.Background(), map[string]ort.Tensor{
 			"x": {Shape: []int64{5, 4}, Data: x}, "v": {Shape: []int64{4}, Data: v}, "w": w,
 		}, nil)

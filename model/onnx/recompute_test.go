@@ -123,7 +123,9 @@ func TestCheckpointWithoutRecompute(t *testing.T) {
 	}
 }
 
-func rcRun(t *testing.T, rt *ort.Runtime, g *Graph, wrt []*Value, optimize bool, saveAs string) map[string][]float64 {
+// paramSession opens a session over g built with its parameters as inputs;
+// it is closed when the test ends.
+func paramSession(t *testing.T, rt *ort.Runtime, g *Graph, o ort.Options) *ort.Session {
 	t.Helper()
 	m, err := g.Build(ExportOptions{ParamsAsInputs: true})
 	if err != nil {
@@ -133,11 +135,17 @@ func rcRun(t *testing.T, rt *ort.Runtime, g *Graph, wrt []*Value, optimize bool,
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := rt.NewSession(raw, ort.Options{IntraOpThreads: 1, InterOpThreads: 1, DisableOptimizations: !optimize, OptimizedModelPath: saveAs})
+	s, err := rt.NewSession(raw, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func rcRun(t *testing.T, rt *ort.Runtime, g *Graph, wrt []*Value, optimize bool, saveAs string) map[string][]float64 {
+	t.Helper()
+	s := paramSession(t, rt, g, ort.Options{IntraOpThreads: 1, InterOpThreads: 1, DisableOptimizations: !optimize, OptimizedModelPath: saveAs})
 	r := rand.New(rand.NewPCG(3, 4))
 	const batch = 5
 	mk := func(shape ...int64) ort.Tensor {
