@@ -15,7 +15,8 @@ type arch struct {
 	g      *onnx.Graph
 	c      Config
 	specs  map[string]ParamSpec
-	params map[string]*onnx.Value
+	params map[string]*onnx.Value // in the compute type
+	raw    map[string]*onnx.Value // as held (see rawParam)
 	// staticCache makes the decoder read its past keys and values from
 	// fixed-size cache buffers without concatenating the new ones (see
 	// BuildDecodeStatic).
@@ -44,7 +45,7 @@ func (a *arch) checkpoint(x *onnx.Value) *onnx.Value {
 }
 
 func newArch(g *onnx.Graph, c Config) *arch {
-	a := &arch{g: g, c: c, specs: map[string]ParamSpec{}, params: map[string]*onnx.Value{}}
+	a := &arch{g: g, c: c, specs: map[string]ParamSpec{}, params: map[string]*onnx.Value{}, raw: map[string]*onnx.Value{}}
 	for _, s := range c.ParamSpecs() {
 		a.specs[s.Name] = s
 	}
@@ -74,28 +75,48 @@ func (a *arch) adapter(x, y *onnx.Value, path string) *onnx.Value {
 	return g.Add(y, g.Mul(d, g.Scalar(a.c.LoRA.Scale())))
 }
 
-// param returns the graph parameter of a weight, creating it on first use.
+// param returns the graph parameter of a weight in the compute type,
+// creating it on first use: a weight held in half precision is cast.
 func (a *arch) param(name string) *onnx.Value {
 	if p, ok := a.params[name]; ok {
 		return p
 	}
-	s, ok := a.specs[name]
-	if !ok {
-		// A programming error in this package: surface it as a build error.
-		p := a.g.Param("missing."+name, []int64{0})
-		a.params[name] = p
-		return p
-	}
-	var p *onnx.Value
-	if dt := graphDType(a.c.ParamDType(name)); dt != onnx.Float32 {
-		// A frozen weight held in half precision: the graph input has the
-		// stored type and the graph computes with a float copy.
-		p = a.g.Cast(a.g.ParamOf(name, s.Shape, dt), a.g.Float())
-	} else {
-		p = a.g.Param(name, s.Shape)
+	p := a.rawParam(name)
+	if p.DType != a.g.Float() {
+		p = a.g.Cast(p, a.g.Float())
 	}
 	a.params[name] = p
 	return p
+}
+
+// rawParam returns the graph input of a weight as it is held: the compute
+// type, or BFloat16/Float16 for a frozen base kept in half precision.
+func (a *arch) rawParam(name string) *onnx.Value {
+	if p, ok := a.raw[name]; ok {
+		return p
+	}
+	var p *onnx.Value
+	if s, ok := a.specs[name]; !ok {
+		// A programming error in this package: surface it as a build error.
+		p = a.g.Param("missing."+name, []int64{0})
+	} else if dt := graphDType(a.c.ParamDType(name)); dt != onnx.Float32 {
+		p = a.g.ParamOf(name, s.Shape, dt)
+	} else {
+		p = a.g.Param(name, s.Shape)
+	}
+	a.raw[name] = p
+	return p
+}
+
+// gatherRows looks rows of a weight up (embeddings): a half-precision
+// table is gathered first and only the rows are cast, not the table.
+func (a *arch) gatherRows(name string, ids *onnx.Value) *onnx.Value {
+	w := a.rawParam(name)
+	e := a.g.Gather(w, ids, 0)
+	if w.DType != a.g.Float() {
+		e = a.g.Cast(e, a.g.Float())
+	}
+	return e
 }
 
 // linear is torch.nn.Linear: x W^T (+ b).
@@ -313,7 +334,7 @@ func erfSeries(g *onnx.Graph, x *onnx.Value) *onnx.Value {
 // layers 0..K-1.
 func (a *arch) embed(ids, visionEmbeds, index, mask *onnx.Value) *onnx.Value {
 	g := a.g
-	e := g.Gather(a.param("model.embed_tokens.weight"), ids, 0)
+	e := a.gatherRows("model.embed_tokens.weight", ids)
 	if visionEmbeds == nil {
 		return e
 	}

@@ -114,7 +114,7 @@ func (c Config) SliceVideos(vs Videos) Videos {
 // temporal slice: sum over the 4 taps of weight * pos_embed[index].
 func (a *arch) visionPosEmbed(index, weight *onnx.Value) *onnx.Value {
 	g := a.g
-	rows := g.Gather(a.param("visual.pos_embed.weight"), index, 0) // [S,4,D]
+	rows := a.gatherRows("visual.pos_embed.weight", index) // [S,4,D]
 	return g.ReduceSum(g.Mul(rows, g.Unsqueeze(weight, 2)), []int64{1}, false)
 }
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# gpu-smoke.sh is the GPU smoke run of the real-model work: every supported
+# architecture's scaled-down synthetic Hugging Face checkpoint (BF16,
+# sharded), in full and as LoRA on its BF16 base, goes through vision,
+# prefill, KV-cache decoding and a GRPO training step on the CUDA execution
+# provider; logits, loss, log-probs and gradients are checked against the same
+# model on CPU, and one "smoke ..." line per model gives the timings.
+#
+# Usage: bash scripts/gpu-smoke.sh [DEVICE_ID]
+#
+# It needs the pinned CUDA build of ONNX Runtime (bash scripts/setup-gpu.sh,
+# run here if third_party/onnxruntime-gpu is missing) and the CUDA 13 /
+# cuDNN 9 libraries. The same test runs on CPU, against itself, with
+#   VIDEOSSR_SMOKE_PROVIDER=cpu go test ./model -run '^TestDeviceSmoke$' -v
+set -euo pipefail
+cd "$(dirname "$0")/.."
+device="${1:-0}"
+lib="$PWD/third_party/onnxruntime-gpu/libonnxruntime.so.1"
+if [[ -f "$lib" ]]; then
+  bash scripts/setup-gpu.sh --check
+else
+  bash scripts/setup-gpu.sh
+fi
+export ONNXRUNTIME_SHARED_LIBRARY_PATH="$lib"
+VIDEOSSR_SMOKE_PROVIDER=cuda VIDEOSSR_SMOKE_DEVICE="$device" \
+  go test ./model -run '^TestDeviceSmoke$' -count=1 -v 2>&1 | grep -E '^smoke|^\s*--- |^(ok|FAIL)|_test\.go'
