@@ -128,23 +128,37 @@ func numElements(shape []int) (int, error) {
 // copied); nil data means zeros. It fails on an empty or duplicate name or
 // when len(data) does not match the shape.
 func (s *Store) Add(name string, shape []int, data []float32) (*Param, error) {
-	if name == "" {
-		return nil, fmt.Errorf("params: empty parameter name")
-	}
-	if _, dup := s.index[name]; dup {
-		return nil, fmt.Errorf("params: duplicate parameter %q", name)
-	}
-	n, err := numElements(shape)
+	n, err := s.newParam(name, shape)
 	if err != nil {
-		return nil, fmt.Errorf("params: parameter %q: %w", name, err)
+		return nil, err
 	}
 	if data == nil {
 		data = make([]float32, n)
 	}
 	if len(data) != n {
-		return nil, fmt.Errorf("params: parameter %q: %d values for shape %v (want %d)", name, len(data), shape, n)
+		return nil, countError(name, len(data), shape, n)
 	}
 	return s.insert(&Param{Name: name, Shape: append([]int{}, shape...), Data: data}), nil
+}
+
+// newParam checks the name and shape of a parameter about to be added and
+// returns its element count.
+func (s *Store) newParam(name string, shape []int) (int, error) {
+	if name == "" {
+		return 0, fmt.Errorf("params: empty parameter name")
+	}
+	if _, dup := s.index[name]; dup {
+		return 0, fmt.Errorf("params: duplicate parameter %q", name)
+	}
+	n, err := numElements(shape)
+	if err != nil {
+		return 0, fmt.Errorf("params: parameter %q: %w", name, err)
+	}
+	return n, nil
+}
+
+func countError(name string, got int, shape []int, want int) error {
+	return fmt.Errorf("params: parameter %q: %d values for shape %v (want %d)", name, got, shape, want)
 }
 
 func (s *Store) insert(p *Param) *Param {
@@ -158,21 +172,15 @@ func (s *Store) insert(p *Param) *Param {
 // store, not copied). Such parameters are frozen weights: the optimizer
 // refuses them.
 func (s *Store) AddHalf(name string, shape []int, dtype string, bits []uint16) (*Param, error) {
-	if name == "" {
-		return nil, fmt.Errorf("params: empty parameter name")
-	}
-	if _, dup := s.index[name]; dup {
-		return nil, fmt.Errorf("params: duplicate parameter %q", name)
+	n, err := s.newParam(name, shape)
+	if err != nil {
+		return nil, err
 	}
 	if !safetensors.IsHalf(dtype) {
 		return nil, fmt.Errorf("params: parameter %q: dtype %q is not BF16 or F16", name, dtype)
 	}
-	n, err := numElements(shape)
-	if err != nil {
-		return nil, fmt.Errorf("params: parameter %q: %w", name, err)
-	}
 	if len(bits) != n {
-		return nil, fmt.Errorf("params: parameter %q: %d values for shape %v (want %d)", name, len(bits), shape, n)
+		return nil, countError(name, len(bits), shape, n)
 	}
 	return s.insert(&Param{Name: name, Shape: append([]int{}, shape...), Half: bits, DType: dtype}), nil
 }
@@ -181,11 +189,8 @@ func (s *Store) AddHalf(name string, shape []int, dtype string, bits []uint16) (
 // to either are seen by both. Frozen weights are shared this way between a
 // policy and its KL reference.
 func (s *Store) AddShared(p *Param) (*Param, error) {
-	if p.Name == "" {
-		return nil, fmt.Errorf("params: empty parameter name")
-	}
-	if _, dup := s.index[p.Name]; dup {
-		return nil, fmt.Errorf("params: duplicate parameter %q", p.Name)
+	if _, err := s.newParam(p.Name, p.Shape); err != nil {
+		return nil, err
 	}
 	return s.insert(&Param{Name: p.Name, Shape: append([]int{}, p.Shape...), Data: p.Data, Half: p.Half, DType: p.DType}), nil
 }
