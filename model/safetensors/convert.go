@@ -103,18 +103,8 @@ func EncodeFloat32(dtype string, data []float32) ([]byte, error) {
 			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
 		}
 		return out, nil
-	case F16:
-		out := make([]byte, 2*len(data))
-		for i, v := range data {
-			binary.LittleEndian.PutUint16(out[2*i:], Float32ToF16(v))
-		}
-		return out, nil
-	case BF16:
-		out := make([]byte, 2*len(data))
-		for i, v := range data {
-			binary.LittleEndian.PutUint16(out[2*i:], Float32ToBF16(v))
-		}
-		return out, nil
+	case F16, BF16:
+		return HalfBytes(roundHalf(dtype, data)), nil
 	default:
 		return nil, fmt.Errorf("cannot encode float32 data as dtype %q (supported: F32, F16, BF16)", dtype)
 	}

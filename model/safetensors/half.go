@@ -32,23 +32,34 @@ func HalfToFloat32(dtype string, bits []uint16) ([]float32, error) {
 // even). A finite value beyond the range of F16 (about ±65504) is an error
 // rather than a silent infinity.
 func Float32ToHalf(dtype string, data []float32) ([]uint16, error) {
-	out := make([]uint16, len(data))
-	switch dtype {
-	case F16:
-		for i, v := range data {
-			out[i] = Float32ToF16(v)
-			if out[i]&0x7fff == 0x7c00 && !math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("value %g at index %d is beyond the range of F16", v, i)
-			}
-		}
-	case BF16:
-		for i, v := range data {
-			out[i] = Float32ToBF16(v)
-		}
-	default:
+	if !IsHalf(dtype) {
 		return nil, fmt.Errorf("%q is not a 16-bit float dtype (want F16 or BF16)", dtype)
 	}
+	out := roundHalf(dtype, data)
+	if dtype == F16 {
+		for i, h := range out {
+			if h&0x7fff == 0x7c00 && !math.IsInf(float64(data[i]), 0) {
+				return nil, fmt.Errorf("value %g at index %d is beyond the range of F16", data[i], i)
+			}
+		}
+	}
 	return out, nil
+}
+
+// roundHalf rounds float32 values to F16 (dtype F16) or BF16 (any other
+// dtype) bits, nearest with ties to even; F16 overflow gives ±Inf.
+func roundHalf(dtype string, data []float32) []uint16 {
+	out := make([]uint16, len(data))
+	if dtype == F16 {
+		for i, v := range data {
+			out[i] = Float32ToF16(v)
+		}
+		return out
+	}
+	for i, v := range data {
+		out[i] = Float32ToBF16(v)
+	}
+	return out
 }
 
 // HalfBytes returns 16-bit values as little-endian bytes.
