@@ -355,31 +355,22 @@ func ioTensor(vi *pb.ValueInfoProto) IOTensor {
 }
 
 // checkStore verifies that the store holds exactly the model's parameters
-// with the right shapes.
+// with the right shapes, in any storage dtype (unlike Config.CheckStore:
+// a merged LoRA model keeps its base's BF16 weights without a LoRA config,
+// and the exported initializers are written from their float32 values).
 func checkStore(c Config, store *params.Store) error {
 	specs := c.ParamSpecs()
 	if store.Len() != len(specs) {
 		return fmt.Errorf("store has %d tensors, the model %d", store.Len(), len(specs))
 	}
 	for _, sp := range specs {
-		p, ok := store.Get(sp.Name)
-		if !ok {
-			return fmt.Errorf("store has no %s", sp.Name)
-		}
-		if len(p.Shape) != len(sp.Shape) {
-			return fmt.Errorf("%s has shape %v, the model %v", sp.Name, p.Shape, sp.Shape)
-		}
-		for i, d := range sp.Shape {
-			if int64(p.Shape[i]) != d {
-				return fmt.Errorf("%s has shape %v, the model %v", sp.Name, p.Shape, sp.Shape)
-			}
+		if _, err := specParam(store, sp); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// preprocessorConfig is the Hugging Face Qwen2VLImageProcessor
-// configuration of the model's preprocessing.
 // SaveProcessor writes dir/preprocessor_config.json: the model's patch
 // sizes and pixel normalisation (ImageNorm) in the Hugging Face processor
 // layout, with the frame area bounds minPixels and maxPixels.
@@ -387,6 +378,8 @@ func SaveProcessor(dir string, c Config, minPixels, maxPixels int) error {
 	return writeJSON(filepath.Join(dir, PreprocessorFile), c.preprocessorConfig(minPixels, maxPixels))
 }
 
+// preprocessorConfig is the Hugging Face Qwen2VLImageProcessor
+// configuration of the model's preprocessing.
 func (c Config) preprocessorConfig(minPixels, maxPixels int) map[string]any {
 	v := c.VisionConfig
 	mean, std := c.ImageNorm()
