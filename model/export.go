@@ -222,10 +222,17 @@ func Export(ctx context.Context, dir string, c Config, store *params.Store, opt 
 	return nil
 }
 
+// torchDtypes maps the torch dtype names of config.json's torch_dtype (and
+// of model.lora.base_dtype) to the safetensors float dtypes.
+var torchDtypes = map[string]string{"float32": safetensors.F32, "bfloat16": safetensors.BF16, "float16": safetensors.F16}
+
+// DTypeOfTorch returns the safetensors dtype of a torch dtype name
+// ("float32", "bfloat16", "float16"), or "" for any other name.
+func DTypeOfTorch(name string) string { return torchDtypes[name] }
+
 // TorchDtypeOf is the torch dtype name (config.json's torch_dtype) of the
 // store's values when they all have one storage dtype, else "".
 func TorchDtypeOf(store *params.Store) string {
-	names := map[string]string{safetensors.F32: "float32", safetensors.BF16: "bfloat16", safetensors.F16: "float16"}
 	dt := ""
 	for i, p := range store.Params() {
 		if i > 0 && p.StorageDType() != dt {
@@ -233,7 +240,12 @@ func TorchDtypeOf(store *params.Store) string {
 		}
 		dt = p.StorageDType()
 	}
-	return names[dt]
+	for name, st := range torchDtypes {
+		if st == dt {
+			return name
+		}
+	}
+	return ""
 }
 
 // isTrainGraph reports whether a graph takes the parameters as inputs.

@@ -234,13 +234,8 @@ func PlannedLoRA(cfg *configs.Config, c model.Config) *model.LoRAConfig {
 	dt := baseDType(l)
 	if dt == model.StoredDType {
 		dt = safetensors.F32
-		if cfg.Model.Preset == "hf" {
-			switch c.TorchDtype {
-			case "bfloat16":
-				dt = safetensors.BF16
-			case "float16":
-				dt = safetensors.F16
-			}
+		if st := model.DTypeOfTorch(c.TorchDtype); cfg.Model.Preset == "hf" && safetensors.IsHalf(st) {
+			dt = st
 		}
 	}
 	return loraConfig(l, dt)
@@ -252,13 +247,8 @@ func baseDType(l configs.LoRAConfig) string {
 	if l.Rank <= 0 {
 		return safetensors.F32
 	}
-	switch l.BaseDType {
-	case "bfloat16":
-		return safetensors.BF16
-	case "float16":
-		return safetensors.F16
-	case "float32":
-		return safetensors.F32
+	if dt := model.DTypeOfTorch(l.BaseDType); dt != "" {
+		return dt
 	}
 	return model.StoredDType
 }
