@@ -154,10 +154,10 @@ func inspectModel(w io.Writer, dir string) error {
 			fmt.Fprintf(w, "  LoRA adapters (adapter/): rank %d, alpha %g, dropout %g, targets %s, base %q\n", l.Rank, l.Alpha, l.Dropout, strings.Join(l.TargetModules, ","), base)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "base.json")); err == nil {
-		var ref grpo.BaseRef
-		if err := json.Unmarshal(b, &ref); err != nil {
-			return fmt.Errorf("%s: base.json: %w", dir, err)
+	if bp := filepath.Join(dir, "base.json"); exists(bp) {
+		ref, err := grpo.ReadBaseRef(bp)
+		if err != nil {
+			return err
 		}
 		where := ref.Path
 		if ref.Preset == "tiny" {

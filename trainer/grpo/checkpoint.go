@@ -126,9 +126,9 @@ func (t *Trainer) checkpoint() error {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	// A LoRA run saves its adapters and where the frozen base comes from,
-	// not a copy of the base (16 GB in BF16 for an 8B model).
-	weights := t.policy.Store
+	// A LoRA run saves the adapters of the policy and of the reference,
+	// and where the frozen base comes from, not a copy of the base (16 GB
+	// in BF16 for an 8B model).
 	if t.policy.Config.LoRA != nil {
 		ref, err := t.baseRef()
 		if err != nil {
@@ -141,29 +141,19 @@ func (t *Trainer) checkpoint() error {
 		if err := os.WriteFile(filepath.Join(tmp, baseFile), b, 0o644); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		if weights, err = t.policy.Config.TrainableStore(weights); err != nil {
+	}
+	for _, w := range []struct {
+		file  string
+		store *params.Store
+	}{{"model.safetensors", t.policy.Store}, {"reference.safetensors", t.ref}} {
+		if w.store == nil {
+			continue // no reference before the GRPO phase or without KL
+		}
+		part, err := t.policy.Config.TrainableStore(w.store)
+		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-	}
-	if err := weights.Save(filepath.Join(tmp, "model.safetensors"), nil); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if t.ref != nil {
-		// With LoRA the reference differs from the frozen base only in its
-		// adapters: only those are saved.
-		ref := t.ref
-		if t.policy.Config.LoRA != nil {
-			ad := params.New()
-			for _, p := range t.ref.Params() {
-				if model.IsLoRAParam(p.Name) {
-					if _, err := ad.Add(p.Name, p.Shape, p.Data); err != nil {
-						return fmt.Errorf("checkpoint: %w", err)
-					}
-				}
-			}
-			ref = ad
-		}
-		if err := ref.Save(filepath.Join(tmp, "reference.safetensors"), nil); err != nil {
+		if err := part.Save(filepath.Join(tmp, w.file), nil); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -265,7 +255,7 @@ func (t *Trainer) restore() (int, error) {
 	if bp := filepath.Join(dir, baseFile); t.policy.Config.LoRA != nil && fileExists(bp) {
 		// Adapters only: the base loaded from the config must be the one
 		// the checkpoint was trained on.
-		saved, err := readBaseRef(bp)
+		saved, err := ReadBaseRef(bp)
 		if err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
 		}
@@ -284,24 +274,9 @@ func (t *Trainer) restore() (int, error) {
 		return 0, fmt.Errorf("resume: %w", err)
 	}
 	if p := filepath.Join(dir, "reference.safetensors"); fileExists(p) {
-		ref, err := params.Load(p)
+		ref, err := t.loadReference(p)
 		if err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
-		}
-		if t.policy.Config.LoRA != nil {
-			// Adapters only: the base is the policy's frozen base.
-			full, err := t.referenceStore()
-			if err != nil {
-				return 0, fmt.Errorf("resume: %w", err)
-			}
-			for _, a := range ref.Params() {
-				dst, ok := full.Get(a.Name)
-				if !ok || len(dst.Data) != len(a.Data) {
-					return 0, fmt.Errorf("resume: %s: reference adapter %s does not match the model", p, a.Name)
-				}
-				copy(dst.Data, a.Data)
-			}
-			ref = full
 		}
 		t.ref = ref
 	}
@@ -318,6 +293,26 @@ func (t *Trainer) restore() (int, error) {
 	return t.globalStep(), nil
 }
 
+// loadReference reads a checkpoint's reference.safetensors: the whole
+// reference, or with LoRA its adapters over the policy's frozen base.
+func (t *Trainer) loadReference(path string) (*params.Store, error) {
+	if t.policy.Config.LoRA == nil {
+		return params.Load(path)
+	}
+	ref, err := t.referenceStore()
+	if err != nil {
+		return nil, err
+	}
+	adapters, err := t.policy.Config.TrainableStore(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := adapters.LoadInto(path); err != nil {
+		return nil, err
+	}
+	return ref, nil
+}
+
 // baseModelName is the adapters' base_model_name_or_path (PEFT): the
 // Hugging Face folder the run started from, or the tiny preset's name.
 func (t *Trainer) baseModelName() string {
@@ -330,8 +325,9 @@ func (t *Trainer) baseModelName() string {
 	return "videossr-tiny"
 }
 
-// readBaseRef reads a checkpoint's base.json.
-func readBaseRef(path string) (BaseRef, error) {
+// ReadBaseRef reads a LoRA checkpoint's base.json, checking that it names
+// a preset and a checksum.
+func ReadBaseRef(path string) (BaseRef, error) {
 	var ref BaseRef
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -102,7 +102,7 @@ func LoadWeights(dir string) (model.Config, *params.Store, error) {
 // checks it against the recorded checksum, and adds zeroed adapters of l
 // for the checkpoint's to be loaded into.
 func loadBase(c model.Config, l model.LoRAConfig, path string) (model.Config, *params.Store, error) {
-	ref, err := readBaseRef(path)
+	ref, err := ReadBaseRef(path)
 	if err != nil {
 		return c, nil, err
 	}
