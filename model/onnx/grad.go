@@ -54,7 +54,7 @@ func (g *Graph) gradients(loss *Value, wrt []*Value, opt GradOptions) ([]*Value,
 			g.fail("Gradients", []*Value{w}, "cannot differentiate with respect to %s value %q", w.DType, w.Name)
 			return nil, g.err
 		}
-		if w.kind == kindParam && w.DType != g.float {
+		if g.isHalfParam(w) {
 			g.fail("Gradients", []*Value{w}, "parameter %q is held in %s, not the graph's %s: it cannot be trained", w.Name, w.DType, g.float)
 			return nil, g.err
 		}

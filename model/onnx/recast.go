@@ -31,6 +31,12 @@ type recaster struct {
 	derived map[*Value]bool
 }
 
+// isHalfParam reports a parameter held in a float type other than the
+// graph's (a frozen weight declared with ParamOf).
+func (g *Graph) isHalfParam(v *Value) bool {
+	return v.kind == kindParam && v.DType != g.float && v.DType.IsFloat()
+}
+
 // planRecast finds the half-precision parameter chains among nodes; nil
 // when the graph has none.
 func (g *Graph) planRecast(nodes []*node) *recaster {
@@ -43,7 +49,7 @@ func (g *Graph) planRecast(nodes []*node) *recaster {
 		for _, in := range n.inputs {
 			switch {
 			case in == nil || in.kind == kindConst:
-			case in.kind == kindParam && in.DType != g.float && in.DType.IsFloat():
+			case g.isHalfParam(in):
 				half = true
 			case derived[in]:
 				half = true
@@ -108,7 +114,7 @@ func (r *recaster) emit(v, gy *Value, memo map[*Value]*Value) *Value {
 	n := v.node
 	ins := make([]*Value, len(n.inputs))
 	for i, in := range n.inputs {
-		if in != nil && (r.derived[in] || (in.kind == kindParam && in.DType != g.float)) {
+		if in != nil && (r.derived[in] || g.isHalfParam(in)) {
 			ins[i] = r.emit(in, gy, memo)
 		} else {
 			ins[i] = in
