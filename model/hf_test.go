@@ -351,9 +351,10 @@ func checkKVParity(t *testing.T, rt *ort.Runtime, c Config, store *params.Store,
 	return worst
 }
 
-// trainSteps runs SFT steps through a Policy on the loaded model and checks
-// that the loss is finite and falls.
-func trainSteps(t *testing.T, rt *ort.Runtime, c Config, store *params.Store, grid Grid, lr float32) {
+// trainSteps runs steps SFT steps with SGD at rate lr through a Policy on
+// the loaded model and checks that every step returns one gradient per
+// trainable parameter, that the loss is finite and that it falls.
+func trainSteps(t *testing.T, rt *ort.Runtime, c Config, store *params.Store, grid Grid, lr float32, steps int) {
 	t.Helper()
 	p, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: []string{GraphSFT}, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
 	if err != nil {
@@ -374,10 +375,13 @@ func trainSteps(t *testing.T, rt *ort.Runtime, c Config, store *params.Store, gr
 		t.Fatal(err)
 	}
 	first, last := 0.0, 0.0
-	for step := 0; step < 3; step++ {
+	for step := 0; step < steps; step++ {
 		res, err := p.TrainStep(context.Background(), GraphSFT, sb, vb, StepInputs{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(res.Grads) != tr.Len() {
+			t.Fatalf("%d gradients for %d trainable parameters", len(res.Grads), tr.Len())
 		}
 		if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
 			t.Fatalf("step %d: loss %g", step, res.Loss)
@@ -426,7 +430,7 @@ func TestHFQwen2VLRuns(t *testing.T) {
 	c, store := loadSynthetic(t, nestText(hfConfigQwen2VL()), hfCheckpoint{dtype: safetensors.BF16, shards: 2, remapped: true}, 2)
 	d := checkKVParity(t, rt, c, store, []Grid{{GT: 2, GH: 4, GW: 6}, {GT: 2, GH: 4, GW: 6}}, 4)
 	t.Logf("worst decode/prefill logit difference %.3g", d)
-	trainSteps(t, rt, c, store, Grid{GT: 1, GH: 4, GW: 4}, 0.02)
+	trainSteps(t, rt, c, store, Grid{GT: 1, GH: 4, GW: 4}, 0.02, 3)
 }
 
 func TestHFCheckpointNames(t *testing.T) {

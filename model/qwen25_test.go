@@ -402,7 +402,7 @@ func TestHFQwen25VLRuns(t *testing.T) {
 	}
 	d := checkKVParity(t, rt, c, store, []Grid{{GT: 2, GH: 12, GW: 10}, {GT: 2, GH: 12, GW: 10}}, 4)
 	t.Logf("worst decode/prefill logit difference %.3g", d)
-	trainSteps(t, rt, c, store, Grid{GT: 1, GH: 12, GW: 10}, 0.02)
+	trainSteps(t, rt, c, store, Grid{GT: 1, GH: 12, GW: 10}, 0.02, 3)
 }
 
 // trainFeeds is a GRPO batch of 4 rows over grids (sharing one slice size)

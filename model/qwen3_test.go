@@ -584,7 +584,7 @@ func TestHFQwen3VLRuns(t *testing.T) {
 	// Two single-slice items per row, as a 2-slice Qwen3-VL video is laid out.
 	d := checkKVParity(t, rt, c, store, []Grid{{GT: 1, GH: 8, GW: 6}, {GT: 1, GH: 8, GW: 6}}, 4)
 	t.Logf("worst decode/prefill logit difference %.3g", d)
-	trainSteps(t, rt, c, store, Grid{GT: 1, GH: 8, GW: 6}, 0.02)
+	trainSteps(t, rt, c, store, Grid{GT: 1, GH: 8, GW: 6}, 0.02, 3)
 	// The older layout (visual.*, model.layers.*) loads as well.
 	if _, _, err := writeAndLoad(t, hfConfigQwen3VL(), hfCheckpoint{dtype: safetensors.F16, storeNames: true}, 9); err != nil {
 		t.Fatal(err)
