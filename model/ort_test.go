@@ -138,7 +138,13 @@ type trainFixture struct {
 }
 
 func newTrainFixture(t testing.TB, c Config, dt onnx.DType, seed uint64) *trainFixture {
-	grids := []Grid{{GT: 2, GH: 4, GW: 4}, {GT: 1, GH: 4, GW: 4}}
+	return newTrainFixtureOn(t, c, dt, []Grid{{GT: 2, GH: 4, GW: 4}, {GT: 1, GH: 4, GW: 4}}, seed)
+}
+
+// newTrainFixtureOn is a GRPO batch of 4 rows over videos of grids (sharing
+// one slice size) with random patches, advantages and old/reference
+// log-probs.
+func newTrainFixtureOn(t testing.TB, c Config, dt onnx.DType, grids []Grid, seed uint64) *trainFixture {
 	vs := c.NewVideos(grids)
 	rows := []Row{
 		{Prompt: videoPrompt(c, []int{9, 10}, []int{11}, grids[0]), Response: []int{20, 21, 22}, Videos: []int{0}},
@@ -153,6 +159,9 @@ func newTrainFixture(t testing.TB, c Config, dt onnx.DType, seed uint64) *trainF
 	feeds := b.Feeds(dt)
 	patches, cos, sin, T, S := testVideos(c, grids, seed)
 	for k, v := range visionFeeds(c, dt, patches, cos, sin, T, S) {
+		feeds[k] = v
+	}
+	for k, v := range c.VisionExtraFeeds(grids[0], dt) {
 		feeds[k] = v
 	}
 	rng := rand.New(rand.NewPCG(seed, 9))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -405,39 +404,9 @@ func TestHFQwen25VLRuns(t *testing.T) {
 	trainSteps(t, rt, c, store, Grid{GT: 1, GH: 12, GW: 10}, 0.02, 3)
 }
 
-// trainFeeds is a GRPO batch of 4 rows over grids (sharing one slice size)
-// with random patches, advantages and old/reference log-probs.
+// trainFeeds is the feeds of the GRPO batch of newTrainFixtureOn.
 func trainFeeds(t testing.TB, c Config, dt onnx.DType, grids []Grid, seed uint64) map[string]ort.Tensor {
-	vs := c.NewVideos(grids)
-	rows := []Row{
-		{Prompt: videoPrompt(c, []int{9, 10}, []int{11}, grids[0]), Response: []int{20, 21, 22}, Videos: []int{0}},
-		{Prompt: videoPrompt(c, []int{9, 10}, []int{11}, grids[0]), Response: []int{23, 24}, Videos: []int{0}},
-		{Prompt: videoPrompt(c, []int{12}, []int{13, 14}, grids[1]), Response: []int{25, 26, 27}, Videos: []int{1}},
-		{Prompt: videoPrompt(c, []int{12}, []int{13, 14}, grids[1]), Response: []int{28}, Videos: []int{1}},
-	}
-	b, err := c.NewSeqBatch(rows, vs, c.BosTokenID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feeds := b.Feeds(dt)
-	patches, cos, sin, T, S := testVideos(c, grids, seed)
-	for k, v := range visionFeeds(c, dt, patches, cos, sin, T, S) {
-		feeds[k] = v
-	}
-	for k, v := range c.VisionExtraFeeds(grids[0], dt) {
-		feeds[k] = v
-	}
-	rng := rand.New(rand.NewPCG(seed, 9))
-	old := make([]float64, b.B*b.R)
-	ref := make([]float64, b.B*b.R)
-	for i := range old {
-		old[i] = -3 + rng.Float64()
-		ref[i] = -3 + rng.Float64()
-	}
-	feeds[InAdvantages] = FloatTensor(dt, []int64{int64(b.B)}, []float64{1.2, -0.7, 0.4, -1.5})
-	feeds[InOldLogProbs] = FloatTensor(dt, []int64{int64(b.B), int64(b.R)}, old)
-	feeds[InRefLogProbs] = FloatTensor(dt, []int64{int64(b.B), int64(b.R)}, ref)
-	return feeds
+	return newTrainFixtureOn(t, c, dt, grids, seed).feeds
 }
 
 // specsNamed picks parameter specs by name.
