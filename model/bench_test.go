@@ -88,6 +88,28 @@ func benchBatch(b testing.TB, c Config) (*VisionBatch, []Row) {
 	return vb, rows
 }
 
+// benchPrompts encodes the benchmark batch's videos with p and lays its
+// prompts out as a prefill batch.
+func benchPrompts(b *testing.B, p *Policy) ([]Row, ort.Tensor, *PromptBatch) {
+	b.Helper()
+	c := p.Config
+	vb, rows := benchBatch(b, c)
+	emb, err := p.Encode(context.Background(), vb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prompts := make([][]int, len(rows))
+	videos := make([][]int, len(rows))
+	for i, r := range rows {
+		prompts[i], videos[i] = r.Prompt, r.Videos
+	}
+	pb, err := c.NewPromptBatch(prompts, videos, vb.Videos, c.BosTokenID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rows, emb, pb
+}
+
 func tokensOf(rows []Row) (prompt, total int) {
 	for _, r := range rows {
 		prompt += len(r.Prompt)
@@ -130,21 +152,8 @@ func BenchmarkVisionEncode(b *testing.B) {
 func BenchmarkPrefill(b *testing.B) {
 	c := benchConfig()
 	p := benchPolicy(b, c, GraphVision, GraphPrefill)
-	vb, rows := benchBatch(b, c)
+	rows, emb, pb := benchPrompts(b, p)
 	ctx := context.Background()
-	emb, err := p.Encode(ctx, vb)
-	if err != nil {
-		b.Fatal(err)
-	}
-	prompts := make([][]int, len(rows))
-	videos := make([][]int, len(rows))
-	for i, r := range rows {
-		prompts[i], videos[i] = r.Prompt, r.Videos
-	}
-	pb, err := c.NewPromptBatch(prompts, videos, vb.Videos, c.BosTokenID)
-	if err != nil {
-		b.Fatal(err)
-	}
 	n, _ := tokensOf(rows)
 	timedLoop(b, c, n, func() error {
 		_, _, err := p.Prefill(ctx, pb, emb)
@@ -183,21 +192,8 @@ func BenchmarkGRPOTrainStepLoRABase(b *testing.B) {
 
 func benchDecode(b *testing.B, c Config) {
 	p := benchPolicy(b, c, GraphVision, GraphPrefill, GraphDecode)
-	vb, rows := benchBatch(b, c)
+	rows, emb, pb := benchPrompts(b, p)
 	ctx := context.Background()
-	emb, err := p.Encode(ctx, vb)
-	if err != nil {
-		b.Fatal(err)
-	}
-	prompts := make([][]int, len(rows))
-	videos := make([][]int, len(rows))
-	for i, r := range rows {
-		prompts[i], videos[i] = r.Prompt, r.Videos
-	}
-	pb, err := c.NewPromptBatch(prompts, videos, vb.Videos, c.BosTokenID)
-	if err != nil {
-		b.Fatal(err)
-	}
 	_, cache, err := p.Prefill(ctx, pb, emb)
 	if err != nil {
 		b.Fatal(err)
