@@ -65,21 +65,7 @@ func gcModel(c gc, opset int) (*pb.ModelProto, error) {
 		dt = onnx.Float32
 	}
 	g := onnx.NewGraph("check_"+strings.NewReplacer("/", "_", "-", "_").Replace(c.name), dt)
-	vals := make([]*onnx.Value, len(c.vars))
-	var wrt []*onnx.Value
-	for i, v := range c.vars {
-		switch {
-		case v.ints != nil:
-			vals[i] = g.Input(v.name, onnx.Int64, v.decl)
-		case v.input:
-			vals[i] = g.Input(v.name, dt, v.decl)
-		default:
-			vals[i] = g.Param(v.name, v.shape)
-		}
-		if v.ints == nil && !v.noGrad {
-			wrt = append(wrt, vals[i])
-		}
-	}
+	vals, wrt := c.declare(g)
 	y := c.build(g, vals)
 	g.Output("probe_out", y)
 	if y.DType.IsFloat() && len(wrt) > 0 {

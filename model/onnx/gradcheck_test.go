@@ -72,6 +72,27 @@ type gc struct {
 	build func(g *onnx.Graph, v []*onnx.Value) *onnx.Value
 }
 
+// declare adds the case's variables to g (int inputs, float inputs, float
+// parameters in the graph's float type) and returns them with those that
+// are differentiated.
+func (c gc) declare(g *onnx.Graph) (vals, wrt []*onnx.Value) {
+	vals = make([]*onnx.Value, len(c.vars))
+	for i, v := range c.vars {
+		switch {
+		case v.ints != nil:
+			vals[i] = g.Input(v.name, onnx.Int64, v.decl)
+		case v.input:
+			vals[i] = g.Input(v.name, g.Float(), v.decl)
+		default:
+			vals[i] = g.Param(v.name, v.shape)
+		}
+		if v.ints == nil && !v.noGrad {
+			wrt = append(wrt, vals[i])
+		}
+	}
+	return vals, wrt
+}
+
 func seedOf(s string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s))
@@ -131,21 +152,7 @@ func (c gc) check(t *testing.T, eng engine) gcResult {
 	// build constructs the graph: mode 0 = output y, 1 = loss, 2 = loss + grads.
 	build := func(mode int, w []float64, wShape []int64) ([]byte, []string) {
 		g := onnx.NewGraph(c.name, dt)
-		vals := make([]*onnx.Value, len(c.vars))
-		var wrt []*onnx.Value
-		for i, v := range c.vars {
-			switch {
-			case v.ints != nil:
-				vals[i] = g.Input(v.name, onnx.Int64, v.decl)
-			case v.input:
-				vals[i] = g.Input(v.name, dt, v.decl)
-			default:
-				vals[i] = g.Param(v.name, v.shape)
-			}
-			if v.ints == nil && !v.noGrad {
-				wrt = append(wrt, vals[i])
-			}
-		}
+		vals, wrt := c.declare(g)
 		y := c.build(g, vals)
 		if y.Rank() == 0 {
 			y = g.Reshape(y, []int64{1}) // onnxruntime_go cannot fetch rank-0 tensors
