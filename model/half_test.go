@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/videossr/videossr-go/model/optim"
 	"github.com/videossr/videossr-go/model/ort"
@@ -281,15 +280,9 @@ func TestHalfBaseMemoryChild(t *testing.T) {
 	base := resetPeakRSS(t)
 	step()
 	peak := procStatus(t, "VmHWM")
-	var times []float64
-	for range 3 {
-		start := time.Now()
-		step()
-		times = append(times, float64(time.Since(start).Microseconds())/1000)
-	}
-	slices.Sort(times)
+	ms := medianOf3(step)
 	printMem("store_mib", float64(store.Bytes())/(1<<20))
 	printMem("before_mib", base/1024)
 	printMem("rise_mib", (peak-base)/1024)
-	printMem("step_ms", times[1])
+	printMem("step_ms", ms)
 }

@@ -10,7 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +181,18 @@ func runMemChildren(t *testing.T, child, env string, modes ...string) map[string
 	return res
 }
 
+// medianOf3 runs step three times and returns the median time in ms.
+func medianOf3(step func()) float64 {
+	var times []float64
+	for range 3 {
+		start := time.Now()
+		step()
+		times = append(times, float64(time.Since(start).Microseconds())/1000)
+	}
+	slices.Sort(times)
+	return times[1]
+}
+
 // printMem prints one measurement of a memory test child.
 func printMem(key string, v float64) { fmt.Printf("mem-result %s %.1f\n", key, v) }
 
@@ -297,17 +309,13 @@ func TestRecomputeMemoryChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	peak := procStatus(t, "VmHWM")
-	var times []float64
-	for range 3 {
-		start := time.Now()
+	ms := medianOf3(func() {
 		if _, err := sess.Run(ctx, feeds, nil); err != nil {
 			t.Fatal(err)
 		}
-		times = append(times, float64(time.Since(start).Microseconds())/1000)
-	}
-	sort.Float64s(times)
+	})
 	printMem("peak_mib", (peak-base)/1024)
-	printMem("step_ms", times[1])
+	printMem("step_ms", ms)
 	printMem("nodes", float64(b.Graph.NumNodes()))
 	printMem("seq_len", float64(sb.L))
 }
