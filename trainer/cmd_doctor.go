@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -345,7 +346,7 @@ func (d *doctor) config(cfg *configs.Config) {
 			}
 		}
 		if gpu == nil {
-			d.line(docMissing, "gpu", "device.provider cuda needs NVIDIA GPU %d: %s", dev.DeviceID, orDefault(d.gpuErr, fmt.Sprintf("%d GPUs found", len(d.gpus))))
+			d.line(docMissing, "gpu", "device.provider cuda needs NVIDIA GPU %d: %s", dev.DeviceID, cmp.Or(d.gpuErr, fmt.Sprintf("%d GPUs found", len(d.gpus))))
 		} else {
 			avail = gpu.FreeMiB << 20
 			availWhat = fmt.Sprintf("free on GPU %d (%s)", gpu.Index, gpu.Name)
@@ -376,7 +377,7 @@ func (d *doctor) config(cfg *configs.Config) {
 		tok = nil
 		d.line(docMissing, "tokenizer", "model.tokenizer %q: %v", tokName, err)
 	} else {
-		d.line(docOK, "tokenizer", "%s (vocabulary %d)", orDefault(tokName, "tiny (embedded)"), tok.VocabSize())
+		d.line(docOK, "tokenizer", "%s (vocabulary %d)", cmp.Or(tokName, "tiny (embedded)"), tok.VocabSize())
 	}
 
 	mc, ok := d.modelConfig(cfg, tok)
@@ -420,7 +421,7 @@ func (d *doctor) modelConfig(cfg *configs.Config, tok *tokenizer.Tokenizer) (mod
 			d.line(docMissing, "model", "%v", err)
 			return model.Config{}, false
 		}
-		d.line(docOK, "model", "%s from %s, %d parameters (%s)", c.ModelType, cfg.Model.Path, c.NumParams(), orDefault(c.TorchDtype, "dtype unset"))
+		d.line(docOK, "model", "%s from %s, %d parameters (%s)", c.ModelType, cfg.Model.Path, c.NumParams(), cmp.Or(c.TorchDtype, "dtype unset"))
 		return c, true
 	default:
 		d.line(docMissing, "model", "model.preset %q: want tiny or hf", cfg.Model.Preset)
@@ -496,11 +497,4 @@ func (d *doctor) sampleVideoPaths() []string {
 		return nil
 	}
 	return sysinfo.SampleVideos(filepath.Join(d.root, "third_party", "videos"))
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package grpo
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -264,7 +265,7 @@ func (t *Trainer) restore() (int, error) {
 			return 0, fmt.Errorf("resume: %w", err)
 		}
 		if sum != saved.Checksum {
-			return 0, fmt.Errorf("resume: the frozen base weights differ from those %s was trained on (%s base %s); model.path, model.init_seed and model.lora.base_dtype must match the run's", dir, saved.Preset, orDash(saved.Path))
+			return 0, fmt.Errorf("resume: the frozen base weights differ from those %s was trained on (%s base %s); model.path, model.init_seed and model.lora.base_dtype must match the run's", dir, saved.Preset, cmp.Or(saved.Path, "-"))
 		}
 		if weights, err = t.policy.Config.TrainableStore(weights); err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
@@ -340,13 +341,6 @@ func ReadBaseRef(path string) (BaseRef, error) {
 		return ref, fmt.Errorf("%s: preset %q, checksum %q: not a base reference", path, ref.Preset, ref.Checksum)
 	}
 	return ref, nil
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func fileExists(p string) bool {

@@ -1,6 +1,7 @@
 package grpo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -123,7 +124,7 @@ func loadBase(c model.Config, l model.LoRAConfig, path string) (model.Config, *p
 		return c, nil, err
 	}
 	if sum := store.Checksum(); sum != ref.Checksum {
-		return c, nil, fmt.Errorf("the LoRA base of %s (%s %s) differs from the one it was trained on (checksum %.12s, recorded %.12s)", filepath.Dir(path), ref.Preset, orDash(ref.Path), sum, ref.Checksum)
+		return c, nil, fmt.Errorf("the LoRA base of %s (%s %s) differs from the one it was trained on (checksum %.12s, recorded %.12s)", filepath.Dir(path), ref.Preset, cmp.Or(ref.Path, "-"), sum, ref.Checksum)
 	}
 	if err := c.AddLoRA(store, 0); err != nil {
 		return c, nil, err
