@@ -103,7 +103,7 @@ func runDoctor(ctx context.Context, w io.Writer, f *doctorFlags) error {
 	}
 	d := &doctor{w: w, runtimes: map[string]ortReport{}}
 	if wd, err := os.Getwd(); err == nil {
-		d.root = sysinfo.ModuleRoot(wd)
+		d.root = ort.ModuleRoot(wd)
 	}
 	fmt.Fprintln(w, "machine")
 	d.machine(ctx)

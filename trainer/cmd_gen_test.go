@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
 	"github.com/videossr/videossr-go/tasks/video"
@@ -22,7 +23,7 @@ func realVideos(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := sysinfo.ModuleRoot(wd)
+	root := ort.ModuleRoot(wd)
 	if root == "" {
 		t.Skip("go.mod not found above the test directory")
 	}

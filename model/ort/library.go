@@ -60,7 +60,7 @@ func LibraryPath(libPath string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%w: cannot get working directory: %v; run `bash scripts/setup.sh` or set %s", ErrNoLibrary, err, EnvLibraryPath)
 		}
-		root := findModuleRoot(wd)
+		root := ModuleRoot(wd)
 		if root == "" {
 			return "", fmt.Errorf("%w: no go.mod found walking up from %s, so %s cannot be located; run `bash scripts/setup.sh` in the repository or set %s to the library path",
 				ErrNoLibrary, wd, DefaultLibraryRel, EnvLibraryPath)
@@ -73,9 +73,10 @@ func LibraryPath(libPath string) (string, error) {
 		ErrNoLibrary, strings.Join(tried, ", "), EnvLibraryPath)
 }
 
-// findModuleRoot returns the first directory at or above dir that holds a
-// go.mod file, or "".
-func findModuleRoot(dir string) string {
+// ModuleRoot returns the first directory at or above dir that holds a
+// go.mod file (the repository, where scripts/setup.sh puts third_party/),
+// or "".
+func ModuleRoot(dir string) string {
 	for {
 		if st, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !st.IsDir() {
 			return dir

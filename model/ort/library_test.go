@@ -65,7 +65,7 @@ func TestLibraryPathResolution(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(lone)
-	if findModuleRoot(lone) != "" {
+	if ModuleRoot(lone) != "" {
 		t.Skip("a go.mod exists above the temp dir")
 	}
 	if _, err := LibraryPath(""); !errors.Is(err, ErrNoLibrary) || !strings.Contains(err.Error(), "go.mod") {

@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
@@ -35,7 +36,7 @@ type Data struct {
 func findSampleVideos() []string {
 	var dirs []string
 	if wd, err := os.Getwd(); err == nil {
-		if root := sysinfo.ModuleRoot(wd); root != "" {
+		if root := ort.ModuleRoot(wd); root != "" {
 			dirs = append(dirs, filepath.Join(root, "third_party", "videos"))
 		}
 	}

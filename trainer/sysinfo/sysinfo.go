@@ -190,22 +190,6 @@ func trainable(c model.Config) int64 {
 	return n
 }
 
-// ModuleRoot returns the first directory at or above dir that holds a
-// go.mod file (the repository, where scripts/setup.sh puts third_party/),
-// or "".
-func ModuleRoot(dir string) string {
-	for {
-		if st, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !st.IsDir() {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // SampleVideos returns the opencv-doc sample videos (vtest.avi, tree.avi,
 // Megamind.avi) present and non-empty in dir, in that order.
 func SampleVideos(dir string) []string {
