@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestTokenizeCmdEncodeDecode(t *testing.T) {
 	var ids strings.Builder
 	for k, r := range rows {
 		want := tiny.Encode(texts[k])
-		if r.Text != texts[k] || !equalIDs(r.IDs, want) || len(r.Tokens) != len(want) {
+		if r.Text != texts[k] || !slices.Equal(r.IDs, want) || len(r.Tokens) != len(want) {
 			t.Errorf("row %d = %+v, want ids %v", k, r, want)
 		}
 		b, _ := json.Marshal(r.IDs)
@@ -178,16 +179,4 @@ func TestTokenizeCmdWiring(t *testing.T) {
 	if err != nil || !strings.Contains(help, "--decode") || !strings.Contains(help, "--skip-special") {
 		t.Fatalf("help: %v\n%s", err, help)
 	}
-}
-
-func equalIDs(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

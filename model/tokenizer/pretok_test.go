@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -48,7 +49,7 @@ func TestSplitQwen(t *testing.T) {
 		{"<|im_start|>", []string{"<|", "im", "_start", "|>"}},
 	}
 	for _, c := range cases {
-		if got := p.pieces(c.in); !equalStrings(got, c.want) {
+		if got := p.pieces(c.in); !slices.Equal(got, c.want) {
 			t.Errorf("split(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
@@ -56,7 +57,7 @@ func TestSplitQwen(t *testing.T) {
 
 func TestSplitLlama3Digits(t *testing.T) {
 	p := splitter{kind: splitQwen, maxDigits: 3}
-	if got, want := p.pieces("1234567 ab"), []string{"123", "456", "7", " ab"}; !equalStrings(got, want) {
+	if got, want := p.pieces("1234567 ab"), []string{"123", "456", "7", " ab"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
@@ -77,7 +78,7 @@ func TestSplitGPT2(t *testing.T) {
 		{" !?", []string{" !?"}},
 	}
 	for _, c := range cases {
-		if got := p.pieces(c.in); !equalStrings(got, c.want) {
+		if got := p.pieces(c.in); !slices.Equal(got, c.want) {
 			t.Errorf("split(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
@@ -85,24 +86,12 @@ func TestSplitGPT2(t *testing.T) {
 
 func TestSplitNone(t *testing.T) {
 	p := splitter{kind: splitNone}
-	if got := p.pieces("a b\nc"); !equalStrings(got, []string{"a b\nc"}) {
+	if got := p.pieces("a b\nc"); !slices.Equal(got, []string{"a b\nc"}) {
 		t.Errorf("got %q", got)
 	}
 	if got := p.pieces(""); got != nil {
 		t.Errorf("empty text gave %q", got)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzSplit checks the splitters' invariants on any input: non-empty

@@ -90,13 +90,13 @@ func TestQwenGolden(t *testing.T) {
 	for k, c := range golden.Cases {
 		texts[k] = c.Text
 	}
-	if !equalStrings(texts, corpus) {
+	if !slices.Equal(texts, corpus) {
 		t.Fatalf("%s is out of date with the parity corpus (task prompts changed?): run go test ./model/tokenizer -run TestQwenGolden -update (needs node and scripts/setup.sh)", goldenFile)
 	}
 	tk := loadQwen(t)
 	same, tokens := 0, 0
 	for k, c := range golden.Cases {
-		if p := tk.Pieces(c.Text); !equalStrings(p, c.Pieces) {
+		if p := tk.Pieces(c.Text); !slices.Equal(p, c.Pieces) {
 			t.Errorf("case %d %q: pre-tokenizer pieces %q, want %q", k, c.Text, p, c.Pieces)
 		}
 		got := tk.Encode(c.Text)
@@ -119,18 +119,6 @@ func TestQwenGolden(t *testing.T) {
 
 // window returns ids[i-2 : i+3], clipped.
 func window(ids []int, i int) []int { return ids[max(0, i-2):min(len(ids), i+3)] }
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // TestQwenTokens checks the ids of the Qwen special tokens, the vocabulary
 // size and a few single tokens.

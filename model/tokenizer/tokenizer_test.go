@@ -291,7 +291,7 @@ func TestBPEScanHeap(t *testing.T) {
 		for _, w := range words {
 			a := m.mergeScan(m.initial(w))
 			b := m.mergeHeap(m.initial(w))
-			if !equalInt32s(a, b) {
+			if !slices.Equal(a, b) {
 				t.Fatalf("%q: scan %v, heap %v", w, a, b)
 			}
 		}
@@ -305,18 +305,6 @@ func (m *model) initial(word string) []int32 {
 		out[i] = m.byteID[word[i]]
 	}
 	return out
-}
-
-func equalInt32s(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestConcurrentEncode encodes from several goroutines (the word cache is
