@@ -299,6 +299,22 @@ func TestGradientErrors(t *testing.T) {
 	}
 }
 
+// transformerTrainStack is transformerStack with the loss and the gradient
+// of every parameter (grad.<name>) as outputs.
+func transformerTrainStack(tb testing.TB, layers int, hidden, heads, vocab int64) *onnx.Graph {
+	tb.Helper()
+	g, loss := transformerStack(layers, hidden, heads, vocab)
+	grads, err := g.Gradients(loss, g.Params())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g.Output("loss", loss)
+	for i, p := range g.Params() {
+		g.Output("grad."+p.Name, grads[i])
+	}
+	return g
+}
+
 // transformerStack builds a small pre-norm decoder (RMSNorm, attention with
 // rotate-half RoPE and a causal mask, SwiGLU MLP) with a cross-entropy loss
 // and returns the graph, loss and params.
@@ -345,15 +361,7 @@ func transformerStack(layers int, hidden, heads, vocab int64) (*onnx.Graph, *onn
 // one float32 step in ONNX Runtime (with its default optimizations).
 func TestTransformerStackRuns(t *testing.T) {
 	rt := openRuntime(t)
-	g, loss := transformerStack(2, 16, 2, 11)
-	grads, err := g.Gradients(loss, g.Params())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Output("loss", loss)
-	for i, p := range g.Params() {
-		g.Output("grad."+p.Name, grads[i])
-	}
+	g := transformerTrainStack(t, 2, 16, 2, 11)
 	m, err := g.Build(onnx.ExportOptions{ParamsAsInputs: true})
 	if err != nil {
 		t.Fatal(err)
@@ -411,15 +419,7 @@ func TestTransformerStackRuns(t *testing.T) {
 // its gradients and the ONNX model proto (serialized).
 func BenchmarkBuildGraph(b *testing.B) {
 	for b.Loop() {
-		g, loss := transformerStack(4, 64, 4, 256)
-		grads, err := g.Gradients(loss, g.Params())
-		if err != nil {
-			b.Fatal(err)
-		}
-		g.Output("loss", loss)
-		for i, p := range g.Params() {
-			g.Output("grad."+p.Name, grads[i])
-		}
+		g := transformerTrainStack(b, 4, 64, 4, 256)
 		m, err := g.Build(onnx.ExportOptions{ParamsAsInputs: true})
 		if err != nil {
 			b.Fatal(err)
