@@ -416,7 +416,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	}
 
 	// Evaluation before GRPO.
-	if t.state.Before == nil && cfg.Eval.Before && t.state.GRPOStep == 0 {
+	if t.state.Before == nil && cfg.Eval.Before && t.state.GRPOStep == 0 && len(t.data.Bench) > 0 {
 		rep, err := t.evaluate(ctx, "warm-up")
 		if err != nil {
 			return stopped(err)
@@ -451,7 +451,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		bar.Set(t.state.GRPOStep, fmt.Sprintf("reward %.3f", vals["reward/mean"]), fmt.Sprintf("zero-var %.2f", vals["zero_var_frac"]), fmt.Sprintf("kl %.4f", vals["kl"]))
-		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps {
+		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps && len(t.data.Bench) > 0 {
 			rep, err := t.evaluate(ctx, fmt.Sprintf("step %d", t.state.GRPOStep))
 			if err != nil {
 				return stopped(err)
@@ -470,11 +470,13 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	bar.Finish()
 	t.plot()
 
-	after, err := t.evaluate(ctx, "grpo")
-	if err != nil {
-		return stopped(err)
+	if len(t.data.Bench) > 0 {
+		after, err := t.evaluate(ctx, "grpo")
+		if err != nil {
+			return stopped(err)
+		}
+		res.After = after
 	}
-	res.After = after
 	t.state.Phase = "done"
 	if err := t.checkpoint(); err != nil {
 		return nil, err
@@ -489,7 +491,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	if err := res.save(filepath.Join(cfg.RunDir, ResultFile)); err != nil {
 		return nil, err
 	}
-	if t.opt.Out != nil {
+	if t.opt.Out != nil && res.After == nil {
+		fmt.Fprintf(t.opt.Out, "\nno held-out VIUBench (data.heldout_videos is 0)\ntraining reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, cfg.RunDir)
+	}
+	if t.opt.Out != nil && res.After != nil {
 		tab := reward.VIUBenchTable{Counts: true}
 		if res.Before != nil {
 			tab.Rows = append(tab.Rows, *res.Before)
