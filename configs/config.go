@@ -361,6 +361,18 @@ func decodeErrors(err error) error {
 	return errors.Join(out...)
 }
 
+// unjoin splits a joined error into one ErrConfig error per line, each
+// prefixed with the section's key prefix.
+func unjoin(prefix string, err error) []error {
+	var out []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line != "" {
+			out = append(out, fmt.Errorf("%w: %s%s", ErrConfig, prefix, line))
+		}
+	}
+	return out
+}
+
 // mapEntry matches a map entry in a mapstructure field name.
 var mapEntry = regexp.MustCompile(`\[([A-Za-z_][A-Za-z0-9_-]*)\]`)
 
@@ -473,10 +485,11 @@ func (c *Config) Validate() error {
 	if len(c.Data.Mix) > 0 && !(total > 0) {
 		bad("data.mix", "weights sum to zero")
 	}
-	for _, e := range []error{c.Data.Sampling.Validate(), c.Data.Grounding.Validate(), c.Data.Counting.Validate(), c.Data.Jigsaw.Validate()} {
-		if e != nil {
-			errs = append(errs, fmt.Errorf("%w: data.%v", ErrConfig, e))
-		}
+	// The generators' own checks, with the relations between their knobs
+	// (grounding.max_len <= sampling.frames, jigsaw.clips dividing it).
+	gen := tasks.GenConfig{Sampling: c.Data.Sampling, Grounding: c.Data.Grounding, Counting: c.Data.Counting, Jigsaw: c.Data.Jigsaw}
+	if err := gen.Validate(); err != nil {
+		errs = append(errs, unjoin("data.", err)...)
 	}
 	if c.Data.Reward != "smooth" && c.Data.Reward != "strict" {
 		bad("data.reward", "%q, want smooth or strict", c.Data.Reward)

@@ -218,3 +218,17 @@ func TestEmbeddedNamesListsEveryFile(t *testing.T) {
 		t.Errorf("%d embedded names for %d files", len(names), len(disk))
 	}
 }
+
+// TestGeneratorRelations: knobs that only fail together are refused at
+// load time, not after the synthetic videos are made.
+func TestGeneratorRelations(t *testing.T) {
+	for set, want := range map[string]string{
+		"data.jigsaw.clips=5":        "data.jigsaw.clips: 5 does not divide sampling.frames (16)",
+		"data.grounding.max_len=40":  "data.grounding.max_len: 40 exceeds sampling.frames (16)",
+		"data.sampling.end_frac=.01": "data.sampling.end_frac: 0.01",
+	} {
+		if msg := loadErr(t, nil, set); !strings.Contains(msg, want) {
+			t.Errorf("--set %s: error %q lacks %q", set, msg, want)
+		}
+	}
+}
