@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/safetensors"
+	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -78,5 +82,46 @@ func TestRunWithoutHeldout(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(run, "final", "model.safetensors")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestPaperConfigStarts runs the shipped paper config on CPU from a
+// synthetic HF folder (the tiny model's weights) and two videos of its own
+// (the config takes your videos: data.videos), for one GRPO step. Only
+// the device, the model, the videos and the sizes that make it a short
+// run are changed; the data settings (48 frames at 256x256, no held-out
+// VIUBench, no sample videos) and the algorithm are the file's.
+func TestPaperConfigStarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("48-frame data and a 2,000-token prompt (about 20 s)")
+	}
+	needNative(t)
+	hf, _ := writeHFFolder(t, safetensors.BF16)
+	vids := t.TempDir()
+	for i := range 2 {
+		opt := video.DefaultSynthOptions()
+		opt.Seed = uint64(i + 1)
+		if err := video.MakeSyntheticVideo(context.Background(), filepath.Join(vids, fmt.Sprintf("v%d.avi", i)), opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := t.TempDir()
+	cfg, err := configs.Load([]string{"../../configs/videossr-qwen3vl8b.yaml"}, []string{
+		"model.path=" + hf, "device.provider=cpu", "device.intra_op_threads=2", "data.videos=[" + vids + "]",
+		"run_dir=" + run, "data.train_samples=6", "grpo.steps=1", "grpo.batch_prompts=2", "grpo.group_size=2",
+		"rollout.max_new_tokens=4",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Data.HeldoutVideos != 0 || cfg.Data.UseSampleVideos || !cfg.Model.Recompute || cfg.SFT.Steps != 0 || cfg.Data.Sampling.Frames != 48 {
+		t.Fatalf("paper data settings not as shipped: %+v, recompute %v", cfg.Data, cfg.Model.Recompute)
+	}
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 1 || res.After != nil {
+		t.Fatalf("result %+v", res)
 	}
 }
