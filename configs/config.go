@@ -8,17 +8,22 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"path"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/videossr/videossr-go/tasks"
 )
 
-//go:embed default.yaml videossr-qwen3vl8b.yaml videossr-qwen3vl8b-lora.yaml ablations/*.yaml
+//go:embed *.yaml ablations/*.yaml
 var files embed.FS
 
 // Embedded returns the bytes of an embedded config file, e.g. "default.yaml"
@@ -31,12 +36,20 @@ func Embedded(name string) ([]byte, error) {
 	return b, nil
 }
 
-// EmbeddedNames lists the embedded config files.
+// EmbeddedNames lists the embedded config files: default.yaml first, then
+// the other top-level files and the ablations, sorted.
 func EmbeddedNames() []string {
-	names := []string{"default.yaml", "videossr-qwen3vl8b.yaml"}
-	if ents, err := files.ReadDir("ablations"); err == nil {
+	names := []string{"default.yaml"}
+	for _, dir := range []string{".", "ablations"} {
+		ents, err := files.ReadDir(dir)
+		if err != nil {
+			continue
+		}
 		for _, e := range ents {
-			names = append(names, "ablations/"+e.Name())
+			name := path.Join(dir, e.Name())
+			if !e.IsDir() && name != "default.yaml" {
+				names = append(names, name)
+			}
 		}
 	}
 	return names
@@ -224,7 +237,7 @@ func Load(paths, sets []string) (*Config, error) {
 		if err := layer.ReadConfig(bytes.NewReader(b)); err != nil {
 			return nil, fmt.Errorf("%w: parse %s: %v", ErrConfig, p, err)
 		}
-		if err := checkKnown(layer.AllKeys(), known, p); err != nil {
+		if err := checkKnown(layer.AllKeys(), known, p, nil); err != nil {
 			return nil, err
 		}
 		if err := v.MergeConfigMap(layer.AllSettings()); err != nil {
@@ -237,18 +250,30 @@ func Load(paths, sets []string) (*Config, error) {
 		if !ok || key == "" {
 			return nil, fmt.Errorf("%w: --set %q: want key=value", ErrConfig, s)
 		}
-		if err := checkKnown([]string{key}, known, "--set"); err != nil {
-			return nil, err
-		}
 		var parsed any
 		if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
 			return nil, fmt.Errorf("%w: --set %s: value %q: %v", ErrConfig, key, val, err)
 		}
+		if err := checkKnown([]string{key}, known, "--set", parsed); err != nil {
+			return nil, err
+		}
+		if parsed == nil {
+			// An empty value clears a string or a list; a number or a
+			// boolean needs one.
+			switch v.Get(key).(type) {
+			case string:
+				parsed = ""
+			case []any, []string:
+				parsed = []any{}
+			default:
+				return nil, fmt.Errorf("%w: --set %s: no value (want --set %s=VALUE)", ErrConfig, key, key)
+			}
+		}
 		v.Set(key, parsed)
 	}
 	var c Config
-	if err := v.UnmarshalExact(&c); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	if err := v.UnmarshalExact(&c, strictNumbers); err != nil {
+		return nil, decodeErrors(err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -257,15 +282,145 @@ func Load(paths, sets []string) (*Config, error) {
 }
 
 // checkKnown rejects keys the default config does not have. Map-valued
-// sections (data.mix) accept new entries.
-func checkKnown(keys []string, known map[string]bool, where string) error {
+// sections (data.mix) accept new entries. A section given a value (--set
+// 'eval={every: 1}', or "eval: 1" in a file) gets a message that says how
+// to set its keys; value is the --set value as parsed (nil for files).
+func checkKnown(keys []string, known map[string]bool, where string, value any) error {
 	for _, k := range keys {
 		if known[k] || strings.HasPrefix(k, "data.mix.") {
 			continue
 		}
+		if sub := sectionKeys(known, k); len(sub) > 0 {
+			example := sub[0] + "=..."
+			if m, ok := value.(map[string]any); ok && len(m) > 0 {
+				names := make([]string, 0, len(m))
+				for n := range m {
+					names = append(names, n)
+				}
+				slices.Sort(names)
+				example = fmt.Sprintf("%s=%v", names[0], m[names[0]])
+			}
+			if where == "--set" {
+				return fmt.Errorf("%w: --set %s: %q is a section, not a value: set its keys one at a time, e.g. --set %s.%s (its keys: %s)",
+					ErrConfig, k, k, k, example, strings.Join(sub, ", "))
+			}
+			return fmt.Errorf("%w: %s: %q is a section, not a value: give its keys under it (its keys: %s)", ErrConfig, where, k, strings.Join(sub, ", "))
+		}
 		return fmt.Errorf("%w: %s: unknown key %q", ErrConfig, where, k)
 	}
 	return nil
+}
+
+// sectionKeys lists the names directly under section in the known keys
+// (sorted; nil when section is not a section).
+func sectionKeys(known map[string]bool, section string) []string {
+	seen := map[string]bool{}
+	for k := range known {
+		if rest, ok := strings.CutPrefix(k, section+"."); ok {
+			first, _, _ := strings.Cut(rest, ".")
+			seen[first] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// decodeErrors rewrites a decoding error as one "config: KEY: problem"
+// line per key (mapstructure's own text quotes the key after a header).
+func decodeErrors(err error) error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		var de *mapstructure.DecodeError
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+			return
+		case *mapstructure.DecodeError:
+			de = u
+		}
+		if de != nil {
+			// A map entry is named data.mix[jigsaw]; the key is data.mix.jigsaw.
+			name := mapEntry.ReplaceAllString(de.Name(), ".$1")
+			out = append(out, fmt.Errorf("%w: %s: %v", ErrConfig, name, de.Unwrap()))
+			return
+		}
+		if w := errors.Unwrap(e); w != nil {
+			walk(w)
+			return
+		}
+		out = append(out, fmt.Errorf("%w: %v", ErrConfig, e))
+	}
+	walk(err)
+	return errors.Join(out...)
+}
+
+// unjoin splits a joined error into one ErrConfig error per line, each
+// prefixed with the section's key prefix.
+func unjoin(prefix string, err error) []error {
+	var out []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line != "" {
+			out = append(out, fmt.Errorf("%w: %s%s", ErrConfig, prefix, line))
+		}
+	}
+	return out
+}
+
+// mapEntry matches a map entry in a mapstructure field name.
+var mapEntry = regexp.MustCompile(`\[([A-Za-z_][A-Za-z0-9_-]*)\]`)
+
+// strictNumbers makes decoding refuse what viper's weak typing would
+// quietly convert: a fraction, a boolean or a non-finite number given to
+// an integer key (2.9 would become 2, true 1), a negative number given to
+// an unsigned one (-1 would become 18446744073709551615), and a number
+// given to a boolean key. The error names the key (mapstructure prefixes
+// it).
+var strictNumbers = viper.DecoderConfigOption(func(dc *mapstructure.DecoderConfig) {
+	dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(strictNumberHook, dc.DecodeHook)
+})
+
+func strictNumberHook(from, to reflect.Type, data any) (any, error) {
+	if data == nil {
+		return data, nil
+	}
+	src := reflect.ValueOf(data)
+	isInt := func(k reflect.Kind) bool { return k >= reflect.Int && k <= reflect.Int64 }
+	isUint := func(k reflect.Kind) bool { return k >= reflect.Uint && k <= reflect.Uintptr }
+	isFloat := func(k reflect.Kind) bool { return k == reflect.Float32 || k == reflect.Float64 }
+	switch tk, fk := to.Kind(), from.Kind(); {
+	case isInt(tk) || isUint(tk):
+		switch {
+		case fk == reflect.Bool:
+			return nil, fmt.Errorf("%v is a boolean, want an integer", data)
+		case isFloat(fk):
+			f := src.Float()
+			if f != math.Trunc(f) || math.IsInf(f, 0) || math.Abs(f) >= 1<<63 {
+				return nil, fmt.Errorf("%v is not an integer", data)
+			}
+			if isUint(tk) && f < 0 {
+				return nil, fmt.Errorf("%v, want an integer >= 0", data)
+			}
+			return int64(f), nil
+		case isInt(fk) && isUint(tk) && src.Int() < 0:
+			return nil, fmt.Errorf("%v, want an integer >= 0", data)
+		}
+	case isFloat(tk):
+		if fk == reflect.Bool {
+			return nil, fmt.Errorf("%v is a boolean, want a number", data)
+		}
+	case tk == reflect.Bool:
+		if isInt(fk) || isUint(fk) || isFloat(fk) {
+			return nil, fmt.Errorf("%v is a number, want true or false", data)
+		}
+	}
+	return data, nil
 }
 
 // YAML renders the resolved configuration (saved in each run directory).
@@ -277,12 +432,15 @@ func (c *Config) YAML() ([]byte, error) {
 	return b, nil
 }
 
-// Validate checks values and names the key at fault.
+// Validate checks values and names the key at fault: every numeric key
+// against its range (ranges; NaN and ±Inf are refused everywhere), the
+// named choices, and the relations between keys.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, a...)))
 	}
+	c.checkRanges(bad)
 	switch c.Device.Provider {
 	case "cpu", "cuda":
 	default:
@@ -297,7 +455,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("model.preset", "%q, want tiny or hf", c.Model.Preset)
 	}
-	if l := c.Model.LoRA; l.Rank < 0 || (l.Rank > 0 && (l.Alpha <= 0 || len(l.TargetModules) == 0)) {
+	if l := c.Model.LoRA; l.Rank > 0 && (l.Alpha <= 0 || len(l.TargetModules) == 0) {
 		bad("model.lora", "rank %d, alpha %g, %d target modules: want rank 0 (off) or rank > 0 with alpha > 0 and target_modules", l.Rank, l.Alpha, len(l.TargetModules))
 	}
 	if l := c.Model.LoRA; !slices.Contains(BaseDTypes, l.BaseDType) {
@@ -305,20 +463,12 @@ func (c *Config) Validate() error {
 	} else if l.Rank == 0 && (l.BaseDType == "bfloat16" || l.BaseDType == "float16") {
 		bad("model.lora.base_dtype", "%s needs model.lora.rank > 0: without LoRA every weight is trained, in float32", l.BaseDType)
 	}
-	if l := c.Model.LoRA; l.Dropout < 0 || l.Dropout >= 1 {
-		bad("model.lora.dropout", "%g, want 0 <= dropout < 1", l.Dropout)
-	}
-	if c.Rollout.ChunkPrompts < 0 {
-		bad("rollout.chunk_prompts", "%d, want >= 0 (0 = the whole batch at once)", c.Rollout.ChunkPrompts)
-	}
-	if c.Device.RolloutThreads < 0 || c.Device.IntraOpThreads < 0 || c.Device.InterOpThreads < 0 {
-		bad("device", "thread counts must be >= 0")
-	}
 	if c.RunDir == "" {
 		bad("run_dir", "must not be empty")
 	}
-	if c.Data.SyntheticVideos < 0 || c.Data.HeldoutVideos < 0 || c.Data.TrainSamples < 1 {
-		bad("data", "synthetic_videos and heldout_videos must be >= 0 and train_samples >= 1")
+	if d := c.Data; d.HeldoutVideos > 0 && d.HeldoutVideos >= d.SyntheticVideos {
+		bad("data.heldout_videos", "%d held-out videos need data.synthetic_videos >= %d (it is %d): the held-out videos are the last synthetic ones "+
+			"and at least one stays for training; set data.heldout_videos=0 to train without the held-out VIUBench", d.HeldoutVideos, d.HeldoutVideos+1, d.SyntheticVideos)
 	}
 	if len(c.Data.Mix) == 0 {
 		bad("data.mix", "no data source has a weight")
@@ -330,55 +480,32 @@ func (c *Config) Validate() error {
 		default:
 			bad("data.mix."+k, "unknown data source (want grounding, counting, jigsaw)")
 		}
-		if w < 0 {
-			bad("data.mix."+k, "weight %g is negative", w)
-		}
 		total += w
 	}
-	if len(c.Data.Mix) > 0 && total <= 0 {
+	if len(c.Data.Mix) > 0 && !(total > 0) {
 		bad("data.mix", "weights sum to zero")
 	}
-	for _, e := range []error{c.Data.Sampling.Validate(), c.Data.Grounding.Validate(), c.Data.Counting.Validate(), c.Data.Jigsaw.Validate()} {
-		if e != nil {
-			errs = append(errs, fmt.Errorf("%w: data.%v", ErrConfig, e))
-		}
+	// The generators' own checks, with the relations between their knobs
+	// (grounding.max_len <= sampling.frames, jigsaw.clips dividing it).
+	gen := tasks.GenConfig{Sampling: c.Data.Sampling, Grounding: c.Data.Grounding, Counting: c.Data.Counting, Jigsaw: c.Data.Jigsaw}
+	if err := gen.Validate(); err != nil {
+		errs = append(errs, unjoin("data.", err)...)
 	}
 	if c.Data.Reward != "smooth" && c.Data.Reward != "strict" {
 		bad("data.reward", "%q, want smooth or strict", c.Data.Reward)
 	}
-	if c.VIUBench.PerSubtype < 1 {
-		bad("viubench.per_subtype", "%d, want >= 1", c.VIUBench.PerSubtype)
-	}
-	if c.SFT.Steps < 0 || c.SFT.BatchSize < 1 {
-		bad("sft", "steps must be >= 0 and batch_size >= 1")
-	}
 	validOptim := func(key string, o OptimConfig) {
-		if o.LR <= 0 {
-			bad(key+".lr", "%g, want > 0", o.LR)
-		}
-		if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
-			bad(key+".beta1/beta2", "want values in [0,1)")
-		}
-		if o.Eps <= 0 || o.WeightDecay < 0 || o.GradClip < 0 {
-			bad(key, "eps must be > 0, weight_decay and grad_clip >= 0")
-		}
 		if o.Schedule != "constant" && o.Schedule != "warmup-cosine" {
 			bad(key+".schedule", "%q, want constant or warmup-cosine", o.Schedule)
+		}
+		if o.LR*o.WeightDecay >= 1 {
+			bad(key+".weight_decay", "%g with lr %g: AdamW multiplies the weights by 1 - lr x weight_decay each step, want lr x weight_decay < 1", o.WeightDecay, o.LR)
 		}
 	}
 	validOptim("sft.optim", c.SFT.Optim)
 	validOptim("grpo.optim", c.GRPO.Optim)
 	g := c.GRPO
-	if g.Steps < 0 || g.BatchPrompts < 1 || g.GroupSize < 1 {
-		bad("grpo", "steps >= 0, batch_prompts >= 1 and group_size >= 1 required")
-	}
-	if g.GroupSize < 2 && g.NormAdvByStd {
-		bad("grpo.group_size", "%d: the group std needs at least 2 rollouts", g.GroupSize)
-	}
-	if g.PPOEpochs < 1 || g.MiniBatches < 1 || g.MicroBatchRows < 1 {
-		bad("grpo", "ppo_epochs, mini_batches and micro_batch_rows must be >= 1")
-	}
-	if g.BatchPrompts%g.MiniBatches != 0 {
+	if g.MiniBatches > 0 && g.BatchPrompts%g.MiniBatches != 0 {
 		bad("grpo.mini_batches", "%d does not divide batch_prompts %d", g.MiniBatches, g.BatchPrompts)
 	}
 	switch g.KLType {
@@ -391,21 +518,8 @@ func (c *Config) Validate() error {
 	default:
 		bad("grpo.loss_agg", "%q, want token-mean, seq-mean-token-sum or seq-mean-token-mean", g.LossAgg)
 	}
-	if g.ClipLow < 0 || g.ClipLow >= 1 || g.ClipHigh < 0 {
-		bad("grpo.clip_low/clip_high", "want 0 <= clip_low < 1 and clip_high >= 0")
-	}
 	if g.ClipC != 0 && g.ClipC <= 1 {
 		bad("grpo.clip_c", "%g, want > 1 (or 0 to disable the dual clip)", g.ClipC)
-	}
-	r := c.Rollout
-	if r.Temperature < 0 || r.TopP <= 0 || r.TopP > 1 || r.MaxNewTokens < 1 {
-		bad("rollout", "temperature >= 0, 0 < top_p <= 1 and max_new_tokens >= 1 required")
-	}
-	if c.Eval.Every < 0 || c.Eval.MaxNewTokens < 1 {
-		bad("eval", "every >= 0 and max_new_tokens >= 1 required")
-	}
-	if c.Checkpoint.Every < 0 || c.Checkpoint.Keep < 1 {
-		bad("checkpoint", "every >= 0 and keep >= 1 required")
 	}
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/tasks/dataset"
 	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/grpo"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
@@ -429,25 +430,60 @@ func (d *doctor) modelConfig(cfg *configs.Config, tok *tokenizer.Tokenizer) (mod
 	}
 }
 
-// data reports the videos the config reads.
+// data reports the videos the config reads and the data settings that
+// cannot work on this machine: a data.videos entry that does not exist or
+// holds no video, sample videos asked for but absent, no training video at
+// all, no OpenCV. A run without held-out videos is a warning (the VIUBench
+// evaluations are skipped). Settings that cannot work anywhere (held-out
+// videos beyond the synthetic ones, jigsaw clips that do not divide the
+// frames, ...) are refused by the config's own validation and reported on
+// its MISSING config line.
 func (d *doctor) data(cfg *configs.Config) {
 	dc := cfg.Data
+	n := 0
 	for _, v := range dc.Videos {
-		if _, err := os.Stat(v); err != nil {
+		st, err := os.Stat(v)
+		switch {
+		case err != nil:
 			d.line(docMissing, "videos", "data.videos: %v", err)
+		case st.IsDir():
+			in, err := dataset.ListInputs([]string{v})
+			if err != nil {
+				d.line(docMissing, "videos", "data.videos: %v", err)
+			} else if len(in) == 0 {
+				d.line(docMissing, "videos", "data.videos: %s holds no video files (%s)", v, "*.avi, *.mp4, *.mkv, ...")
+			}
+			n += len(in)
+		case !st.Mode().IsRegular():
+			d.line(docMissing, "videos", "data.videos: %s is not a regular file", v)
+		default:
+			n++
 		}
 	}
-	n := len(dc.Videos)
 	if dc.UseSampleVideos {
-		n += len(d.sampleVideoPaths())
+		samples := len(d.sampleVideoPaths())
+		if samples == 0 {
+			d.line(docWarn, "videos", "data.use_sample_videos is true but no sample videos are found (bash scripts/setup.sh copies them)")
+		}
+		n += samples
 	}
 	switch {
 	case !d.opencv && (n > 0 || dc.SyntheticVideos > 0):
 		d.line(docMissing, "videos", "the config reads or writes videos but OpenCV decoding does not work here")
 	case n == 0 && dc.SyntheticVideos == 0:
-		d.line(docMissing, "videos", "no videos: data.videos is empty, no sample videos are found and data.synthetic_videos is 0")
+		d.line(docMissing, "videos", "no training videos: data.videos is empty or holds none, no sample videos are used and data.synthetic_videos is 0 "+
+			"(give your videos: --set data.videos='[DIR]')")
 	default:
-		d.line(docOK, "videos", "%d video inputs + %d synthetic", n, dc.SyntheticVideos)
+		d.line(docOK, "videos", "%d video inputs + %d synthetic (%d of them held out)", n, dc.SyntheticVideos, dc.HeldoutVideos)
+	}
+	if dc.HeldoutVideos == 0 {
+		skipped := "the VIUBench evaluation after GRPO is skipped"
+		if cfg.Eval.Before || cfg.Eval.Every > 0 {
+			skipped = "the VIUBench evaluations (eval.before, eval.every and after GRPO) are skipped"
+		}
+		d.line(docWarn, "heldout", "data.heldout_videos is 0: no held-out VIUBench, %s; score the run with 'trainer viubench build' and 'trainer eval'", skipped)
+	} else {
+		d.line(docOK, "heldout", "VIUBench from %d held-out synthetic videos, %d questions per subtype", dc.HeldoutVideos, cfg.VIUBench.PerSubtype)
 	}
 }
 

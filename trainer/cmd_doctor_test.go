@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
+	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/grpo"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
@@ -75,24 +78,8 @@ func TestDoctorDefault(t *testing.T) {
 // path, a plan that cannot fit, a file that does not exist.
 func TestDoctorConfigs(t *testing.T) {
 	skipWithoutNative(t)
-	dir := t.TempDir()
-	c := model.Tiny(1024, model.TinyTokens{EndOfText: 0, ImStart: 1, ImEnd: 2, VisionStart: 3, VisionEnd: 4, VisionPad: 5, ImagePad: 6, VideoPad: 7})
-	c.TorchDtype = "bfloat16"
-	if err := c.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
-		t.Fatal(err)
-	}
-	// The folder's own tokenizer.json is what a run of it uses.
-	tok, err := grpo.LoadTokenizer("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tj, err := tok.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), tj, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := writeDoctorHF(t)
+	vids := writeDoctorVideos(t)
 	paper := "videossr-qwen3vl8b.yaml" // embedded
 	tests := []struct {
 		name    string
@@ -104,7 +91,7 @@ func TestDoctorConfigs(t *testing.T) {
 		{
 			name: "hf folder on cpu",
 			args: []string{"--config", paper, "--set", "model.path=" + dir, "--set", "model.tokenizer=tiny", "--set", "device.provider=cpu",
-				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
+				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4", "--set", "data.jigsaw.clips=2", "--set", "data.grounding.min_len=2", "--set", "data.grounding.max_len=4", "--set", "data.videos=[" + vids + "]"},
 			// Paper sampling at 4 frames: 2 x 65536/28^2 = 166 vision tokens.
 			section: "config " + paper,
 			want: []string{"OK      tokenizer     " + dir + " (vocabulary 1024)", "OK      model         qwen2_vl from " + dir, "(bfloat16)",
@@ -113,14 +100,14 @@ func TestDoctorConfigs(t *testing.T) {
 		{
 			name: "hf folder with lora on its bf16 base",
 			args: []string{"--config", paper, "--set", "model.path=" + dir, "--set", "device.provider=cpu", "--set", "model.lora.rank=8",
-				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
+				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4", "--set", "data.jigsaw.clips=2", "--set", "data.grounding.min_len=2", "--set", "data.grounding.max_len=4", "--set", "data.videos=[" + vids + "]"},
 			section: "config " + paper,
 			want:    []string{"OK      lora", "frozen base held as BF16", "frozen x 2 B", "can run"},
 		},
 		{
 			name: "paper config with the one-GPU LoRA overlay",
 			args: []string{"--config", paper + "+videossr-qwen3vl8b-lora.yaml", "--set", "model.path=" + dir, "--set", "device.provider=cpu",
-				"--set", "grpo.batch_prompts=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4"},
+				"--set", "grpo.batch_prompts=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4", "--set", "data.jigsaw.clips=2", "--set", "data.grounding.min_len=2", "--set", "data.grounding.max_len=4", "--set", "data.videos=[" + vids + "]"},
 			section: "config " + paper + "+videossr-qwen3vl8b-lora.yaml",
 			want:    []string{"OK      lora          rank 64 on [all-linear], frozen base held as BF16", "micro-batch 2 rows", "recomputed per layer", "can run"},
 		},
@@ -171,6 +158,156 @@ func TestDoctorConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// writeDoctorHF writes what doctor reads of a Hugging Face folder: the
+// tiny model's config.json (torch_dtype bfloat16) and the tiny
+// tokenizer.json. Doctor reads no weights.
+func writeDoctorHF(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	tok, err := grpo.LoadTokenizer("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := grpo.TinyModel(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.TorchDtype = "bfloat16"
+	if err := c.SaveJSON(filepath.Join(dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	// The folder's own tokenizer.json is what a run of it uses.
+	tj, err := tok.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), tj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writeDoctorVideos writes a folder with one small synthetic video.
+func writeDoctorVideos(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	opt := video.SynthOptions{W: 32, H: 32, Frames: 8, FPS: 4, Seed: 1, Objects: 1}
+	if err := video.MakeSyntheticVideo(context.Background(), filepath.Join(dir, "v.avi"), opt); err != nil {
+		t.Skipf("no video support: %v", err)
+	}
+	return dir
+}
+
+// shippedConfigs lists every config file on disk: the top-level files,
+// the one-GPU overlay on the paper config (as the README runs it), and
+// each ablation (Load overlays each on the default).
+func shippedConfigs(t *testing.T) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, pat := range []string{"../configs/*.yaml", "../configs/ablations/*.yaml"} {
+		m, err := filepath.Glob(pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range m {
+			out = append(out, []string{f})
+		}
+	}
+	if len(out) < 12 {
+		t.Fatalf("only %d config files found", len(out))
+	}
+	return append(out, []string{"../configs/videossr-qwen3vl8b.yaml", "../configs/videossr-qwen3vl8b-lora.yaml"})
+}
+
+// TestEveryShippedConfigPassesDoctor loads every config file, validates
+// it and runs doctor's config checks on it with no MISSING line. A config
+// that needs model.path gets a synthetic HF folder, a config for cuda runs
+// on cpu (CI has no GPU), and one with no video source of its own (the
+// paper config: your videos) gets a folder with one video; nothing else is
+// changed. The plan is checked against a fixed 64 GiB, so the test does
+// not depend on the RAM of the machine it runs on. Without data.videos the
+// paper config is reported as unable to run, naming the key.
+func TestEveryShippedConfigPassesDoctor(t *testing.T) {
+	skipWithoutNative(t)
+	hf := writeDoctorHF(t)
+	vids := writeDoctorVideos(t)
+	var out bytes.Buffer
+	d := &doctor{w: &out, runtimes: map[string]ortReport{}}
+	if wd, err := os.Getwd(); err == nil {
+		d.root = ort.ModuleRoot(wd)
+	}
+	d.machine(context.Background())
+	d.memAvail = 64 << 30
+	for _, paths := range shippedConfigs(t) {
+		name := strings.Join(paths, "+")
+		sets := []string{"device.provider=cpu"}
+		raw, err := configs.Load(paths, append(sets, "model.path="+hf))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if raw.Model.Preset == "hf" {
+			sets = append(sets, "model.path="+hf)
+		}
+		if raw.Data.SyntheticVideos == 0 && !raw.Data.UseSampleVideos && len(raw.Data.Videos) == 0 {
+			// Doctor reports the missing videos and names the key.
+			cfg, err := configs.Load(paths, sets)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			out.Reset()
+			d.missing = 0
+			d.config(cfg)
+			if d.missing == 0 || !strings.Contains(out.String(), "MISSING videos        no training videos") || !strings.Contains(out.String(), "--set data.videos=") {
+				t.Errorf("%s without videos: doctor did not report it:\n%s", name, out.String())
+			}
+			sets = append(sets, "data.videos=["+vids+"]")
+		}
+		cfg, err := configs.Load(paths, sets)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		out.Reset()
+		d.missing = 0
+		d.config(cfg)
+		if d.missing > 0 {
+			t.Errorf("%s (--set %v): %d MISSING lines:\n%s", name, sets, d.missing, out.String())
+		}
+		if !strings.Contains(out.String(), "OK      memory        the plan's") {
+			t.Errorf("%s: no memory plan checked:\n%s", name, out.String())
+		}
+	}
+}
+
+// TestDoctorDataSettings: data settings that cannot work are MISSING
+// lines naming the key; a run without held-out videos is a warning.
+func TestDoctorDataSettings(t *testing.T) {
+	skipWithoutNative(t)
+	empty := t.TempDir()
+	tests := []struct {
+		sets []string
+		want string
+	}{
+		{[]string{"data.videos=[" + empty + "]"}, "MISSING videos        data.videos: " + empty + " holds no video files"},
+		{[]string{"data.videos=[" + filepath.Join(empty, "nope.mp4") + "]"}, "MISSING videos        data.videos: stat "},
+		{[]string{"data.synthetic_videos=0", "data.heldout_videos=0", "data.use_sample_videos=false"}, "MISSING videos        no training videos"},
+		{[]string{"data.heldout_videos=0"}, "WARN    heldout       data.heldout_videos is 0: no held-out VIUBench, the VIUBench evaluations (eval.before, eval.every and after GRPO) are skipped"},
+		{[]string{"data.synthetic_videos=2"}, "MISSING config        config: data.heldout_videos: 4 held-out videos need data.synthetic_videos >= 5 (it is 2)"},
+		{nil, "OK      heldout       VIUBench from 4 held-out synthetic videos"},
+	}
+	for _, tc := range tests {
+		args := []string{"doctor"}
+		for _, s := range tc.sets {
+			args = append(args, "--set", s)
+		}
+		out, _, _ := execCmd(t, newRootCmd(), "", args...)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("doctor --set %v: output lacks %q:\n%s", tc.sets, tc.want, out)
+		}
 	}
 }
 

@@ -108,8 +108,13 @@ func inspectRun(w io.Writer, dir string) error {
 		if r.Before != nil {
 			before = 100 * r.Before.Overall
 		}
-		fmt.Fprintf(w, "  finished: held-out VIUBench %.1f -> %.1f (%d questions); training reward %.3f -> %.3f; zero-variance groups %.2f -> %.2f\n",
-			before, 100*r.After.Overall, r.After.Total(), r.RewardFirst, r.RewardLast, r.ZeroVarFirst, r.ZeroVarLast)
+		if r.After == nil {
+			fmt.Fprintf(w, "  finished: no held-out VIUBench; training reward %.3f -> %.3f; zero-variance groups %.2f -> %.2f\n",
+				r.RewardFirst, r.RewardLast, r.ZeroVarFirst, r.ZeroVarLast)
+		} else {
+			fmt.Fprintf(w, "  finished: held-out VIUBench %.1f -> %.1f (%d questions); training reward %.3f -> %.3f; zero-variance groups %.2f -> %.2f\n",
+				before, 100*r.After.Overall, r.After.Total(), r.RewardFirst, r.RewardLast, r.ZeroVarFirst, r.ZeroVarLast)
+		}
 	} else {
 		fmt.Fprintf(w, "  not finished (no %s); continue it with: go run ./trainer --resume %s\n", grpo.ResultFile, dir)
 	}

@@ -49,7 +49,10 @@ func writeReport(w io.Writer, rs []*grpo.Result) {
 		if r.Before != nil {
 			before = 100 * r.Before.Overall
 		}
-		after := 100 * r.After.Overall
+		after := math.NaN() // a run without held-out videos has no VIUBench
+		if r.After != nil {
+			after = 100 * r.After.Overall
+		}
 		fmt.Fprintf(w, "| %s | %s | %d | %.1f | %.1f | %+.1f | %.3f → %.3f | %.2f → %.2f |\n", r.RunDir, r.Reward, r.Seed, before, after, after-before,
 			r.RewardFirst, r.RewardLast, r.ZeroVarFirst, r.ZeroVarLast)
 		groups[groupOf(r)] = append(groups[groupOf(r)], r)
@@ -66,6 +69,10 @@ func writeReport(w io.Writer, rs []*grpo.Result) {
 		g := groups[k]
 		var b, a, d, z []float64
 		for _, r := range g {
+			if r.After == nil {
+				z = append(z, (r.ZeroVarFirst+r.ZeroVarLast)/2)
+				continue
+			}
 			if r.Before != nil {
 				b = append(b, 100*r.Before.Overall)
 				d = append(d, 100*(r.After.Overall-r.Before.Overall))

@@ -35,3 +35,13 @@ func TestReportGroupsBySeedlessDirName(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteReportWithoutHeldout: a run without held-out videos (no
+// VIUBench, After nil) is reported with its training numbers, not a panic.
+func TestWriteReportWithoutHeldout(t *testing.T) {
+	var b bytes.Buffer
+	writeReport(&b, []*grpo.Result{{Seed: 1, Reward: "smooth", RunDir: "r", RewardFirst: 0.2, RewardLast: 0.3}})
+	if out := b.String(); !strings.Contains(out, "| r | smooth | 1 | NaN | NaN | +NaN | 0.200 → 0.300 |") {
+		t.Errorf("report:\n%s", out)
+	}
+}

@@ -23,7 +23,9 @@ type Data struct {
 	Dir string
 	// Train holds the pretext samples per data source, in id order.
 	Train map[tasks.DataSource][]tasks.Sample
-	// Bench is the held-out VIUBench (built from videos kept apart).
+	// Bench is the held-out VIUBench (built from videos kept apart); it
+	// is empty when data.heldout_videos is 0, and the run then skips its
+	// evaluations.
 	Bench []tasks.Sample
 	// BenchDir and TrainDir are the dataset directories (frame paths in
 	// the samples are relative to them).
@@ -77,8 +79,8 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	if len(train) == 0 {
 		return nil, fmt.Errorf("data: no training videos (set data.synthetic_videos, data.videos or data.use_sample_videos)")
 	}
-	if len(heldout) == 0 {
-		return nil, fmt.Errorf("data: no held-out videos for VIUBench (data.heldout_videos needs data.synthetic_videos >= 2)")
+	if len(heldout) == 0 && dc.HeldoutVideos > 0 {
+		return nil, fmt.Errorf("data: no held-out videos for VIUBench (data.heldout_videos %d needs data.synthetic_videos >= %d)", dc.HeldoutVideos, dc.HeldoutVideos+1)
 	}
 	gen := tasks.GenConfig{Sampling: dc.Sampling, Grounding: dc.Grounding, Counting: dc.Counting, Jigsaw: dc.Jigsaw}
 	if err := gen.Validate(); err != nil {
@@ -117,6 +119,11 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 		sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
 	}
 
+	if len(heldout) == 0 {
+		logf("data.heldout_videos is 0: no held-out VIUBench, so the evaluations before, during and after GRPO are skipped " +
+			"(build one from other videos with 'trainer viubench build' and score the run with 'trainer eval')")
+		return d, nil
+	}
 	// VIUBench from the held-out videos, scaled to the run's frame count.
 	hin, err := dataset.ListInputs(heldout)
 	if err != nil {

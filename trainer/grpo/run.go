@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,11 +255,17 @@ func baseDType(l configs.LoRAConfig) string {
 }
 
 // checkMemory logs the run's memory plan (weights, KV cache, activations,
-// gradients, AdamW moments) and fails with a clear error when it cannot fit
-// the selected GPU's free memory; on CPU a plan above the available RAM is
-// a warning (the estimate is conservative and the OS can page).
+// gradients, AdamW moments) and refuses, before any data is generated or
+// any step runs, a plan that cannot fit: on CUDA the selected GPU's free
+// memory, on CPU the available RAM (MemAvailable; without swap a larger
+// run is killed by the kernel part-way). The error names the largest item
+// and the keys that lower it. Sizes too large to plan in int64 bytes are
+// refused the same way.
 func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
 	in, how := sysinfo.PlanInput(t.cfg, mc)
+	if err := planOverflows(mc, in); err != nil {
+		return err
+	}
 	plan := model.PlanMemory(mc, in)
 	largest, size := plan.Largest()
 	t.log.Info("memory plan (trainer doctor prints the breakdown)", "total", model.FormatBytes(plan.Total), "largest", largest+" "+model.FormatBytes(size), "prompt_tokens", in.PromptLen, "estimate", how)
@@ -277,12 +284,40 @@ func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
 		}
 		return fmt.Errorf("device.provider cuda: GPU %d not found (%s); run 'trainer doctor'", t.cfg.Device.DeviceID, why)
 	}
-	if _, avail, err := sysinfo.Meminfo("/proc/meminfo"); err == nil {
-		if err := plan.Check(avail); err != nil {
-			t.log.Warn("memory plan exceeds the available RAM", "err", err)
-		}
+	_, avail, err := sysinfo.Meminfo("/proc/meminfo")
+	if err != nil {
+		t.log.Warn("memory plan not checked: cannot read the available RAM", "err", err)
+		return nil
+	}
+	if err := plan.Check(avail); err != nil {
+		return fmt.Errorf("device.provider cpu (%s RAM available; 'trainer doctor' prints the plan): %w", model.FormatBytes(avail), err)
 	}
 	return nil
+}
+
+// planOverflows refuses sizes whose memory plan would not fit in int64
+// bytes: it evaluates the plan's two size-driven items (KV cache and
+// activations, model.PlanMemory's formulas) in float64 first, and past
+// 2^62 bytes names the sizes to lower.
+func planOverflows(mc model.Config, in model.PlanInput) error {
+	f := func(v int) float64 { return math.Max(float64(v), 0) }
+	rows := f(in.Batch) * f(in.Group)
+	micro := f(in.MicroBatch)
+	if micro == 0 || micro > rows {
+		micro = rows
+	}
+	seq := f(in.PromptLen) + f(in.ResponseLen)
+	H, I, L := f(mc.HiddenSize), f(mc.IntermediateSize), f(mc.NumHiddenLayers)
+	heads := f(mc.NumAttentionHeads)
+	kv := f(mc.NumKeyValueHeads) * H / math.Max(heads, 1)
+	kvCache := rows * seq * L * 2 * kv * 8
+	perLayer := 7*H + 4*kv + 4*I + 2*heads*seq
+	act := micro*seq*((L+1)*perLayer+2*H)*8 + micro*f(in.ResponseLen)*f(mc.VocabSize)*8
+	if kvCache < 1<<62 && act < 1<<62 {
+		return nil
+	}
+	return fmt.Errorf("%w: %.0f prompts x %.0f responses of %.0f tokens need more than 4 EiB; lower grpo.batch_prompts, grpo.group_size, grpo.micro_batch_rows or rollout.max_new_tokens",
+		model.ErrOutOfMemory, f(in.Batch), f(in.Group), seq)
 }
 
 // referenceStore freezes the current policy as the KL reference. With
@@ -416,7 +451,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	}
 
 	// Evaluation before GRPO.
-	if t.state.Before == nil && cfg.Eval.Before && t.state.GRPOStep == 0 {
+	if t.state.Before == nil && cfg.Eval.Before && t.state.GRPOStep == 0 && len(t.data.Bench) > 0 {
 		rep, err := t.evaluate(ctx, "warm-up")
 		if err != nil {
 			return stopped(err)
@@ -451,7 +486,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		bar.Set(t.state.GRPOStep, fmt.Sprintf("reward %.3f", vals["reward/mean"]), fmt.Sprintf("zero-var %.2f", vals["zero_var_frac"]), fmt.Sprintf("kl %.4f", vals["kl"]))
-		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps {
+		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps && len(t.data.Bench) > 0 {
 			rep, err := t.evaluate(ctx, fmt.Sprintf("step %d", t.state.GRPOStep))
 			if err != nil {
 				return stopped(err)
@@ -470,11 +505,13 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	bar.Finish()
 	t.plot()
 
-	after, err := t.evaluate(ctx, "grpo")
-	if err != nil {
-		return stopped(err)
+	if len(t.data.Bench) > 0 {
+		after, err := t.evaluate(ctx, "grpo")
+		if err != nil {
+			return stopped(err)
+		}
+		res.After = after
 	}
-	res.After = after
 	t.state.Phase = "done"
 	if err := t.checkpoint(); err != nil {
 		return nil, err
@@ -489,7 +526,10 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	if err := res.save(filepath.Join(cfg.RunDir, ResultFile)); err != nil {
 		return nil, err
 	}
-	if t.opt.Out != nil {
+	if t.opt.Out != nil && res.After == nil {
+		fmt.Fprintf(t.opt.Out, "\nno held-out VIUBench (data.heldout_videos is 0)\ntraining reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, cfg.RunDir)
+	}
+	if t.opt.Out != nil && res.After != nil {
 		tab := reward.VIUBenchTable{Counts: true}
 		if res.Before != nil {
 			tab.Rows = append(tab.Rows, *res.Before)

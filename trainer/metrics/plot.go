@@ -45,13 +45,55 @@ type PlotSpec struct {
 	// and a metric occurs in several phases, each phase gets its own line,
 	// labelled "name (phase)".
 	Phase string
+	// Layers, when set, are drawn instead of Series and Phase: groups of
+	// lines with their own style, in order (later layers on top). A metric
+	// keeps one colour across layers, so a smoothed line and the faint raw
+	// values behind it match.
+	Layers []Layer
+}
+
+// AutoSmooth as a Layer's Smooth picks the moving-average window from the
+// number of points: see [SmoothWindow].
+const AutoSmooth = -1
+
+// Layer is one group of lines of a chart.
+type Layer struct {
+	// Series lists metric names or globs, as PlotSpec.Series.
+	Series []string
+	// Phase keeps only records of that phase, as PlotSpec.Phase.
+	Phase string
+	// Smooth draws the centred moving average over this many points
+	// instead of the values: each point becomes the mean of the finite
+	// values within Smooth/2 points either side (the window shrinks at
+	// the ends). 0 or 1 = the raw values; AutoSmooth = [SmoothWindow] of
+	// the point count. The legend says the window.
+	Smooth int
+	// Faint draws thin lines in a light tint of the colour, with no legend
+	// entry: the raw values behind a smoothed line.
+	Faint bool
+	// Points marks each value with a square and joins the marks with a
+	// thin line (sparse values such as held-out evaluations).
+	Points bool
+	// Thin draws 1-pixel lines instead of 2.
+	Thin bool
+	// Color, when not zero, is the colour of every line of the layer;
+	// otherwise each metric gets the next palette colour.
+	Color color.RGBA
+	// Label replaces the legend label of the layer's lines: "{metric}"
+	// in it stands for the metric name (with " (phase)" when split by
+	// phase) and "{window}" for the moving-average window. "" = the metric
+	// name, followed by ", mean of N steps" when smoothed.
+	Label string
 }
 
 // series is one line of a chart. A NaN y value breaks the line.
 type series struct {
 	label string
+	name  string // the metric, for colours shared across layers
 	color color.RGBA
 	pts   []point
+	// Style, from the series' layer.
+	faint, points, thin, fixed bool
 }
 
 // point is one (step, value) pair.
@@ -125,22 +167,138 @@ func encodePNG(w io.Writer, img image.Image) error {
 	return enc.Encode(w, img)
 }
 
+// Colours of the reward chart's fixed lines.
+var (
+	colOverall = color.RGBA{40, 40, 40, 255}  // the mean over every source
+	colHeldout = color.RGBA{214, 39, 40, 255} // held-out evaluations
+)
+
+// rewardLayers draw the training reward: the mean over every source as a
+// moving average with its raw values faint behind, one smoothed thin line
+// per data source, and the held-out evaluations (phase "eval",
+// "viubench/overall") as points.
+var rewardLayers = []Layer{
+	{Series: []string{"reward/mean"}, Phase: "grpo", Faint: true, Color: colOverall},
+	{Series: []string{"reward/mean"}, Phase: "grpo", Smooth: AutoSmooth, Color: colOverall, Label: "{metric}, all sources (lines: mean of {window} steps; faint: raw values)"},
+	{Series: []string{"reward/*/mean"}, Phase: "grpo", Smooth: AutoSmooth, Thin: true, Label: "{metric}"},
+	{Series: []string{HeldoutMetric}, Phase: "eval", Points: true, Color: colHeldout, Label: "held-out VIUBench overall (eval)"},
+}
+
+// HeldoutMetric is the metric of the held-out evaluations (records of
+// phase "eval") that the reward chart and the summary draw as points.
+const HeldoutMetric = "viubench/overall"
+
+// smoothed returns the layers of a noisy per-step metric: its moving
+// average over its raw values drawn faint.
+func smoothed(name, phase string) []Layer {
+	return []Layer{
+		{Series: []string{name}, Phase: phase, Faint: true},
+		{Series: []string{name}, Phase: phase, Smooth: AutoSmooth},
+	}
+}
+
 // standardPlots are the charts PlotAll writes.
 var standardPlots = []struct {
 	file string
 	spec PlotSpec
 }{
-	{"reward.png", PlotSpec{Title: "reward mean per data source", YLabel: "reward", Series: []string{"reward/*/mean"}}},
+	{"reward.png", PlotSpec{Title: "training reward (held-out evaluations as points)", YLabel: "reward", Layers: rewardLayers}},
 	{"zero_var.png", PlotSpec{Title: "fraction of zero-variance groups", YLabel: "fraction", Series: []string{"zero_var_frac"}}},
 	{"kl.png", PlotSpec{Title: "KL to the reference policy", YLabel: "kl", Series: []string{"kl", "kl_loss"}}},
 	{"loss.png", PlotSpec{Title: "loss", YLabel: "loss", Series: []string{"loss", "pg_loss"}}},
 }
 
+// summaryPanels are the panels of summary.png, left to right, top to
+// bottom, with what a panel without data says.
+var summaryPanels = []struct {
+	spec  PlotSpec
+	empty string
+}{
+	{PlotSpec{Title: "training reward", YLabel: "reward", Layers: rewardLayers}, "no GRPO step yet"},
+	{PlotSpec{Title: "zero-variance groups", YLabel: "fraction", Layers: smoothed("zero_var_frac", "grpo")}, "no GRPO step yet"},
+	{PlotSpec{Title: "KL to the reference", YLabel: "kl", Layers: smoothed("kl", "grpo")}, "no GRPO step yet"},
+	{PlotSpec{Title: "entropy of the sampled responses", YLabel: "entropy", Layers: smoothed("entropy", "grpo")}, "no GRPO step yet"},
+	{PlotSpec{Title: "held-out VIUBench", YLabel: "overall", Layers: []Layer{
+		{Series: []string{HeldoutMetric}, Phase: "eval", Points: true, Color: colHeldout, Label: "held-out VIUBench overall (eval)"},
+	}}, "no held-out evaluation during GRPO (set eval.every)"},
+	{PlotSpec{Title: "response length", YLabel: "tokens", Layers: smoothed("response_length", "grpo")}, "no GRPO step yet"},
+}
+
+// Summary size: two columns of three panels.
+const (
+	summaryCols   = 2
+	summaryPanelW = 640
+	summaryPanelH = 360
+)
+
+// PlotSummary writes one PNG with a panel per headline metric of a GRPO
+// run: the training reward (overall mean smoothed over its faint raw
+// values, each data source smoothed, held-out evaluations as points), the
+// fraction of zero-variance groups, the KL to the reference, the entropy
+// of the sampled responses, the held-out VIUBench score, and the response
+// length. A panel without data says so; with no data for any panel it
+// returns an error wrapping [ErrNoData] and writes nothing.
+func PlotSummary(path string, recs []Record) error {
+	rows := (len(summaryPanels) + summaryCols - 1) / summaryCols
+	c := newCanvas(summaryCols*summaryPanelW, rows*summaryPanelH)
+	// Every panel shares the x axis: the steps of all of them.
+	panels := make([][]series, len(summaryPanels))
+	xr := [2]float64{math.Inf(1), math.Inf(-1)}
+	drawn := 0
+	for i, p := range summaryPanels {
+		ss, err := collectSeries(recs, p.spec)
+		if err != nil && !errors.Is(err, ErrNoData) {
+			return err
+		}
+		if err == nil {
+			panels[i] = ss
+			lo, hi := stepRange(ss)
+			xr = [2]float64{math.Min(xr[0], lo), math.Max(xr[1], hi)}
+			drawn++
+		}
+	}
+	for i, p := range summaryPanels {
+		x, y := (i%summaryCols)*summaryPanelW, (i/summaryCols)*summaryPanelH
+		area := image.Rect(x, y, x+summaryPanelW, y+summaryPanelH)
+		if panels[i] == nil {
+			c.emptyPanel(area, p.spec.Title, p.empty)
+			continue
+		}
+		c.chart(area, panels[i], p.spec.Title, p.spec.YLabel, &xr)
+	}
+	if drawn == 0 {
+		return fmt.Errorf("metrics: summary: %w", ErrNoData)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("metrics: create plot directory: %w", err)
+		}
+	}
+	return writeAtomic(path, func(w io.Writer) error { return encodePNG(w, c.img) })
+}
+
+// emptyPanel draws a panel's title and a note in place of its chart.
+func (c *canvas) emptyPanel(area image.Rectangle, title, note string) {
+	tw := c.textWidth(title)
+	tx := area.Min.X + (area.Dx()-tw)/2
+	c.text(title, tx, area.Min.Y+22, colBlack)
+	c.text(title, tx+1, area.Min.Y+22, colBlack)
+	inner := image.Rect(area.Min.X+40, area.Min.Y+36, area.Max.X-24, area.Max.Y-40)
+	c.fill(image.Rect(inner.Min.X, inner.Min.Y, inner.Max.X, inner.Min.Y+1), colFrame)
+	c.fill(image.Rect(inner.Min.X, inner.Max.Y-1, inner.Max.X, inner.Max.Y), colFrame)
+	c.fill(image.Rect(inner.Min.X, inner.Min.Y, inner.Min.X+1, inner.Max.Y), colFrame)
+	c.fill(image.Rect(inner.Max.X-1, inner.Min.Y, inner.Max.X, inner.Max.Y), colFrame)
+	nw := c.textWidth(note)
+	c.text(note, inner.Min.X+(inner.Dx()-nw)/2, inner.Min.Y+inner.Dy()/2, colFrame)
+}
+
 // PlotAll writes the standard charts into dir (created when missing):
-// reward.png (the "reward/*/mean" series, one line per data source),
-// zero_var.png ("zero_var_frac"), kl.png ("kl" and "kl_loss") and
-// loss.png ("loss" and "pg_loss"). A chart whose series are all absent is
-// skipped (an older file of that name is left as it is).
+// reward.png (the mean reward over every source as a moving average over
+// its faint raw values, one smoothed line per data source, and the
+// held-out evaluations as points), zero_var.png ("zero_var_frac"), kl.png
+// ("kl" and "kl_loss"), loss.png ("loss" and "pg_loss") and summary.png
+// ([PlotSummary]). A chart whose series are all absent is skipped (an
+// older file of that name is left as it is).
 func PlotAll(dir string, recs []Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("metrics: create plot directory: %w", err)
@@ -151,19 +309,62 @@ func PlotAll(dir string, recs []Record) error {
 			return err
 		}
 	}
+	if err := PlotSummary(filepath.Join(dir, "summary.png"), recs); err != nil && !errors.Is(err, ErrNoData) {
+		return err
+	}
 	return nil
 }
 
-// collectSeries expands the spec's patterns against recs and builds the
-// lines, sorted by step. Lines with no finite value are left out.
+// collectSeries builds the lines of spec: its layers, or one layer of
+// its Series and Phase. Lines with no finite value are left out; a spec
+// with no line at all is an error wrapping [ErrNoData].
 func collectSeries(recs []Record, spec PlotSpec) ([]series, error) {
-	if len(spec.Series) == 0 {
-		return nil, errors.New("metrics: plot spec has no series")
+	layers := spec.Layers
+	if len(layers) == 0 {
+		layers = []Layer{{Series: spec.Series, Phase: spec.Phase}}
 	}
+	var out []series
+	var patterns []string
+	for _, ly := range layers {
+		if len(ly.Series) == 0 {
+			return nil, errors.New("metrics: plot spec has no series")
+		}
+		ss, err := collectLayer(recs, ly)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss...)
+		patterns = append(patterns, ly.Series...)
+	}
+	// Colours: a fixed layer colour, else one palette colour per metric
+	// name in order of first appearance.
+	byName := map[string]color.RGBA{}
+	next := 0
+	for i := range out {
+		if out[i].fixed {
+			continue
+		}
+		c, ok := byName[out[i].name]
+		if !ok {
+			c = seriesColor(next)
+			next++
+			byName[out[i].name] = c
+		}
+		out[i].color = c
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("metrics: plot %q: %w", strings.Join(patterns, ", "), ErrNoData)
+	}
+	return out, nil
+}
+
+// collectLayer expands one layer's patterns against recs and builds its
+// lines, sorted by step, smoothed when the layer says so.
+func collectLayer(recs []Record, ly Layer) ([]series, error) {
 	var kept []Record
 	names := map[string]bool{}
 	for _, r := range recs {
-		if spec.Phase != "" && r.Phase != spec.Phase {
+		if ly.Phase != "" && r.Phase != ly.Phase {
 			continue
 		}
 		kept = append(kept, r)
@@ -178,7 +379,7 @@ func collectSeries(recs []Record, spec PlotSpec) ([]series, error) {
 	sort.Strings(sorted)
 	var chosen []string
 	seen := map[string]bool{}
-	for _, pat := range spec.Series {
+	for _, pat := range ly.Series {
 		if _, err := path.Match(pat, ""); err != nil {
 			return nil, fmt.Errorf("metrics: bad series pattern %q: %w", pat, err)
 		}
@@ -204,7 +405,7 @@ func collectSeries(recs []Record, spec PlotSpec) ([]series, error) {
 		}
 		split := len(phases) > 1
 		for _, ph := range phases {
-			s := series{label: name}
+			s := series{label: name, name: name, faint: ly.Faint, points: ly.Points, thin: ly.Thin}
 			if split {
 				s.label = name + " (" + ph + ")"
 				if ph == "" {
@@ -227,18 +428,68 @@ func collectSeries(recs []Record, spec PlotSpec) ([]series, error) {
 				}
 				s.pts = append(s.pts, point{float64(r.Step), v})
 			}
-			if finite {
-				out = append(out, s)
+			if !finite {
+				continue
 			}
+			// The colour key is the metric's label before the layer's
+			// own label or smoothing note, so layers of one metric match.
+			key := s.label
+			w := ly.Smooth
+			if w == AutoSmooth {
+				w = SmoothWindow(len(s.pts))
+			}
+			if w > 1 {
+				s.pts = movingAverage(s.pts, w)
+				w |= 1
+			}
+			switch {
+			case ly.Label != "":
+				s.label = strings.NewReplacer("{metric}", s.label, "{window}", strconv.Itoa(w)).Replace(ly.Label)
+			case w > 1:
+				s.label = fmt.Sprintf("%s, mean of %d steps", s.label, w)
+			}
+			if ly.Color != (color.RGBA{}) {
+				s.color, s.fixed = ly.Color, true
+			}
+			s.name = key
+			out = append(out, s)
 		}
 	}
-	for i := range out {
-		out[i].color = seriesColor(i)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("metrics: plot %q: %w", strings.Join(spec.Series, ", "), ErrNoData)
-	}
 	return out, nil
+}
+
+// SmoothWindow is the moving-average window AutoSmooth picks for n
+// points: about a tenth of them, odd, from 3 to 51; 1 (no smoothing)
+// below 6 points.
+func SmoothWindow(n int) int {
+	if n < 6 {
+		return 1
+	}
+	w := min(max(n/10, 3), 51)
+	return w | 1
+}
+
+// movingAverage returns the centred moving average of pts over a window
+// of w points (w rounded up to odd, h = w/2 on each side): point i gets
+// the mean of the finite values among points i-h..i+h, the window
+// shrinking at the ends, and NaN when it holds none. Steps are kept.
+func movingAverage(pts []point, w int) []point {
+	h := w / 2
+	out := make([]point, len(pts))
+	for i := range pts {
+		sum, n := 0.0, 0
+		for j := max(0, i-h); j <= min(len(pts)-1, i+h); j++ {
+			if y := pts[j].y; !math.IsNaN(y) {
+				sum += y
+				n++
+			}
+		}
+		out[i] = point{pts[i].x, math.NaN()}
+		if n > 0 {
+			out[i].y = sum / float64(n)
+		}
+	}
+	return out
 }
 
 // niceNum returns the round number (1, 2, 5 or 10 times a power of ten)
@@ -379,8 +630,9 @@ func (c *canvas) stamp(x, y, size int, col color.RGBA, clip image.Rectangle) {
 	}
 }
 
-// line draws a 2-pixel-wide line from (x0, y0) to (x1, y1) (Bresenham).
-func (c *canvas) line(x0, y0, x1, y1 int, col color.RGBA, clip image.Rectangle) {
+// line draws a line width pixels wide from (x0, y0) to (x1, y1)
+// (Bresenham).
+func (c *canvas) line(x0, y0, x1, y1 int, col color.RGBA, width int, clip image.Rectangle) {
 	dx, dy := abs(x1-x0), -abs(y1-y0)
 	sx, sy := 1, 1
 	if x0 > x1 {
@@ -391,7 +643,7 @@ func (c *canvas) line(x0, y0, x1, y1 int, col color.RGBA, clip image.Rectangle) 
 	}
 	e := dx + dy
 	for {
-		c.stamp(x0, y0, 2, col, clip)
+		c.stamp(x0, y0, width, col, clip)
 		if x0 == x1 && y0 == y1 {
 			return
 		}
@@ -436,22 +688,46 @@ func render(recs []Record, spec PlotSpec) (*image.RGBA, *layout, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &canvas{img: image.NewRGBA(image.Rect(0, 0, chartWidth, chartHeight)), face: basicfont.Face7x13}
-	c.fill(c.img.Rect, colWhite)
+	c := newCanvas(chartWidth, chartHeight)
+	title := spec.Title
+	if title == "" {
+		title = strings.Join(spec.Series, ", ")
+	}
+	return c.img, c.chart(c.img.Rect, ss, title, spec.YLabel, nil), nil
+}
 
+// newCanvas returns a white w x h canvas.
+func newCanvas(w, h int) *canvas {
+	c := &canvas{img: image.NewRGBA(image.Rect(0, 0, w, h)), face: basicfont.Face7x13}
+	c.fill(c.img.Rect, colWhite)
+	return c
+}
+
+// tint returns col blended towards white, keeping a fraction keep of it.
+func tint(col color.RGBA, keep float64) color.RGBA {
+	f := func(v uint8) uint8 { return uint8(math.Round(255 - (255-float64(v))*keep)) }
+	return color.RGBA{f(col.R), f(col.G), f(col.B), 255}
+}
+
+// chart draws a chart of ss inside area (title, axes, grid, lines and
+// legend) and returns its layout. The x axis covers the steps of ss, or
+// xr (lowest and highest step) when given, so panels can share it.
+func (c *canvas) chart(area image.Rectangle, ss []series, title, ylabel string, xr *[2]float64) *layout {
 	// Data ranges.
-	xlo, xhi := math.Inf(1), math.Inf(-1)
+	xlo, xhi := stepRange(ss)
+	if xr != nil {
+		xlo, xhi = xr[0], xr[1]
+	}
 	ylo, yhi := math.Inf(1), math.Inf(-1)
 	for _, s := range ss {
 		for _, p := range s.pts {
-			xlo, xhi = math.Min(xlo, p.x), math.Max(xhi, p.x)
 			if !math.IsNaN(p.y) {
 				ylo, yhi = math.Min(ylo, p.y), math.Max(yhi, p.y)
 			}
 		}
 	}
 	l := &layout{}
-	l.xmin, l.xmax, l.xstep = niceTicks(xlo, xhi, 8)
+	l.xmin, l.xmax, l.xstep = niceTicks(xlo, xhi, max(3, area.Dx()/100))
 	if l.xstep < 1 {
 		l.xstep = 1
 		l.xmin, l.xmax = math.Floor(xlo), math.Ceil(xhi)
@@ -459,7 +735,7 @@ func render(recs []Record, spec PlotSpec) (*image.RGBA, *layout, error) {
 			l.xmin, l.xmax = l.xmin-1, l.xmax+1
 		}
 	}
-	l.ymin, l.ymax, l.ystep = niceTicks(ylo, yhi, 6)
+	l.ymin, l.ymax, l.ystep = niceTicks(ylo, yhi, max(3, area.Dy()/80))
 	xticks := tickValues(l.xmin, l.xmax, l.xstep)
 	yticks := tickValues(l.ymin, l.ymax, l.ystep)
 	xmag := math.Max(math.Abs(l.xmin), math.Abs(l.xmax))
@@ -480,33 +756,39 @@ func render(recs []Record, spec PlotSpec) (*image.RGBA, *layout, error) {
 		tickPad  = 3
 		axisSpan = 6
 	)
-	left := 10 + labelW + tickLen + tickPad
-	if spec.YLabel != "" {
+	left := area.Min.X + 10 + labelW + tickLen + tickPad
+	if ylabel != "" {
 		left += fontH + 8
 	}
 	// Legend placement, flowing left to right under the axis label.
 	// At most maxLegendRows rows; the rest is summarised as "+N more" at
-	// the end of the last row.
+	// the end of the last row. Faint lines have no entry.
 	var items []legendItem
-	x, row, more := left, 0, 0
+	var listed []*series
 	for i := range ss {
-		w := swatchLen + swatchGap + c.textWidth(ss[i].label)
-		if x > left && x+w > chartWidth-right {
+		if !ss[i].faint {
+			listed = append(listed, &ss[i])
+		}
+	}
+	x, row, more := left, 0, 0
+	for i, s := range listed {
+		w := swatchLen + swatchGap + c.textWidth(s.label)
+		if x > left && x+w > area.Max.X-right {
 			x, row = left, row+1
 		}
 		if row >= maxLegendRows {
-			more = len(ss) - i
+			more = len(listed) - i
 			row = maxLegendRows - 1
 			break
 		}
-		items = append(items, legendItem{x: x, row: row, s: &ss[i]})
+		items = append(items, legendItem{x: x, row: row, s: s})
 		x += w + legendGap
 	}
 	moreX := 0
 	for more > 0 {
 		last := items[len(items)-1]
 		moreX = last.x + swatchLen + swatchGap + c.textWidth(last.s.label) + legendGap
-		if moreX+c.textWidth(fmt.Sprintf("+%d more", more)) <= chartWidth-right || last.x == left {
+		if moreX+c.textWidth(fmt.Sprintf("+%d more", more)) <= area.Max.X-right || last.x == left {
 			break
 		}
 		items = items[:len(items)-1]
@@ -514,16 +796,13 @@ func render(recs []Record, spec PlotSpec) (*image.RGBA, *layout, error) {
 	}
 	rows := row + 1
 	bottom := tickLen + tickPad + fontH + axisSpan + fontH + 10 + rows*legendRowH
-	l.plot = image.Rect(left, top, chartWidth-right, chartHeight-bottom)
+	l.plot = image.Rect(left, area.Min.Y+top, area.Max.X-right, area.Max.Y-bottom)
 
 	// Title.
-	title := spec.Title
-	if title == "" {
-		title = strings.Join(spec.Series, ", ")
-	}
 	tw := c.textWidth(title)
-	c.text(title, (chartWidth-tw)/2, 22, colBlack)
-	c.text(title, (chartWidth-tw)/2+1, 22, colBlack) // bold by overdraw
+	tx := area.Min.X + (area.Dx()-tw)/2
+	c.text(title, tx, area.Min.Y+22, colBlack)
+	c.text(title, tx+1, area.Min.Y+22, colBlack) // bold by overdraw
 
 	// Grid, frame, axes, ticks and labels.
 	pr := l.plot
@@ -555,27 +834,19 @@ func render(recs []Record, spec PlotSpec) (*image.RGBA, *layout, error) {
 	xl := "step"
 	xlBase := pr.Max.Y + tickLen + tickPad + fontH + axisSpan + ascent
 	c.text(xl, pr.Min.X+(pr.Dx()-c.textWidth(xl))/2, xlBase, colBlack)
-	if spec.YLabel != "" {
-		c.textUp(spec.YLabel, 10+fontH/2, pr.Min.Y+pr.Dy()/2, colBlack)
+	if ylabel != "" {
+		c.textUp(ylabel, area.Min.X+10+fontH/2, pr.Min.Y+pr.Dy()/2, colBlack)
 	}
 
-	// Lines; a point with no neighbour in its run is drawn as a dot.
+	// Lines, faint ones first; a point with no neighbour in its run is
+	// drawn as a dot, and a Points series marks every value.
 	clip := image.Rect(pr.Min.X+1, pr.Min.Y, pr.Max.X, pr.Max.Y-1)
-	for _, s := range ss {
-		for i, p := range s.pts {
-			if math.IsNaN(p.y) {
+	for _, faint := range []bool{true, false} {
+		for _, s := range ss {
+			if s.faint != faint {
 				continue
 			}
-			x0, y0 := int(math.Round(l.px(p.x))), int(math.Round(l.py(p.y)))
-			prevOK := i > 0 && !math.IsNaN(s.pts[i-1].y)
-			nextOK := i+1 < len(s.pts) && !math.IsNaN(s.pts[i+1].y)
-			if nextOK {
-				q := s.pts[i+1]
-				c.line(x0, y0, int(math.Round(l.px(q.x))), int(math.Round(l.py(q.y))), s.color, clip)
-			}
-			if !prevOK && !nextOK {
-				c.stamp(x0-1, y0-1, 4, s.color, clip)
-			}
+			c.series(l, s, clip)
 		}
 	}
 
@@ -583,12 +854,61 @@ func render(recs []Record, spec PlotSpec) (*image.RGBA, *layout, error) {
 	legendTop := xlBase + 10
 	for _, it := range items {
 		cy := legendTop + it.row*legendRowH + legendRowH/2
-		c.fill(image.Rect(it.x, cy-1, it.x+swatchLen, cy+2), it.s.color)
+		if it.s.points {
+			c.fill(image.Rect(it.x, cy, it.x+swatchLen, cy+1), it.s.color)
+			c.stamp(it.x+swatchLen/2-3, cy-3, 7, it.s.color, c.img.Rect)
+		} else {
+			h := 3
+			if it.s.thin {
+				h = 1
+			}
+			c.fill(image.Rect(it.x, cy-h/2, it.x+swatchLen, cy-h/2+h), it.s.color)
+		}
 		c.text(it.s.label, it.x+swatchLen+swatchGap, cy+ascent/2, colBlack)
 	}
 	if more > 0 {
 		cy := legendTop + (rows-1)*legendRowH + legendRowH/2
 		c.text(fmt.Sprintf("+%d more", more), moreX, cy+ascent/2, colBlack)
 	}
-	return c.img, l, nil
+	return l
+}
+
+// stepRange returns the lowest and highest step of ss.
+func stepRange(ss []series) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		for _, p := range s.pts {
+			lo, hi = math.Min(lo, p.x), math.Max(hi, p.x)
+		}
+	}
+	return lo, hi
+}
+
+// series draws one line of a chart.
+func (c *canvas) series(l *layout, s series, clip image.Rectangle) {
+	col, width := s.color, 2
+	if s.faint {
+		col = tint(col, 0.3)
+	}
+	if s.faint || s.thin || s.points {
+		width = 1
+	}
+	for i, p := range s.pts {
+		if math.IsNaN(p.y) {
+			continue
+		}
+		x0, y0 := int(math.Round(l.px(p.x))), int(math.Round(l.py(p.y)))
+		prevOK := i > 0 && !math.IsNaN(s.pts[i-1].y)
+		nextOK := i+1 < len(s.pts) && !math.IsNaN(s.pts[i+1].y)
+		if nextOK {
+			q := s.pts[i+1]
+			c.line(x0, y0, int(math.Round(l.px(q.x))), int(math.Round(l.py(q.y))), col, width, clip)
+		}
+		switch {
+		case s.points:
+			c.stamp(x0-3, y0-3, 7, col, clip)
+		case !prevOK && !nextOK:
+			c.stamp(x0-1, y0-1, 4, col, clip)
+		}
+	}
 }

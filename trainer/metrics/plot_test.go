@@ -430,3 +430,183 @@ func BenchmarkRenderEncode(b *testing.B) {
 		}
 	}
 }
+
+func TestMovingAverage(t *testing.T) {
+	nan := math.NaN()
+	pts := []point{{0, 1}, {1, 2}, {2, 3}, {3, nan}, {4, 5}, {5, nan}, {6, nan}, {7, nan}}
+	tests := []struct {
+		w    int
+		want []float64
+	}{
+		{1, []float64{1, 2, 3, nan, 5, nan, nan, nan}},
+		// Window 3: the mean of the finite values among i-1..i+1.
+		{3, []float64{1.5, 2, 2.5, 4, 5, 5, nan, nan}},
+		// An even window is widened to the next odd one (4 -> 5).
+		{4, []float64{2, 2, 2.75, 10.0 / 3, 4, 5, 5, nan}},
+		{5, []float64{2, 2, 2.75, 10.0 / 3, 4, 5, 5, nan}},
+	}
+	for _, tc := range tests {
+		got := movingAverage(pts, tc.w)
+		for i, p := range got {
+			w := tc.want[i]
+			if p.x != pts[i].x || (math.IsNaN(w) != math.IsNaN(p.y)) || (!math.IsNaN(w) && math.Abs(p.y-w) > 1e-12) {
+				t.Errorf("window %d point %d = %v, want (%v, %v)", tc.w, i, p, pts[i].x, w)
+			}
+		}
+	}
+	for n, want := range map[int]int{0: 1, 5: 1, 6: 3, 29: 3, 40: 5, 60: 7, 469: 47, 10000: 51} {
+		if got := SmoothWindow(n); got != want {
+			t.Errorf("SmoothWindow(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// rewardRecords are a GRPO run's records: the overall reward zigzags
+// between 0.2 and 0.6 (mean 0.4), two constant sources, and held-out
+// evaluations every 10 steps.
+func rewardRecords() []Record {
+	var recs []Record
+	for i := range 40 {
+		y := 0.2
+		if i%2 == 1 {
+			y = 0.6
+		}
+		recs = append(recs, Record{Step: i, Phase: "grpo", Values: map[string]float64{
+			"reward/mean": y, "reward/a/mean": 0.15, "reward/b/mean": 0.65,
+		}})
+		if i%10 == 9 {
+			recs = append(recs, Record{Step: i, Phase: "eval", Values: map[string]float64{HeldoutMetric: 0.3}})
+		}
+	}
+	return recs
+}
+
+// TestRewardPlot: the overall mean is drawn smoothed in its colour over
+// its raw values in a faint tint, each source has its own line, and each
+// held-out evaluation is a marker at its step and score.
+func TestRewardPlot(t *testing.T) {
+	recs := rewardRecords()
+	spec := standardPlots[0].spec
+	if standardPlots[0].file != "reward.png" {
+		t.Fatal("reward.png is not the first standard plot")
+	}
+	img, l, err := render(recs, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Smoothed over 5 steps the zigzag is 0.36 or 0.44 inside; every
+	// pixel of the overall colour in the middle columns lies near there,
+	// none near the raw extremes 0.2 and 0.6.
+	mid := image.Rect(int(l.px(10)), l.plot.Min.Y, int(l.px(30)), l.plot.Max.Y)
+	dark := colourPixels(img, mid, colOverall)
+	if len(dark) < 50 {
+		t.Fatalf("only %d pixels of the smoothed overall line", len(dark))
+	}
+	for _, p := range dark {
+		if p.Y < int(l.py(0.48))-2 || p.Y > int(l.py(0.32))+2 {
+			t.Fatalf("smoothed line pixel at row %d, outside rows %d..%d (0.32..0.48)", p.Y, int(l.py(0.48)), int(l.py(0.32)))
+		}
+	}
+	faint := colourPixels(img, mid, tint(colOverall, 0.3))
+	top, bottom := l.plot.Max.Y, l.plot.Min.Y
+	for _, p := range faint {
+		top, bottom = min(top, p.Y), max(bottom, p.Y)
+	}
+	if len(faint) < 50 || top > int(l.py(0.6))+2 || bottom < int(l.py(0.2))-2 {
+		t.Errorf("faint raw line: %d pixels over rows %d..%d, want it to reach 0.6 (row %d) and 0.2 (row %d)", len(faint), top, bottom, int(l.py(0.6)), int(l.py(0.2)))
+	}
+	for i := range 2 {
+		if n := len(colourPixels(img, l.plot, seriesColor(i))); n < 100 {
+			t.Errorf("source %d: %d line pixels", i, n)
+		}
+	}
+	for _, step := range []float64{9, 19, 29} {
+		x, y := int(math.Round(l.px(step))), int(math.Round(l.py(0.3)))
+		if n := len(colourPixels(img, image.Rect(x-3, y-3, x+4, y+4), colHeldout)); n < 40 {
+			t.Errorf("evaluation at step %v: %d marker pixels around (%d,%d), want a 7x7 square", step, n, x, y)
+		}
+	}
+	// The legend lists the smoothed mean, the sources and the
+	// evaluations, not the faint raw line.
+	legend := image.Rect(0, l.plot.Max.Y+20, img.Rect.Dx(), img.Rect.Dy())
+	if n := len(colourPixels(img, legend, tint(colOverall, 0.3))); n != 0 {
+		t.Errorf("the faint line has %d legend pixels", n)
+	}
+	if n := len(colourPixels(img, legend, colHeldout)); n < 49 {
+		t.Errorf("the evaluations have %d legend pixels", n)
+	}
+	ss, err := collectSeries(recs, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, s := range ss {
+		if !s.faint {
+			labels = append(labels, s.label)
+		}
+	}
+	want := []string{"reward/mean, all sources (lines: mean of 5 steps; faint: raw values)", "reward/a/mean", "reward/b/mean", "held-out VIUBench overall (eval)"}
+	if fmt.Sprint(labels) != fmt.Sprint(want) {
+		t.Errorf("legend %q, want %q", labels, want)
+	}
+}
+
+// TestPlotSummary: summary.png has six panels; one without data says so;
+// no data at all writes nothing.
+func TestPlotSummary(t *testing.T) {
+	recs := rewardRecords()
+	for i := range recs {
+		if recs[i].Phase == "grpo" {
+			recs[i].Values["kl"] = 0.01 * float64(i)
+			recs[i].Values["entropy"] = 0.8
+		}
+	}
+	dir := t.TempDir()
+	if err := PlotAll(dir, recs); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "summary.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 2*summaryPanelW || b.Dy() != 3*summaryPanelH {
+		t.Fatalf("size %v", b.Size())
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	for y := range img.Bounds().Dy() {
+		for x := range img.Bounds().Dx() {
+			rgba.Set(x, y, img.At(x, y))
+		}
+	}
+	panel := func(i int) image.Rectangle {
+		x, y := (i%summaryCols)*summaryPanelW, (i/summaryCols)*summaryPanelH
+		return image.Rect(x, y, x+summaryPanelW, y+summaryPanelH)
+	}
+	// Reward, KL, entropy and held-out panels have their lines; the
+	// zero-variance and response-length panels have no data and no line.
+	for i, col := range map[int]color.RGBA{0: colOverall, 2: seriesColor(0), 3: seriesColor(0), 4: colHeldout} {
+		if n := len(colourPixels(rgba, panel(i), col)); n < 40 {
+			t.Errorf("panel %d: %d pixels of its line colour", i, n)
+		}
+	}
+	for _, i := range []int{1, 5} {
+		if n := len(colourPixels(rgba, panel(i), seriesColor(0))); n != 0 {
+			t.Errorf("empty panel %d has %d line pixels", i, n)
+		}
+		if n := len(colourPixels(rgba, panel(i), colFrame)); n < 500 {
+			t.Errorf("empty panel %d: no frame and note (%d pixels)", i, n)
+		}
+	}
+	empty := filepath.Join(dir, "none.png")
+	if err := PlotSummary(empty, []Record{{Step: 1, Phase: "sft", Values: map[string]float64{"loss": 1}}}); !errors.Is(err, ErrNoData) {
+		t.Errorf("summary of a warm-up only: %v", err)
+	}
+	if _, err := os.Stat(empty); err == nil {
+		t.Error("a summary without data was written")
+	}
+}
