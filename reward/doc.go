@@ -5,8 +5,9 @@
 // Training rewards are answer-only (no format reward) and lie in [0,1]:
 //
 //   - Grounding: intersection over union of the predicted and the true
-//     interval. The whole trimmed response must be exactly "S-E" (see
-//     Grounding for the accepted number forms).
+//     interval. The whole response must be "S-E", with optional white
+//     space around the dash and the whole, as the reference's pattern
+//     `^\s*([\d.]+)\s*-\s*([\d.]+)\s*$` (see Grounding).
 //   - Counting: partial credit per shape class from the first three runs of
 //     digits of the response; exactly three runs are required.
 //   - Jigsaw: one minus the normalised displacement error of the predicted
