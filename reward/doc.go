@@ -17,6 +17,13 @@
 // ablation. Score and Func dispatch on the data source name ("grounding",
 // "counting", "jigsaw", and the same with the "strict:" prefix).
 //
+// Registry maps data source names to Scorers that score batches of Items
+// and return errors (never a silent 0) for what they cannot score.
+// DefaultRegistry holds the built-in rewards; programs embedding the
+// trainer Register their own, and package reward/plugin runs a reward
+// function as an external command (JSON lines on stdin/stdout). There is
+// no global registry: the trainer passes one explicitly.
+//
 // The evaluation scorers follow the paper's protocol: MultipleChoice (first
 // character of the output against the option letter), FirstInterval and IoU
 // with GroundingAccumulator for temporal grounding (mIoU and R@0.3/0.5/0.7),
