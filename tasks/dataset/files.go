@@ -377,10 +377,11 @@ func sampleFromJSON(raw []byte, keys map[string]json.RawMessage, rp *rowProblems
 	if err := json.Unmarshal(raw, &s); err != nil {
 		field := ""
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			field = te.Field
-		} else if strings.HasPrefix(err.Error(), "frames:") {
+		switch {
+		case strings.HasPrefix(err.Error(), "frames:"):
 			field = "frames"
+		case errors.As(err, &te):
+			field = te.Field
 		}
 		rp.add(field, "%v", err)
 		return nil
