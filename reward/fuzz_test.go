@@ -2,6 +2,7 @@ package reward
 
 import (
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -20,10 +21,13 @@ func FuzzGrounding(f *testing.F) {
 		{"10-20", "10-20"}, {"15-25", "10-20"}, {" 5.-10\n", "0-10"}, {"5-5", "5-5"},
 		{"-5-10", "0-10"}, {"1.2.3-4", "1-4"}, {"", ""}, {"0-" + strings.Repeat("9", 320), "0-1"},
 		{"10 - 20", "10-20"}, {".5-.6", ".5-.6"}, {"1_0-20", "10-20"},
+		{" 12.5 -30 ", "10-30"}, {"１０-２０", "10 - 20"}, {"\x1f1\u3000-\u00a02", "1-2"}, {"1 0-20", "10-20"},
 	} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, response, gt string) {
+		checkIntervalOracle(t, response)
+		checkIntervalOracle(t, gt)
 		r := Grounding(response, gt)
 		checkUnit(t, "Grounding", r)
 		st := StrictGrounding(response, gt)
@@ -45,6 +49,31 @@ func FuzzGrounding(f *testing.F) {
 			t.Fatalf("malformed gt %q scored %v / %v", gt, r, st)
 		}
 	})
+}
+
+// refPattern is the reference's grounding pattern
+// ^\s*([\d.]+)\s*-\s*([\d.]+)\s*$ with Python's Unicode meaning of \s
+// (white space: Zs, the ASCII controls \t..\r and \x1c..\x1f, NEL and the
+// line and paragraph separators) and \d (Nd), written for Go's regexp.
+var refPattern = regexp.MustCompile(`^[\p{Zs}\t\n\v\f\r\x1c-\x1f\x{85}\x{2028}\x{2029}]*([\p{Nd}.]+)[\p{Zs}\t\n\v\f\r\x1c-\x1f\x{85}\x{2028}\x{2029}]*-[\p{Zs}\t\n\v\f\r\x1c-\x1f\x{85}\x{2028}\x{2029}]*([\p{Nd}.]+)[\p{Zs}\t\n\v\f\r\x1c-\x1f\x{85}\x{2028}\x{2029}]*$`)
+
+// checkIntervalOracle compares parseInterval with the reference pattern:
+// s parses exactly when the pattern matches and both groups read as
+// floats (one dot at most, one digit at least, finite).
+func checkIntervalOracle(t *testing.T, s string) {
+	t.Helper()
+	_, _, ok := parseInterval(s)
+	// Invalid UTF-8 is never accepted (Python text is valid Unicode, and
+	// every byte of s is part of a number or of the white space).
+	want := false
+	if m := refPattern.FindStringSubmatch(s); m != nil && utf8.ValidString(s) {
+		_, okA := parseDecimalNumber(m[1])
+		_, okB := parseDecimalNumber(m[2])
+		want = okA && okB
+	}
+	if ok != want {
+		t.Fatalf("parseInterval(%q) ok = %v, reference pattern says %v", s, ok, want)
+	}
 }
 
 func FuzzCounting(f *testing.F) {

@@ -3,6 +3,7 @@ package reward
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // unionEpsilon is the union below which two intervals count as zero-length
@@ -19,13 +20,18 @@ const numClasses = 3
 // Grounding is the anomaly-grounding reward: the IoU of the predicted and
 // the true interval, in [0,1].
 //
-// The response, trimmed of leading and trailing white space (spaces, tabs,
-// newlines), must be exactly "number-number": no spaces around the dash, no
-// unit, no other text. A number is ASCII digits with at most one dot and at
-// least one digit: "12", "012", "12.5", "12." and ".5" are accepted; signs
+// The response must match the reference's pattern
+// `^\s*([\d.]+)\s*-\s*([\d.]+)\s*$` (spec section 6): two numbers
+// separated by a dash, with optional white space around the dash and
+// around the whole ("10-20", "10 - 20", " 12.5 -30 \n"), and nothing else:
+// no unit, no other text. White space and digits are what Python's \s and
+// \d match (Unicode white space including U+001C..U+001F; any Unicode
+// decimal digit, so "１０-２０" reads as 10-20, as the reference's float()
+// reads it). A number is decimal digits with at most one dot and at least
+// one digit: "12", "012", "12.5", "12." and ".5" are accepted; signs
 // ("-3", "+3"), exponents ("1e3"), underscores, commas and a second dot are
-// not, nor numbers too large for float64. The start must not exceed the end.
-// Any violation gives 0. The ground truth gt has the same form ("S-E"); a
+// not, nor numbers too large for float64. The start must not exceed the
+// end. Any violation gives 0. The ground truth gt has the same form; a
 // malformed gt also gives 0 (Score reports it as an error instead).
 //
 // IoU follows the spec exactly (see IoU): when the union is below 1e-9 the
@@ -44,7 +50,7 @@ func Grounding(response, gt string) float64 {
 }
 
 // StrictGrounding is the binary variant of Grounding: 1 when the response
-// parses exactly as Grounding requires and both of its numbers equal those
+// parses as Grounding requires (white space around the dash allowed) and both of its numbers equal those
 // of gt (as parsed numbers, so "12.50-20" matches "12.5-20.0"), else 0.
 // Unlike Grounding it gives 1 for identical zero-length intervals.
 func StrictGrounding(response, gt string) float64 {
@@ -62,29 +68,43 @@ func StrictGrounding(response, gt string) float64 {
 	return 0
 }
 
-// digitRuns collects the maximal runs of ASCII digits in s into out, in
-// order, and returns how many runs s holds, counting at most numClasses+1
-// (a return of numClasses+1 means "more than numClasses"). Runs too long
-// for float64 are +Inf.
+// digitRuns collects the maximal runs of decimal digits in s (ASCII or
+// any other Unicode decimal digit, as Python's \d+ finds them; see
+// decimalValue) into out, in order, and returns how many runs s holds,
+// counting at most numClasses+1 (a return of numClasses+1 means "more than
+// numClasses"). Runs too long for float64 are +Inf.
 func digitRuns(s string, out *[numClasses]float64) int {
 	n := 0
+	var buf []byte
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) {
-			i++
-			continue
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
 		}
-		j := i + 1
-		for j < len(s) && isDigit(s[j]) {
-			j++
+		if _, ok := decimalValue(r); !ok {
+			i += size
+			continue
 		}
 		if n == numClasses {
 			return numClasses + 1
 		}
+		buf = buf[:0]
+		for i < len(s) {
+			r, size := rune(s[i]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(s[i:])
+			}
+			v, ok := decimalValue(r)
+			if !ok {
+				break
+			}
+			buf = append(buf, byte('0'+v))
+			i += size
+		}
 		// A run of digits always parses; on overflow ParseFloat returns
 		// +Inf with ErrRange, which is the value wanted here.
-		out[n], _ = strconv.ParseFloat(s[i:j], 64)
+		out[n], _ = strconv.ParseFloat(string(buf), 64)
 		n++
-		i = j
 	}
 	return n
 }
@@ -123,7 +143,8 @@ func parseCountsGT(gt string) ([numClasses]float64, bool) {
 }
 
 // Counting is the object-counting reward, in [0,1]. Every maximal run of
-// ASCII digits in the response is a count (so signs, decimal points and
+// decimal digits in the response (Python's \d+: ASCII or other Unicode
+// decimal digits) is a count (so signs, decimal points and
 // words are ignored: "-3" reads as 3, "1.5" as two counts 1 and 5); when
 // there are not exactly three runs the reward is 0. Otherwise it is the mean
 // over circles, squares and triangles of max(0, 1 - |pred-gt| / (gt+1e-9)):

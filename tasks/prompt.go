@@ -12,31 +12,29 @@ const VideoPlaceholder = "<video>"
 // from the video, with no reasoning.
 const SystemPrompt = "Watch the video and reply with the final answer only, directly, without explaining or reasoning."
 
-// GroundingQuestion returns the anomaly-grounding question for a
-// perturbation described by the one-sentence description desc.
+// GroundingQuestion returns the anomaly-grounding question of
+// DefaultPrompts for a perturbation described by the one-sentence
+// description desc (a period is added when it lacks one).
 func GroundingQuestion(desc string) string {
 	desc = strings.TrimSpace(desc)
 	if desc != "" && !strings.HasSuffix(desc, ".") {
 		desc += "."
 	}
-	return desc + " Find the precise time interval, in seconds, during which this change is visible." +
-		" Reply with the interval only, in the format <start>-<end> (seconds), for example 14.5-26.2."
+	p := DefaultPrompts()
+	return p.groundingText(desc)
 }
 
-// CountingQuestion returns the object-counting question.
+// CountingQuestion returns the object-counting question of DefaultPrompts.
 func CountingQuestion() string {
-	return "Circles, squares and triangles have been drawn on some frames of this video." +
-		" Their colours and rotations differ, and they may appear on a single frame or on several frames," +
-		" with several shapes on the same frame." +
-		" Count all the circles, all the squares and all the triangles over the whole video." +
-		" Reply with the three counts only, in the format circles,squares,triangles, for example 3,0,2."
+	p := DefaultPrompts()
+	return p.CountingQuestion()
 }
 
-// JigsawQuestion returns the temporal-jigsaw question for n clips.
+// JigsawQuestion returns the temporal-jigsaw question of DefaultPrompts
+// for n clips.
 func JigsawQuestion(n int) string {
-	return fmt.Sprintf("The %d clips above are consecutive pieces of one video, cut into equal parts and shown in shuffled order."+
-		" Restore the playing order: going through the original video from beginning to end, give the number of the clip that shows each piece."+
-		" Reply with the %d digits only, without spaces, for example %s.", n, n, jigsawExample(n))
+	p := DefaultPrompts()
+	return p.JigsawQuestion(n)
 }
 
 // jigsawExample is a fixed example order for n clips: the odd clip numbers
@@ -71,10 +69,9 @@ func UserContent(question string, numVideos int, clips bool) string {
 	return b.String()
 }
 
-// BuildPrompt returns the chat messages (system + user) for a question.
+// BuildPrompt returns the chat messages (system + user) of DefaultPrompts
+// for a question.
 func BuildPrompt(question string, numVideos int, clips bool) []Message {
-	return []Message{
-		{Role: "system", Content: SystemPrompt},
-		{Role: "user", Content: UserContent(question, numVideos, clips)},
-	}
+	p := DefaultPrompts()
+	return p.Messages(question, numVideos, clips)
 }

@@ -19,6 +19,36 @@ type TaskSpec struct {
 	Grounding GroundingConfig `json:"grounding"`
 	Counting  CountingConfig  `json:"counting"`
 	Jigsaw    JigsawConfig    `json:"jigsaw"`
+	// Prompts is the wording of the question and the system message
+	// (data.prompts); nil is DefaultPrompts.
+	Prompts *Prompts `json:"prompts,omitempty"`
+}
+
+// WithPrompts returns a copy of specs whose Prompts is p (nil: the
+// default wording).
+func WithPrompts(specs []TaskSpec, p *Prompts) []TaskSpec {
+	out := make([]TaskSpec, len(specs))
+	for i, s := range specs {
+		s.Prompts = p
+		out[i] = s
+	}
+	return out
+}
+
+// prompts returns the spec's wording.
+func (s TaskSpec) prompts() *Prompts {
+	if s.Prompts != nil {
+		return s.Prompts
+	}
+	p := DefaultPrompts()
+	return &p
+}
+
+// Messages returns the chat messages of a sample of this spec: the
+// spec's system message and the user message for question with numVideos
+// video inputs (see Prompts.Messages).
+func (s TaskSpec) Messages(question string, numVideos int, clips bool) []Message {
+	return s.prompts().Messages(question, numVideos, clips)
 }
 
 // Key returns the name that identifies samples of this spec in ids: the
@@ -30,8 +60,14 @@ func (s TaskSpec) Key() string {
 	return string(s.Task)
 }
 
-// Validate checks the settings the spec's task uses.
+// Validate checks the settings the spec's task uses, and its prompt
+// templates when it has its own.
 func (s TaskSpec) Validate() error {
+	if s.Prompts != nil {
+		if err := s.Prompts.Validate(); err != nil {
+			return fmt.Errorf("task spec %s: %w", s.Key(), err)
+		}
+	}
 	switch s.Task {
 	case Grounding:
 		return s.Grounding.Validate()
@@ -57,7 +93,8 @@ func (s TaskSpec) NeedsDonor() bool {
 	return false
 }
 
-// Generate runs the spec's generator on src and applies the subtype label.
+// Generate runs the spec's generator on src, applies the subtype label and
+// words the question with the spec's Prompts.
 func (s TaskSpec) Generate(src Source, rng *rand.Rand) (*Generated, error) {
 	var (
 		g   *Generated
@@ -78,6 +115,11 @@ func (s TaskSpec) Generate(src Source, rng *rand.Rand) (*Generated, error) {
 	}
 	if s.Subtype != "" {
 		g.Subtype = s.Subtype
+	}
+	if s.Prompts != nil {
+		if g.Question, err = s.Prompts.Question(g); err != nil {
+			return nil, err
+		}
 	}
 	return g, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,7 +47,10 @@ onnx/io.json naming every graph's inputs and outputs with dtypes and shapes.
 With --checkpoint DIR the model is read from DIR (config.json and
 model.safetensors, e.g. a trainer checkpoint or an earlier export); the
 configured tokenizer (model.tokenizer) is added when DIR has no
-tokenizer.json and its vocabulary fits. Otherwise the tiny model over the
+tokenizer.json and its vocabulary fits. preprocessor_config.json carries the
+run's frame area bounds: those of DIR's own processor file (a checkpoint
+records its run's data.sampling), else the configuration's data.sampling.
+The export never writes into DIR. Otherwise the tiny model over the
 configured tokenizer is freshly initialised from model.init_seed. The GRPO training graph uses the configuration's grpo loss
 settings and rollout.temperature.`,
 		Example: `  trainer export --out runs/tiny-export
@@ -133,22 +137,107 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 	return c, store, files, nil
 }
 
+// sameDir reports whether a and b name the same folder: the same path
+// once cleaned, or the same folder through a symbolic link.
+func sameDir(a, b string) bool {
+	if aa, err := filepath.Abs(a); err == nil {
+		if bb, err := filepath.Abs(b); err == nil && aa == bb {
+			return true
+		}
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}
+
+// processorLimits returns the frame area bounds (min_pixels, max_pixels)
+// of a model folder's own processor settings (video_preprocessor_config.json,
+// else preprocessor_config.json): the top-level min_pixels/max_pixels
+// keys, or size.shortest_edge/longest_edge as newer Hugging Face
+// processors write them. ok is false when the folder has no such file or
+// the file gives no bounds; a file that does not parse, or bounds that are
+// not 0 < min <= max, is an error naming the file.
+func processorLimits(dir string) (minPixels, maxPixels int, file string, ok bool, err error) {
+	for _, name := range []string{model.VideoPreprocessorFile, model.PreprocessorFile} {
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, p, false, err
+		}
+		var pj struct {
+			MinPixels *int `json:"min_pixels"`
+			MaxPixels *int `json:"max_pixels"`
+			Size      *struct {
+				ShortestEdge *int `json:"shortest_edge"`
+				LongestEdge  *int `json:"longest_edge"`
+			} `json:"size"`
+		}
+		if err := json.Unmarshal(b, &pj); err != nil {
+			return 0, 0, p, false, fmt.Errorf("%s: %w", p, err)
+		}
+		lo, hi := pj.MinPixels, pj.MaxPixels
+		if (lo == nil || hi == nil) && pj.Size != nil && pj.Size.ShortestEdge != nil && pj.Size.LongestEdge != nil {
+			lo, hi = pj.Size.ShortestEdge, pj.Size.LongestEdge
+		}
+		if lo == nil || hi == nil {
+			continue
+		}
+		if *lo <= 0 || *hi < *lo {
+			return 0, 0, p, false, fmt.Errorf("%s: min_pixels %d, max_pixels %d: want 0 < min <= max", p, *lo, *hi)
+		}
+		return *lo, *hi, p, true, nil
+	}
+	return 0, 0, "", false, nil
+}
+
+// exportLimits chooses the frame area bounds of the exported
+// preprocessor_config.json: those of the model folder read (the run's own
+// limits, which a checkpoint records), else the configuration's
+// data.sampling, which is what a fresh model is trained with.
+func exportLimits(cfg *configs.Config, dir string) (minPixels, maxPixels int, from string, err error) {
+	if dir != "" {
+		lo, hi, file, ok, err := processorLimits(dir)
+		if err != nil {
+			return 0, 0, "", fmt.Errorf("export: %w", err)
+		}
+		if ok {
+			return lo, hi, file, nil
+		}
+	}
+	s := cfg.Data.Sampling
+	if s.MinPixels <= 0 || s.MaxPixels < s.MinPixels {
+		return 0, 0, "", fmt.Errorf("export: data.sampling: min_pixels %d, max_pixels %d: want 0 < min <= max", s.MinPixels, s.MaxPixels)
+	}
+	return s.MinPixels, s.MaxPixels, "data.sampling", nil
+}
+
 func runExport(cmd *cobra.Command, f exportFlags) error {
 	if f.out == "" {
 		return errors.New("export: --out is required")
-	}
-	if f.checkpoint != "" {
-		if abs, err := filepath.Abs(f.checkpoint); err == nil {
-			if out, err := filepath.Abs(f.out); err == nil && abs == out {
-				return errors.New("export: --out must differ from --checkpoint")
-			}
-		}
 	}
 	cfg, err := configs.Load(f.config, f.sets)
 	if err != nil {
 		return err
 	}
+	// The export never writes into the folder it reads.
+	src := f.checkpoint
+	if src == "" && cfg.Model.Preset == "hf" {
+		src = cfg.Model.Path
+	}
+	if src != "" && sameDir(src, f.out) {
+		if f.checkpoint != "" {
+			return errors.New("export: --out must differ from --checkpoint")
+		}
+		return errors.New("export: --out must differ from model.path")
+	}
 	c, store, files, err := loadModel(cfg, f.checkpoint)
+	if err != nil {
+		return err
+	}
+	minPixels, maxPixels, limitsFrom, err := exportLimits(cfg, src)
 	if err != nil {
 		return err
 	}
@@ -165,12 +254,14 @@ func runExport(cmd *cobra.Command, f exportFlags) error {
 		Opset:                 f.opset,
 		ExternalDataThreshold: f.external,
 		Files:                 files,
+		MinPixels:             minPixels,
+		MaxPixels:             maxPixels,
 		Metadata:              map[string]string{"producer": "videossr-go trainer export"},
 	}
 	if err := model.Export(cmd.Context(), f.out, c, store, opt); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%d parameters, %d graphs, opset %d) to %s\n",
-		c.ModelType, store.NumParams(), len(model.AllGraphs()), f.opset, f.out)
+	fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%d parameters, %d graphs, opset %d) to %s; frame area %d..%d pixels (from %s)\n",
+		c.ModelType, store.NumParams(), len(model.AllGraphs()), f.opset, f.out, minPixels, maxPixels, limitsFrom)
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +151,92 @@ func TestExportCmdErrors(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// readLimits returns min_pixels and max_pixels of a folder's
+// preprocessor_config.json.
+func readLimits(t *testing.T, dir string) (int, int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, model.PreprocessorFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pj struct {
+		MinPixels int `json:"min_pixels"`
+		MaxPixels int `json:"max_pixels"`
+	}
+	if err := json.Unmarshal(b, &pj); err != nil {
+		t.Fatal(err)
+	}
+	return pj.MinPixels, pj.MaxPixels
+}
+
+// TestExportProcessorLimits: the exported preprocessor_config.json carries
+// the run's frame area bounds (data.sampling for a fresh model, the
+// checkpoint's own processor file otherwise), and the checkpoint's files
+// are never written.
+func TestExportProcessorLimits(t *testing.T) {
+	tmp := t.TempDir()
+	first := filepath.Join(tmp, "first")
+	out, _, err := execCmd(t, newRootCmd(), "", "export", "--out", first, "--set", "data.sampling.min_pixels=1568", "--set", "data.sampling.max_pixels=6272")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := readLimits(t, first); lo != 1568 || hi != 6272 {
+		t.Fatalf("fresh export: min/max pixels %d/%d, want data.sampling's 1568/6272", lo, hi)
+	}
+	if !strings.Contains(out, "frame area 1568..6272 pixels (from data.sampling)") {
+		t.Errorf("output %q", out)
+	}
+
+	// A checkpoint records its run's bounds; the default config (784/3136)
+	// must not replace them, and the checkpoint's file stays as it was.
+	ckProc := filepath.Join(first, model.PreprocessorFile)
+	if err := os.WriteFile(ckProc, []byte(`{"min_pixels": 3136, "max_pixels": 50176, "patch_size": 14}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(ckProc)
+	second := filepath.Join(tmp, "second")
+	if _, _, err := execCmd(t, newRootCmd(), "", "export", "--checkpoint", first, "--out", second); err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := readLimits(t, second); lo != 3136 || hi != 50176 {
+		t.Fatalf("checkpoint export: min/max pixels %d/%d, want the checkpoint's 3136/50176", lo, hi)
+	}
+	if after, _ := os.ReadFile(ckProc); !bytes.Equal(before, after) {
+		t.Fatalf("the checkpoint's preprocessor_config.json was rewritten:\n%s", after)
+	}
+
+	// --out reaching the checkpoint through a symbolic link is refused
+	// before anything is written.
+	link := filepath.Join(tmp, "link")
+	if err := os.Symlink(first, link); err != nil {
+		t.Skip(err)
+	}
+	if _, _, err := execCmd(t, newRootCmd(), "", "export", "--checkpoint", first, "--out", link); err == nil || !strings.Contains(err.Error(), "must differ") {
+		t.Fatalf("export into the checkpoint through a link: %v", err)
+	}
+	if after, _ := os.ReadFile(ckProc); !bytes.Equal(before, after) {
+		t.Fatal("the checkpoint's preprocessor_config.json was rewritten through a link")
+	}
+
+	// Qwen3-VL style: the video processor's size.{shortest,longest}_edge.
+	if err := os.WriteFile(filepath.Join(first, model.VideoPreprocessorFile), []byte(`{"size": {"shortest_edge": 4096, "longest_edge": 65536}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi, file, ok, err := processorLimits(first); err != nil || !ok || lo != 4096 || hi != 65536 || filepath.Base(file) != model.VideoPreprocessorFile {
+		t.Errorf("video processor limits: %d %d %s %v %v", lo, hi, file, ok, err)
+	}
+	if err := os.WriteFile(filepath.Join(first, model.VideoPreprocessorFile), []byte(`{"min_pixels": 10, "max_pixels": 5}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := processorLimits(first); err == nil || !strings.Contains(err.Error(), model.VideoPreprocessorFile) {
+		t.Errorf("bad limits: %v", err)
+	}
+	// No processor file: the configuration's bounds.
+	empty := t.TempDir()
+	if _, _, _, ok, err := processorLimits(empty); ok || err != nil {
+		t.Errorf("folder without processor file: %v %v", ok, err)
 	}
 }

@@ -34,9 +34,13 @@ func newInspectCmd() *cobra.Command {
     and dtypes, LoRA adapters;
   - a dataset directory (manifest.json, from 'trainer gen' or 'trainer
     viubench build'): samples per task and subtype, videos, skipped inputs;
-  - a JSONL sample file: rows per data source and subtype, and the first row.`,
+  - a JSONL sample file: rows per data source and subtype, and the first row;
+  - a rollout log (rollouts/step-XXXXXX.jsonl, logging.rollouts_every):
+    each prompt's sampled responses with rewards, advantages and lengths;
+    a rollouts/ folder lists its logs.`,
 		Example: `  trainer inspect runs/default
-  trainer inspect runs/default/final runs/default/data/viubench-*`,
+  trainer inspect runs/default/final runs/default/data/viubench-*
+  trainer inspect runs/default/rollouts/step-000040.jsonl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
@@ -67,6 +71,10 @@ func inspectPath(w io.Writer, p string) error {
 		return err
 	}
 	switch {
+	case !st.IsDir() && metrics.IsRolloutFile(p):
+		return inspectRollouts(w, p)
+	case st.IsDir() && filepath.Base(filepath.Clean(p)) == metrics.RolloutsDir:
+		return inspectRolloutDir(w, filepath.Dir(filepath.Clean(p)))
 	case !st.IsDir() && strings.HasSuffix(p, ".jsonl"):
 		return inspectJSONL(w, p)
 	case !st.IsDir():
@@ -102,6 +110,10 @@ func inspectRun(w io.Writer, dir string) error {
 				break
 			}
 		}
+	}
+	if files, err := metrics.ListRollouts(dir); err == nil && len(files) > 0 {
+		last := files[len(files)-1]
+		fmt.Fprintf(w, "  rollout logs: %d (steps %d..%d); show one with: trainer inspect %s\n", len(files), files[0].Step, last.Step, last.Path)
 	}
 	if r, err := grpo.ReadResult(dir); err == nil {
 		before := math.NaN()
@@ -246,4 +258,68 @@ func inspectJSONL(w io.Writer, path string) error {
 		}
 	}
 	return nil
+}
+
+// inspectRolloutDir lists the rollout logs of a run.
+func inspectRolloutDir(w io.Writer, runDir string) error {
+	files, err := metrics.ListRollouts(runDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s: %d rollout logs\n", filepath.Join(runDir, metrics.RolloutsDir), len(files))
+	for _, f := range files {
+		fmt.Fprintf(w, "  step %d: %s\n", f.Step, f.Path)
+	}
+	return nil
+}
+
+// inspectRollouts prints a rollout log: per prompt its sample, answer and
+// prompt, then each response with its reward, advantage and length.
+func inspectRollouts(w io.Writer, path string) error {
+	groups, err := metrics.ReadRollouts(path)
+	if err != nil {
+		return err
+	}
+	var n int
+	var sum float64
+	for _, g := range groups {
+		for _, r := range g.Responses {
+			n++
+			sum += float64(r.Reward)
+		}
+	}
+	step := -1
+	if len(groups) > 0 {
+		step = groups[0].Step
+	}
+	mean := math.NaN()
+	if n > 0 {
+		mean = sum / float64(n)
+	}
+	fmt.Fprintf(w, "%s: rollouts of step %d: %d prompts, %d responses, mean reward %.4g\n", path, step, len(groups), n, mean)
+	for _, g := range groups {
+		fmt.Fprintf(w, "  %s (%s", g.SampleID, g.DataSource)
+		if g.Subtype != "" && g.Subtype != g.DataSource {
+			fmt.Fprintf(w, ", %s", g.Subtype)
+		}
+		fmt.Fprintf(w, "): answer %q\n    prompt: %s\n", g.Answer, oneLine(g.Prompt, 160))
+		for i, r := range g.Responses {
+			finish := ""
+			if r.Finish != "" {
+				finish = ", " + r.Finish
+			}
+			fmt.Fprintf(w, "    %2d. reward %.4g, advantage %+.4g, %d tokens%s: %q\n", i+1, float64(r.Reward), float64(r.Advantage), r.Tokens, finish, oneLine(r.Text, 120))
+		}
+	}
+	return nil
+}
+
+// oneLine shows text on one line (newlines as " | "), cut to at most max
+// runes with "...".
+func oneLine(s string, max int) string {
+	s = strings.ReplaceAll(s, "\n", " | ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + "..."
+	}
+	return s
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/trainer/grpo"
+	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
 func TestInspect(t *testing.T) {
@@ -76,5 +77,39 @@ func TestInspect(t *testing.T) {
 	}
 	if _, _, err := execCmd(t, newInspectCmd(), "", dir); err == nil || !strings.Contains(err.Error(), "not a run directory") {
 		t.Fatalf("a plain directory: %v", err)
+	}
+}
+
+func TestInspectRollouts(t *testing.T) {
+	run := t.TempDir()
+	os.WriteFile(filepath.Join(run, "config.yaml"), []byte("seed: 1\n"), 0o644)
+	os.MkdirAll(filepath.Join(run, "checkpoints"), 0o755)
+	log := metrics.RolloutLog{RunDir: run, Every: 2}
+	p, err := log.Write(4, []metrics.RolloutGroup{{
+		SampleID: "s1", DataSource: "jigsaw", Subtype: "jigsaw_6", Prompt: "Clip 1: <video>\nOrder?", Answer: "315264",
+		Responses: []metrics.RolloutResponse{
+			{Text: "315264", Reward: 1, Advantage: 0.7071, Tokens: 7, Finish: "eos"},
+			{Text: "123456\nbecause", Reward: 0.5, Advantage: -0.7071, Tokens: 9, Finish: "length"},
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := execCmd(t, newInspectCmd(), "", p, filepath.Join(run, "rollouts"), run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"rollouts of step 4: 1 prompts, 2 responses, mean reward 0.75",
+		`s1 (jigsaw, jigsaw_6): answer "315264"`,
+		"prompt: Clip 1: <video> | Order?",
+		` 1. reward 1, advantage +0.7071, 7 tokens, eos: "315264"`,
+		` 2. reward 0.5, advantage -0.7071, 9 tokens, length: "123456 | because"`,
+		"1 rollout logs",
+		"rollout logs: 1 (steps 4..4)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

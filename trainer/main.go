@@ -60,6 +60,7 @@ With no subcommand it runs the training job described by the configuration
 		newExportCmd(),
 		newTokenizeCmd(),
 		newDoctorCmd(),
+		newDataCmd(),
 	)
 	return root
 }

@@ -343,7 +343,7 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 		ID: j.ID, DataSource: g.DataSource, Subtype: g.Subtype, Split: plan.Split, Index: j.Index,
 		Video: videoField(out, in.Path), VideoID: in.ID, Frames: frames, FPS: e.fps,
 		MaxPixels: plan.Sampling.MaxPixels, MinPixels: plan.Sampling.MinPixels,
-		Prompt:   tasks.BuildPrompt(g.Question, len(g.Videos()), g.Clips != nil),
+		Prompt:   spec.Messages(g.Question, len(g.Videos()), g.Clips != nil),
 		Question: g.Question, Answer: g.Answer, Meta: g.Meta,
 	}
 	row, err := MarshalRow(&s)
