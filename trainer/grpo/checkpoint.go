@@ -194,7 +194,11 @@ func (t *Trainer) checkpoint() error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	t.log.Info("checkpoint", "dir", final)
-	return t.prune(root)
+	if err := t.prune(root); err != nil {
+		return err
+	}
+	t.at("checkpoint", t.state.GRPOStep)
+	return nil
 }
 
 // prune keeps the newest checkpoint.keep checkpoints.

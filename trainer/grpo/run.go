@@ -521,6 +521,7 @@ func quarterMeans(xs []float64) (first, last float64) {
 
 // evaluate runs greedy decoding over the held-out VIUBench and scores it.
 func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchReport, error) {
+	t.at("eval", t.state.GRPOStep)
 	var acc reward.VIUBenchAccumulator
 	bar := metrics.NewBar(t.progress(), "eval "+name, len(t.data.Bench))
 	prompt := func(s *tasks.Sample) (rollout.Prompt, error) { return t.prompt(s, t.data.BenchDir) }

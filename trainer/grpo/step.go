@@ -24,6 +24,7 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 	if err != nil {
 		return nil, err
 	}
+	t.at("grpo/rollout", step)
 
 	// 2. G rollouts per prompt: one prefill per prompt, the KV shared
 	// (rollout.chunk_prompts prompts at a time).
@@ -156,6 +157,9 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 				continue
 			}
 			st, err := t.optim.Step(grads)
+			if sums.n == 1 {
+				t.at("grpo/update", step)
+			}
 			if errors.Is(err, optim.ErrNonFinite) {
 				sums.skipped++
 				t.log.Warn("grpo update skipped: non-finite gradients", "step", step, "reason", err.Error())

@@ -53,6 +53,20 @@ type Options struct {
 	StopAfter int
 
 	gradHook func(step int, grads map[string][]float32) // tests: corrupt gradients
+	// hook (tests) is called at named points of the run: "sft" (a warm-up
+	// step's batch drawn), "grpo/rollout" (a GRPO step's prompts drawn,
+	// before the rollouts), "grpo/update" (after the first optimizer step of
+	// a GRPO step), "eval" (an evaluation starts) and "checkpoint" (a
+	// checkpoint was written). step is the index of the step being run, or
+	// for eval and checkpoint the number of completed GRPO steps.
+	hook func(point string, step int)
+}
+
+// at calls the test hook, if any.
+func (t *Trainer) at(point string, step int) {
+	if t.opt.hook != nil {
+		t.opt.hook(point, step)
+	}
 }
 
 // ErrStopped reports a run stopped before its end (signal or StopAfter),
@@ -279,6 +293,7 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, error) {
 	c := t.cfg.SFT
 	ss := t.draw.draw("sft", step, c.BatchSize)
+	t.at("sft", step)
 	ps, err := t.prompts(ss, t.data.TrainDir)
 	if err != nil {
 		return nil, err
