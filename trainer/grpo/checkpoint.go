@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -117,6 +118,29 @@ func (t *Trainer) checkpointName() string {
 	return fmt.Sprintf("2-done-%06d", t.state.GRPOStep)
 }
 
+// commit makes the step just completed part of the run's state: the data
+// sampler's cursors as they stand after the step's draws. Until then a
+// checkpoint records the cursors of the last completed step, so a run
+// stopped inside a step redraws that step's batch when resumed.
+func (t *Trainer) commit() {
+	t.state.Cursors = maps.Clone(t.draw.cursors)
+	t.unsaved = true
+}
+
+// saveStop writes the checkpoint of a stopped run: the state as of the last
+// completed step (the weights and optimizer are untouched by an unfinished
+// step; see grpoStep). When the newest checkpoint already holds that state,
+// nothing is written, so a complete checkpoint is never replaced.
+func (t *Trainer) saveStop() error {
+	t.draw.cursors = maps.Clone(t.state.Cursors) // drop the unfinished step's draws
+	if !t.unsaved {
+		dir, _ := LatestCheckpoint(t.cfg.RunDir)
+		t.log.Info("stopped; the last completed step is in the latest checkpoint", "dir", dir)
+		return nil
+	}
+	return t.checkpoint()
+}
+
 // checkpoint writes the run state atomically and keeps the last k.
 func (t *Trainer) checkpoint() error {
 	root := filepath.Join(t.cfg.RunDir, ckptDir)
@@ -193,6 +217,7 @@ func (t *Trainer) checkpoint() error {
 	if err := writeFileAtomic(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	t.unsaved = false
 	t.log.Info("checkpoint", "dir", final)
 	if err := t.prune(root); err != nil {
 		return err
@@ -286,8 +311,9 @@ func (t *Trainer) restore() (int, error) {
 		t.ref = ref
 	}
 	t.state = st
-	t.draw.cursors = st.Cursors
+	t.draw.cursors = maps.Clone(st.Cursors)
 	t.draw.perms = map[string][]int{}
+	t.unsaved = false
 	if err := t.newOptimizer(); err != nil {
 		return 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,7 +139,8 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 		return nil, err
 	}
 	t.engine = rollout.NewEngine(t.policy, mc, t.tok, t.pad)
-	t.state = State{Phase: "sft", Cursors: t.draw.cursors}
+	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
+	t.unsaved = true
 
 	keep := -1
 	if opt.Resume {
@@ -357,7 +359,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	res := &Result{RunDir: cfg.RunDir}
 	stopped := func(err error) (*Result, error) {
 		if ctx.Err() != nil || errors.Is(err, ErrStopped) {
-			if cerr := t.checkpoint(); cerr != nil {
+			if cerr := t.saveStop(); cerr != nil {
 				return nil, errors.Join(err, cerr)
 			}
 			if ctx.Err() != nil {
@@ -381,6 +383,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 				return stopped(err)
 			}
 			t.state.SFTStep++
+			t.commit()
 			if err := t.record("sft", vals); err != nil {
 				return nil, err
 			}
@@ -404,8 +407,13 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		if err := t.newOptimizer(); err != nil {
 			return nil, err
 		}
-		if err := t.checkpoint(); err != nil {
-			return nil, err
+		t.unsaved = true
+		// With an evaluation before GRPO, the checkpoint follows it (one
+		// write of the GRPO phase's first checkpoint, not two).
+		if !cfg.Eval.Before {
+			if err := t.checkpoint(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.GRPO.KLCoef > 0 && t.ref == nil {
@@ -422,6 +430,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return stopped(err)
 		}
 		t.state.Before = rep
+		t.unsaved = true
 		if err := t.checkpoint(); err != nil {
 			return nil, err
 		}
@@ -447,6 +456,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		done++
 		t.state.Rewards = append(t.state.Rewards, vals["reward/mean"])
 		t.state.ZeroVar = append(t.state.ZeroVar, vals["zero_var_frac"])
+		t.commit()
 		if err := t.record("grpo", vals); err != nil {
 			return nil, err
 		}
@@ -476,6 +486,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	}
 	res.After = after
 	t.state.Phase = "done"
+	t.unsaved = true
 	if err := t.checkpoint(); err != nil {
 		return nil, err
 	}

@@ -137,6 +137,9 @@ type Trainer struct {
 	// baseSum is the checksum of the frozen LoRA base (computed once; the
 	// base never changes), recorded in checkpoints.
 	baseSum string
+	// unsaved reports committed state (a completed step, a phase change,
+	// the first evaluation) that no checkpoint holds yet.
+	unsaved bool
 }
 
 // State is the part of a run that a checkpoint restores besides the
