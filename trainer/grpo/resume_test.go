@@ -25,9 +25,20 @@ func interruptConfig(t *testing.T, runDir string) *configs.Config {
 type stopAt struct {
 	point string
 	step  int
+	// crash stops the run there as a kill would: nothing of the run
+	// after that point happens (but for its deferred Close).
+	crash bool
 }
 
-func (s stopAt) String() string { return fmt.Sprintf("%s@%d", s.point, s.step) }
+// errCrash is the panic of a simulated crash.
+var errCrash = errors.New("simulated crash")
+
+func (s stopAt) String() string {
+	if s.crash {
+		return fmt.Sprintf("crash at %s@%d", s.point, s.step)
+	}
+	return fmt.Sprintf("%s@%d", s.point, s.step)
+}
 
 // runUntil runs (or resumes) the run in dir and cancels its context at s.
 // It returns the run's error and the state.json bytes of the last
@@ -54,10 +65,24 @@ func runUntil(t *testing.T, dir string, resume bool, s stopAt) (error, []byte) {
 		}
 		if point == s.point && step == s.step {
 			stopped = true
+			if s.crash {
+				panic(errCrash)
+			}
 			cancel()
 		}
 	}
-	_, err := Run(ctx, interruptConfig(t, dir), Options{Resume: resume, hook: hook})
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r != errCrash {
+					panic(r)
+				}
+				err = errCrash
+			}
+		}()
+		_, err = Run(ctx, interruptConfig(t, dir), Options{Resume: resume, hook: hook})
+		return err
+	}()
 	if !stopped {
 		t.Fatalf("%s: the run never reached the stop point (err %v)", s, err)
 	}
@@ -68,8 +93,9 @@ func runUntil(t *testing.T, dir string, resume bool, s stopAt) (error, []byte) {
 // another (inside a warm-up step, during the evaluation before GRPO, inside
 // the rollouts of the first GRPO step, between the two optimizer steps of a
 // GRPO step, inside the last GRPO step, right after the last periodic
-// checkpoint), resuming after each, and checks that the final weights are
-// bit-identical to those of an uninterrupted run.
+// checkpoint) and kills it once in the middle of rewriting a checkpoint,
+// resuming after each, and checks that the final weights are bit-identical
+// to those of an uninterrupted run.
 func TestInterruptAnywhereResumesExactly(t *testing.T) {
 	needNative(t)
 	straight := t.TempDir()
@@ -78,15 +104,24 @@ func TestInterruptAnywhereResumesExactly(t *testing.T) {
 	}
 	split := t.TempDir()
 	stops := []stopAt{
-		{"sft", 3},          // inside warm-up step 3, its batch drawn
-		{"eval", 0},         // the evaluation before GRPO
-		{"grpo/rollout", 0}, // inside GRPO step 0, its prompts drawn
-		{"grpo/update", 1},  // between the optimizer steps of GRPO step 1
-		{"grpo/rollout", 3}, // inside the last GRPO step
-		{"checkpoint", 4},   // right after the last periodic checkpoint
+		{point: "sft", step: 3},  // inside warm-up step 3, its batch drawn
+		{point: "eval", step: 0}, // the evaluation before GRPO
+		// killed between moving the old 1-grpo-000000 aside and renaming
+		// the new one in (the stopped run wrote it without the evaluation)
+		{point: "swap", step: 0, crash: true},
+		{point: "grpo/rollout", step: 0}, // inside GRPO step 0, its prompts drawn
+		{point: "grpo/update", step: 1},  // between the optimizer steps of GRPO step 1
+		{point: "grpo/rollout", step: 3}, // inside the last GRPO step
+		{point: "checkpoint", step: 4},   // right after the last periodic checkpoint
 	}
 	for i, s := range stops {
 		err, _ := runUntil(t, split, i > 0, s)
+		if s.crash {
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("%s: want a crash, got %v", s, err)
+			}
+			continue
+		}
 		if !errors.Is(err, ErrStopped) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("%s: want a stopped run, got %v", s, err)
 		}
@@ -107,7 +142,7 @@ func TestInterruptAnywhereResumesExactly(t *testing.T) {
 func TestStopKeepsThePeriodicCheckpoint(t *testing.T) {
 	needNative(t)
 	dir := t.TempDir()
-	err, saved := runUntil(t, dir, false, stopAt{"grpo/rollout", 2})
+	err, saved := runUntil(t, dir, false, stopAt{point: "grpo/rollout", step: 2})
 	if !errors.Is(err, ErrStopped) {
 		t.Fatalf("want a stopped run, got %v", err)
 	}

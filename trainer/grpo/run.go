@@ -1,6 +1,7 @@
 package grpo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,13 +88,36 @@ func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options
 	return base, per
 }
 
-func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer, error) {
+func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Trainer, err error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	t := &Trainer{cfg: cfg, opt: opt, log: opt.Log, cache: map[string]rollout.Prompt{}}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	if opt.Resume {
+		if st, err := os.Stat(cfg.RunDir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("resume: run directory %s: %w", cfg.RunDir, cmp.Or(err, errors.New("not a folder")))
+		}
+	}
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	// One process per run directory; then tidy what a killed one left, and
+	// check the checkpoint to resume before any long work.
+	if t.lock, err = LockDir(cfg.RunDir); err != nil {
+		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	if err := recoverCheckpoints(cfg.RunDir, t.log.Warn); err != nil {
+		return nil, err
+	}
+	if opt.Resume {
+		if err := t.checkResume(); err != nil {
+			return nil, err
+		}
 	}
 	mc, store, err := t.loadModel()
 	if err != nil {
@@ -135,7 +159,6 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 	loss.Recompute = cfg.Model.Recompute
 	base, per := PolicySessions(cfg.Device)
 	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per}); err != nil {
-		t.Close()
 		return nil, err
 	}
 	t.engine = rollout.NewEngine(t.policy, mc, t.tok, t.pad)
@@ -146,19 +169,16 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 	if opt.Resume {
 		step, err := t.restore()
 		if err != nil {
-			t.Close()
 			return nil, err
 		}
 		keep = step
 	}
 	if t.optim == nil {
 		if err := t.newOptimizer(); err != nil {
-			t.Close()
 			return nil, err
 		}
 	}
 	if t.met, err = metrics.OpenWriter(filepath.Join(cfg.RunDir, "metrics.jsonl"), keep); err != nil {
-		t.Close()
 		return nil, err
 	}
 	return t, nil
@@ -490,7 +510,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	if err := t.checkpoint(); err != nil {
 		return nil, err
 	}
-	if err := t.writeModel(filepath.Join(cfg.RunDir, "final")); err != nil {
+	if err := t.writeFinal(filepath.Join(cfg.RunDir, "final")); err != nil {
 		return nil, err
 	}
 	res.Steps = t.state.GRPOStep
@@ -556,6 +576,22 @@ func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchRe
 func (t *Trainer) saveProcessor(dir string) error {
 	s := t.cfg.Data.Sampling
 	return model.SaveProcessor(dir, t.policy.Config, s.MinPixels, s.MaxPixels)
+}
+
+// writeFinal writes the policy's model folder (writeModel) with its
+// manifest, replacing the folder of that name atomically.
+func (t *Trainer) writeFinal(dir string) error {
+	tmp := dir + tmpSuffix
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := t.writeModel(tmp); err != nil {
+		return err
+	}
+	if err := writeManifest(tmp); err != nil {
+		return err
+	}
+	return t.swapDir(tmp, dir, nil)
 }
 
 // writeModel writes the policy as a Hugging Face style folder

@@ -137,6 +137,10 @@ type Trainer struct {
 	// baseSum is the checksum of the frozen LoRA base (computed once; the
 	// base never changes), recorded in checkpoints.
 	baseSum string
+	// lock is held on the run directory while the trainer lives.
+	lock *DirLock
+	// resume is the checkpoint a resumed run starts from.
+	resume *resumePoint
 	// unsaved reports committed state (a completed step, a phase change,
 	// the first evaluation) that no checkpoint holds yet.
 	unsaved bool
@@ -177,6 +181,7 @@ func (t *Trainer) Close() error {
 	if t.rt != nil {
 		errs = append(errs, t.rt.Close())
 	}
+	errs = append(errs, t.lock.Close())
 	return errors.Join(errs...)
 }
 
