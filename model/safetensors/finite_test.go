@@ -27,7 +27,9 @@ func TestFirstNonFinite(t *testing.T) {
 			b[290_001] = nan
 			return []Tensor{must(FromFloat32("w.big", F32, []int64{300_000}, b))}
 		}, "w.big", 290_001},
-		{"F32 -Inf", func() []Tensor { return []Tensor{must(FromFloat32("w.inf", F32, []int64{2, 2}, []float32{1, 2, 3, inf}))} }, "w.inf", 3},
+		{"F32 -Inf", func() []Tensor {
+			return []Tensor{must(FromFloat32("w.inf", F32, []int64{2, 2}, []float32{1, 2, 3, inf}))}
+		}, "w.inf", 3},
 		{"BF16 NaN", func() []Tensor {
 			return []Tensor{must(FromFloat32("h.bf16", BF16, []int64{3}, []float32{0, nan, 1}))}
 		}, "h.bf16", 1},
