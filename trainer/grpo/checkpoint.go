@@ -578,7 +578,7 @@ func (st *State) validate(cfg *configs.Config) error {
 		}
 		sum += c
 		if sum < 0 || sum > draws {
-			return bad("cursors", "%v count more samples than the %d that %d warm-up steps of sft.batch_size %d and %d GRPO steps of grpo.batch_prompts %d draw", st.Cursors, draws, st.SFTStep, cfg.SFT.BatchSize, st.GRPOStep, cfg.GRPO.BatchPrompts)
+			return bad("cursors", "%s: %d, with the others more samples than the %d that %d warm-up steps of sft.batch_size %d and %d GRPO steps of grpo.batch_prompts %d draw", k, c, draws, st.SFTStep, cfg.SFT.BatchSize, st.GRPOStep, cfg.GRPO.BatchPrompts)
 		}
 	}
 	return nil
