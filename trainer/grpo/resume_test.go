@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/model/params"
+	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
 // interruptConfig is the run the interruption tests stop and resume: six
@@ -28,26 +31,40 @@ type stopAt struct {
 	// crash stops the run there as a kill would: nothing of the run
 	// after that point happens (but for its deferred Close).
 	crash bool
+	// stopAfter, instead of a point, stops the run after this many GRPO
+	// steps (Options.StopAfter).
+	stopAfter int
 }
 
 // errCrash is the panic of a simulated crash.
 var errCrash = errors.New("simulated crash")
 
 func (s stopAt) String() string {
+	if s.stopAfter > 0 {
+		return fmt.Sprintf("StopAfter %d", s.stopAfter)
+	}
 	if s.crash {
 		return fmt.Sprintf("crash at %s@%d", s.point, s.step)
 	}
 	return fmt.Sprintf("%s@%d", s.point, s.step)
 }
 
-// runUntil runs (or resumes) the run in dir and cancels its context at s.
-// It returns the run's error and the state.json bytes of the last
-// checkpoint the run wrote before the cancel (nil: none).
-func runUntil(t *testing.T, dir string, resume bool, s stopAt) (error, []byte) {
+// stoppedRun is what runUntil reports of a run.
+type stoppedRun struct {
+	err error
+	// saved is the state.json of the last checkpoint written before the
+	// stop (nil: none); written names every checkpoint written, in order.
+	saved   []byte
+	written []string
+}
+
+// runUntil runs (or resumes) the run in dir and stops it at s.
+func runUntil(t *testing.T, dir string, resume bool, s stopAt) stoppedRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var saved []byte
+	var written []string
 	stopped := false
 	hook := func(point string, step int) {
 		if stopped {
@@ -62,6 +79,7 @@ func runUntil(t *testing.T, dir string, resume bool, s stopAt) (error, []byte) {
 			if saved, err = os.ReadFile(filepath.Join(name, "state.json")); err != nil {
 				t.Errorf("%s: %v", s, err)
 			}
+			written = append(written, filepath.Base(name))
 		}
 		if point == s.point && step == s.step {
 			stopped = true
@@ -80,13 +98,13 @@ func runUntil(t *testing.T, dir string, resume bool, s stopAt) (error, []byte) {
 				err = errCrash
 			}
 		}()
-		_, err = Run(ctx, interruptConfig(t, dir), Options{Resume: resume, hook: hook})
+		_, err = Run(ctx, interruptConfig(t, dir), Options{Resume: resume, hook: hook, StopAfter: s.stopAfter})
 		return err
 	}()
-	if !stopped {
+	if !stopped && s.stopAfter == 0 {
 		t.Fatalf("%s: the run never reached the stop point (err %v)", s, err)
 	}
-	return err, saved
+	return stoppedRun{err: err, saved: saved, written: written}
 }
 
 // TestInterruptAnywhereResumesExactly cancels a run at one point after
@@ -110,19 +128,20 @@ func TestInterruptAnywhereResumesExactly(t *testing.T) {
 		// the new one in (the stopped run wrote it without the evaluation)
 		{point: "swap", step: 0, crash: true},
 		{point: "grpo/rollout", step: 0}, // inside GRPO step 0, its prompts drawn
+		{stopAfter: 1},                   // Options.StopAfter: between steps 0 and 1
 		{point: "grpo/update", step: 1},  // between the optimizer steps of GRPO step 1
 		{point: "grpo/rollout", step: 3}, // inside the last GRPO step
 		{point: "checkpoint", step: 4},   // right after the last periodic checkpoint
 	}
 	for i, s := range stops {
-		err, _ := runUntil(t, split, i > 0, s)
+		err := runUntil(t, split, i > 0, s).err
 		if s.crash {
 			if !errors.Is(err, errCrash) {
 				t.Fatalf("%s: want a crash, got %v", s, err)
 			}
 			continue
 		}
-		if !errors.Is(err, ErrStopped) || !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, ErrStopped) || errors.Is(err, context.Canceled) != (s.stopAfter == 0) {
 			t.Fatalf("%s: want a stopped run, got %v", s, err)
 		}
 		if _, err := LatestCheckpoint(split); err != nil {
@@ -132,20 +151,57 @@ func TestInterruptAnywhereResumesExactly(t *testing.T) {
 	if _, err := Run(context.Background(), interruptConfig(t, split), Options{Resume: true}); err != nil {
 		t.Fatal(err)
 	}
-	if finalParams(t, straight).Checksum() != finalParams(t, split).Checksum() {
+	final := finalParams(t, straight)
+	if final.Checksum() != finalParams(t, split).Checksum() {
 		t.Fatalf("interrupted at %v and resumed, the final weights differ from an uninterrupted run's", stops)
+	}
+	// GRPO changed the weights (so equal weights are no accident): the
+	// reference is the policy as GRPO started.
+	ck, err := LatestCheckpoint(straight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := params.Load(filepath.Join(ck, "reference.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Checksum() == final.Checksum() {
+		t.Fatal("GRPO left the weights as they were")
+	}
+	// Metrics hold each step once.
+	recs, err := metrics.ReadFile(filepath.Join(split, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, r := range recs {
+		if r.Phase == "eval" {
+			continue
+		}
+		if seen[r.Step] {
+			t.Fatalf("step %d logged twice after resuming", r.Step)
+		}
+		seen[r.Step] = true
+	}
+	if len(seen) != 6+4 {
+		t.Fatalf("%d steps logged, want 10", len(seen))
 	}
 }
 
 // TestStopKeepsThePeriodicCheckpoint: a run stopped inside the step after a
-// periodic checkpoint leaves that checkpoint as it was written.
+// periodic checkpoint leaves that checkpoint as it was written. Before
+// that, the first GRPO checkpoint was written once, after the evaluation.
 func TestStopKeepsThePeriodicCheckpoint(t *testing.T) {
 	needNative(t)
 	dir := t.TempDir()
-	err, saved := runUntil(t, dir, false, stopAt{point: "grpo/rollout", step: 2})
-	if !errors.Is(err, ErrStopped) {
-		t.Fatalf("want a stopped run, got %v", err)
+	r := runUntil(t, dir, false, stopAt{point: "grpo/rollout", step: 2})
+	if !errors.Is(r.err, ErrStopped) {
+		t.Fatalf("want a stopped run, got %v", r.err)
 	}
+	if want := []string{"1-grpo-000000", "1-grpo-000002"}; !slices.Equal(r.written, want) {
+		t.Errorf("checkpoints written %v, want %v", r.written, want)
+	}
+	saved := r.saved
 	ck, err := LatestCheckpoint(dir)
 	if err != nil {
 		t.Fatal(err)
