@@ -342,7 +342,7 @@ func (t *Trainer) checkpoint() error {
 	if err := os.WriteFile(filepath.Join(tmp, "state.json"), st, 0o644); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := writeManifest(tmp); err != nil {
+	if err := WriteManifest(tmp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	// The complete folder replaces one of the same name only once it is

@@ -46,7 +46,7 @@ func fakeCheckpoint(t *testing.T, runDir, name string, st map[string]any, w []fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeManifest(dir); err != nil {
+	if err := WriteManifest(dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(runDir, ckptDir, latestFile), []byte(name+"\n"), 0o644); err != nil {

@@ -588,7 +588,7 @@ func (t *Trainer) writeFinal(dir string) error {
 	if err := t.writeModel(tmp); err != nil {
 		return err
 	}
-	if err := writeManifest(tmp); err != nil {
+	if err := WriteManifest(tmp); err != nil {
 		return err
 	}
 	return t.swapDir(tmp, dir, nil)

@@ -57,9 +57,9 @@ func hashFile(path string, sync bool) (fileSum, error) {
 	return fileSum{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// writeManifest records the size and checksum of every file under dir in
-// dir/manifest.json, after flushing each to disk.
-func writeManifest(dir string) error {
+// WriteManifest records the size and SHA-256 of every file under dir in
+// dir/manifest.json (see ManifestFile), after flushing each to disk.
+func WriteManifest(dir string) error {
 	m := manifest{Version: manifestVersion, Files: map[string]fileSum{}}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
