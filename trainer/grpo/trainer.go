@@ -56,9 +56,11 @@ type Options struct {
 	// hook (tests) is called at named points of the run: "sft" (a warm-up
 	// step's batch drawn), "grpo/rollout" (a GRPO step's prompts drawn,
 	// before the rollouts), "grpo/update" (after the first optimizer step of
-	// a GRPO step), "eval" (an evaluation starts) and "checkpoint" (a
-	// checkpoint was written). step is the index of the step being run, or
-	// for eval and checkpoint the number of completed GRPO steps.
+	// a GRPO step), "eval" (an evaluation starts), "swap" (a checkpoint or
+	// final/ write between moving the old folder aside and renaming the new
+	// one in) and "checkpoint" (a checkpoint was written). step is the index
+	// of the step being run, or for eval, swap and checkpoint the number of
+	// completed GRPO steps.
 	hook func(point string, step int)
 }
 
