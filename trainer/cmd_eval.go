@@ -45,6 +45,10 @@ trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
 			if err != nil {
 				return err
 			}
+			// Files as the trainer wrote them, weights finite.
+			if _, err := grpo.VerifyCheckpoint(ckpt); err != nil {
+				return fmt.Errorf("eval: --checkpoint: %w", err)
+			}
 			req := grpo.EvalRequest{
 				Model: ckpt, Data: data, Device: cfg.Device, Frames: cfg.Data.Sampling.Frames,
 				MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels,

@@ -121,6 +121,10 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 	if err != nil {
 		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
+	// Files as the trainer wrote them (manifest.json), weights finite.
+	if _, err := grpo.VerifyCheckpoint(dir); err != nil {
+		return fail(err)
+	}
 	for _, name := range tokenizerFiles {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrNotExist) {

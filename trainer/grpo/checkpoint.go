@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/safetensors"
+	"github.com/videossr/videossr-go/tasks"
 )
 
 // Checkpoint layout, in RUN_DIR/checkpoints/<name>/:
@@ -95,15 +99,144 @@ func (t *Trainer) baseRef() (BaseRef, error) {
 	return ref, nil
 }
 
+// writeFileAtomic writes path through a temporary file, flushed and renamed
+// over it.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	err := safetensors.WriteAtomic(path, func(w *os.File) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// Suffixes of the folders a checkpoint write leaves while it runs: the new
+// checkpoint being written, and the old one of the same name moved aside
+// until the new one is in place.
+const (
+	tmpSuffix   = ".tmp"
+	asideSuffix = ".old"
+)
+
+// swapDir moves the complete folder tmp to final. An existing final is
+// renamed aside first and deleted only after the new one is in place (and
+// after done, e.g. pointing latest at it), so a process killed at any
+// moment leaves a complete folder under final's name or aside, which
+// recoverDir puts back.
+func (t *Trainer) swapDir(tmp, final string, done func() error) error {
+	aside := final + asideSuffix
+	if err := os.RemoveAll(aside); err != nil {
+		return err
+	}
+	if fileExists(final) {
+		if err := os.Rename(final, aside); err != nil {
+			return err
+		}
+	}
+	t.at("swap", t.state.GRPOStep)
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(final))
+	if done != nil {
+		if err := done(); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(aside)
+}
+
+// syncDir flushes a directory's entries (best effort: some filesystems
+// refuse it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+// recoverDir undoes what an interrupted swapDir left of final: a folder
+// moved aside comes back when final is missing and is deleted otherwise.
+// It reports whether final was put back.
+func recoverDir(final string) (bool, error) {
+	aside := final + asideSuffix
+	if !fileExists(aside) {
+		return false, nil
+	}
+	if fileExists(final) {
+		return false, os.RemoveAll(aside)
+	}
+	return true, os.Rename(aside, final)
+}
+
+// recoverCheckpoints cleans what interrupted checkpoint writes left in a run
+// directory: checkpoints moved aside are put back where their name is
+// missing, half-written .tmp folders and files are deleted, and so are the
+// leftovers of final/. A checkpoint whose old protocol (delete, then rename)
+// was killed between its two steps is completed from its .tmp folder when
+// latest names it and the folder is complete.
+func recoverCheckpoints(runDir string, log func(msg string, args ...any)) error {
+	if _, err := recoverDir(filepath.Join(runDir, "final")); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	if err := os.RemoveAll(filepath.Join(runDir, "final"+tmpSuffix)); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	root := filepath.Join(runDir, ckptDir)
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, e := range ents {
+		if name, ok := strings.CutSuffix(e.Name(), asideSuffix); ok && e.IsDir() {
+			back, err := recoverDir(filepath.Join(root, name))
+			if err != nil {
+				return fmt.Errorf("recover: %w", err)
+			}
+			if back {
+				log("checkpoint restored after an interrupted write", "dir", filepath.Join(root, name))
+			}
+		}
+	}
+	latest := ""
+	if b, err := os.ReadFile(filepath.Join(root, latestFile)); err == nil {
+		latest = strings.TrimSpace(string(b))
+	}
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), tmpSuffix)
+		stray := strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".tmp-") // writeFileAtomic
+		if !ok && !stray {
+			continue
+		}
+		p := filepath.Join(root, e.Name())
+		if ok && e.IsDir() && name == latest && !fileExists(filepath.Join(root, name)) && complete(p) {
+			if err := os.Rename(p, filepath.Join(root, name)); err != nil {
+				return fmt.Errorf("recover: %w", err)
+			}
+			log("checkpoint completed after an interrupted write", "dir", filepath.Join(root, name))
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+	}
+	return nil
+}
+
+// complete reports whether a checkpoint folder was written to its end: its
+// manifest verifies, or (older checkpoints, without one) it has the
+// state.json written last.
+func complete(dir string) bool {
+	ok, err := verifyManifest(dir)
+	if ok {
+		return err == nil
+	}
+	return fileExists(filepath.Join(dir, "state.json"))
 }
 
 // checkpointName orders checkpoints: warm-up ones before GRPO ones.
@@ -115,6 +248,29 @@ func (t *Trainer) checkpointName() string {
 		return fmt.Sprintf("1-grpo-%06d", t.state.GRPOStep)
 	}
 	return fmt.Sprintf("2-done-%06d", t.state.GRPOStep)
+}
+
+// commit makes the step just completed part of the run's state: the data
+// sampler's cursors as they stand after the step's draws. Until then a
+// checkpoint records the cursors of the last completed step, so a run
+// stopped inside a step redraws that step's batch when resumed.
+func (t *Trainer) commit() {
+	t.state.Cursors = maps.Clone(t.draw.cursors)
+	t.unsaved = true
+}
+
+// saveStop writes the checkpoint of a stopped run: the state as of the last
+// completed step (the weights and optimizer are untouched by an unfinished
+// step; see grpoStep). When the newest checkpoint already holds that state,
+// nothing is written, so a complete checkpoint is never replaced.
+func (t *Trainer) saveStop() error {
+	t.draw.cursors = maps.Clone(t.state.Cursors) // drop the unfinished step's draws
+	if !t.unsaved {
+		dir, _ := LatestCheckpoint(t.cfg.RunDir)
+		t.log.Info("stopped; the last completed step is in the latest checkpoint", "dir", dir)
+		return nil
+	}
+	return t.checkpoint()
 }
 
 // checkpoint writes the run state atomically and keeps the last k.
@@ -186,15 +342,24 @@ func (t *Trainer) checkpoint() error {
 	if err := os.WriteFile(filepath.Join(tmp, "state.json"), st, 0o644); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	os.RemoveAll(final)
-	if err := os.Rename(tmp, final); err != nil {
+	if err := WriteManifest(tmp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
+	// The complete folder replaces one of the same name only once it is
+	// in place (see swapDir); latest moves after that.
+	err = t.swapDir(tmp, final, func() error {
+		return writeFileAtomic(filepath.Join(root, latestFile), []byte(name+"\n"))
+	})
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	t.unsaved = false
 	t.log.Info("checkpoint", "dir", final)
-	return t.prune(root)
+	if err := t.prune(root); err != nil {
+		return err
+	}
+	t.at("checkpoint", t.state.GRPOStep)
+	return nil
 }
 
 // prune keeps the newest checkpoint.keep checkpoints.
@@ -207,14 +372,18 @@ func (t *Trainer) prune(root string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	latest, err := LatestCheckpoint(t.cfg.RunDir)
+	if err != nil {
+		return err
+	}
 	var names []string
 	for _, e := range ents {
-		if e.IsDir() && !strings.HasSuffix(e.Name(), ".tmp") {
+		if e.IsDir() && checkpointNameOK(e.Name()) && e.Name() != filepath.Base(latest) {
 			names = append(names, e.Name())
 		}
 	}
 	sort.Strings(names)
-	for len(names) > keep {
+	for len(names) > keep-1 {
 		if err := os.RemoveAll(filepath.Join(root, names[0])); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
@@ -223,35 +392,101 @@ func (t *Trainer) prune(root string) error {
 	return nil
 }
 
-// LatestCheckpoint returns the newest complete checkpoint of a run.
+// checkpointNameOK reports whether name can be a checkpoint folder's name:
+// one plain path element, not a folder of an unfinished write.
+func checkpointNameOK(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) &&
+		!strings.HasPrefix(name, ".") && !strings.HasSuffix(name, tmpSuffix) && !strings.HasSuffix(name, asideSuffix)
+}
+
+// LatestCheckpoint returns the newest complete checkpoint of a run: the
+// folder RUN_DIR/checkpoints/latest names, which must be a checkpoint folder
+// directly inside RUN_DIR/checkpoints.
 func LatestCheckpoint(runDir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(runDir, ckptDir, latestFile))
+	lp := filepath.Join(runDir, ckptDir, latestFile)
+	b, err := os.ReadFile(lp)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("resume: %s has no checkpoint (no %s)", runDir, filepath.Join(ckptDir, latestFile))
 	}
 	if err != nil {
 		return "", fmt.Errorf("resume: %w", err)
 	}
-	return filepath.Join(runDir, ckptDir, strings.TrimSpace(string(b))), nil
+	name := strings.TrimSpace(string(b))
+	if !checkpointNameOK(name) {
+		return "", fmt.Errorf("resume: %s names %q, which is not a checkpoint folder inside %s", lp, name, filepath.Join(runDir, ckptDir))
+	}
+	dir := filepath.Join(runDir, ckptDir, name)
+	st, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("resume: %s names %q, but %s does not exist", lp, name, dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resume: %w", err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("resume: %s names %q, but %s is not a folder (a link or a file)", lp, name, dir)
+	}
+	return dir, nil
 }
 
-// restore loads the newest checkpoint and returns its global step.
-func (t *Trainer) restore() (int, error) {
-	dir, err := LatestCheckpoint(t.cfg.RunDir)
-	if err != nil {
-		return 0, err
+// ReadCheckpointState checks the newest checkpoint of a run before it is
+// resumed, and returns its folder and state: checkpoints/latest names a
+// checkpoint folder inside the run directory, every file matches its
+// manifest.json, every weight is finite, and state.json agrees with cfg
+// (see State.validate). Errors name the file and the field.
+func ReadCheckpointState(cfg *configs.Config) (dir string, st State, hasManifest bool, err error) {
+	if dir, err = LatestCheckpoint(cfg.RunDir); err != nil {
+		return "", st, false, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err != nil {
-		return 0, fmt.Errorf("resume: %w", err)
+	if hasManifest, err = VerifyCheckpoint(dir); err != nil {
+		return "", st, false, fmt.Errorf("resume: %w", err)
 	}
-	var st State
+	sp := filepath.Join(dir, "state.json")
+	b, err := os.ReadFile(sp)
+	if err != nil {
+		return "", st, false, fmt.Errorf("resume: %w", err)
+	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		return 0, fmt.Errorf("resume: %s: %w", filepath.Join(dir, "state.json"), err)
+		return "", st, false, fmt.Errorf("resume: %s: %w", sp, err)
 	}
 	if st.Cursors == nil {
 		st.Cursors = map[string]int{}
 	}
+	if err := st.validate(cfg); err != nil {
+		return "", st, false, fmt.Errorf("resume: %s: %w", sp, err)
+	}
+	return dir, st, hasManifest, nil
+}
+
+// checkResume reads and checks the checkpoint to resume (before the data
+// and the model are prepared, so a bad one fails at once).
+func (t *Trainer) checkResume() error {
+	dir, st, hasManifest, err := ReadCheckpointState(t.cfg)
+	if err != nil {
+		return err
+	}
+	if !hasManifest {
+		t.log.Warn("checkpoint without "+ManifestFile+" (an older trainer's): its files cannot be checked for damage", "dir", dir)
+	}
+	t.resume = &resumePoint{dir: dir, state: st}
+	return nil
+}
+
+// resumePoint is the checked checkpoint a run resumes from.
+type resumePoint struct {
+	dir   string
+	state State
+}
+
+// restore loads the checkpoint checkResume checked and returns its global
+// step.
+func (t *Trainer) restore() (int, error) {
+	if t.resume == nil {
+		if err := t.checkResume(); err != nil {
+			return 0, err
+		}
+	}
+	dir, st := t.resume.dir, t.resume.state
 	weights := t.policy.Store
 	if bp := filepath.Join(dir, baseFile); t.policy.Config.LoRA != nil && fileExists(bp) {
 		// Adapters only: the base loaded from the config must be the one
@@ -282,8 +517,9 @@ func (t *Trainer) restore() (int, error) {
 		t.ref = ref
 	}
 	t.state = st
-	t.draw.cursors = st.Cursors
+	t.draw.cursors = maps.Clone(st.Cursors)
 	t.draw.perms = map[string][]int{}
+	t.unsaved = false
 	if err := t.newOptimizer(); err != nil {
 		return 0, err
 	}
@@ -292,6 +528,60 @@ func (t *Trainer) restore() (int, error) {
 	}
 	t.log.Info("resumed", "checkpoint", dir, "phase", st.Phase, "sft_step", st.SFTStep, "grpo_step", st.GRPOStep)
 	return t.globalStep(), nil
+}
+
+// validate checks a checkpoint's state against the run's config: a known
+// phase, step counts in range, a reward per GRPO step, and data cursors that
+// are non-negative, name data sources and count no more draws than the
+// recorded steps make. Errors name the field.
+func (st *State) validate(cfg *configs.Config) error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("field %q: %s", field, fmt.Sprintf(format, args...))
+	}
+	switch st.Phase {
+	case "sft", "grpo", "done":
+	default:
+		return bad("phase", "%q is not a phase (want sft, grpo or done)", st.Phase)
+	}
+	if st.SFTStep < 0 {
+		return bad("sft_step", "%d is negative", st.SFTStep)
+	}
+	if st.GRPOStep < 0 {
+		return bad("grpo_step", "%d is negative", st.GRPOStep)
+	}
+	if st.Phase == "sft" {
+		if st.SFTStep > cfg.SFT.Steps {
+			return bad("sft_step", "%d is beyond the config's sft.steps %d", st.SFTStep, cfg.SFT.Steps)
+		}
+		if st.GRPOStep != 0 {
+			return bad("grpo_step", "%d GRPO steps in the warm-up phase", st.GRPOStep)
+		}
+	}
+	if st.GRPOStep > cfg.GRPO.Steps {
+		return bad("grpo_step", "%d is beyond the config's grpo.steps %d", st.GRPOStep, cfg.GRPO.Steps)
+	}
+	if len(st.Rewards) != st.GRPOStep {
+		return bad("rewards", "%d values for %d GRPO steps", len(st.Rewards), st.GRPOStep)
+	}
+	if len(st.ZeroVar) != st.GRPOStep {
+		return bad("zero_var", "%d values for %d GRPO steps", len(st.ZeroVar), st.GRPOStep)
+	}
+	draws := st.SFTStep*cfg.SFT.BatchSize + st.GRPOStep*cfg.GRPO.BatchPrompts
+	sum := 0
+	for _, k := range slices.Sorted(maps.Keys(st.Cursors)) {
+		c := st.Cursors[k]
+		if _, err := tasks.ParseDataSource(k); err != nil {
+			return bad("cursors", "%q: %v", k, err)
+		}
+		if c < 0 {
+			return bad("cursors", "%s: %d is negative", k, c)
+		}
+		sum += c
+		if sum < 0 || sum > draws {
+			return bad("cursors", "%s: %d, with the others more samples than the %d that %d warm-up steps of sft.batch_size %d and %d GRPO steps of grpo.batch_prompts %d draw", k, c, draws, st.SFTStep, cfg.SFT.BatchSize, st.GRPOStep, cfg.GRPO.BatchPrompts)
+		}
+	}
+	return nil
 }
 
 // loadReference reads a checkpoint's reference.safetensors: the whole

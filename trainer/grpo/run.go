@@ -1,11 +1,13 @@
 package grpo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -87,13 +89,36 @@ func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options
 	return base, per
 }
 
-func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer, error) {
+func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Trainer, err error) {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	t := &Trainer{cfg: cfg, opt: opt, log: opt.Log, cache: map[string]rollout.Prompt{}}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	if opt.Resume {
+		if st, err := os.Stat(cfg.RunDir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("resume: run directory %s: %w", cfg.RunDir, cmp.Or(err, errors.New("not a folder")))
+		}
+	}
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	// One process per run directory; then tidy what a killed one left, and
+	// check the checkpoint to resume before any long work.
+	if t.lock, err = LockDir(cfg.RunDir); err != nil {
+		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	if err := recoverCheckpoints(cfg.RunDir, t.log.Warn); err != nil {
+		return nil, err
+	}
+	if opt.Resume {
+		if err := t.checkResume(); err != nil {
+			return nil, err
+		}
 	}
 	mc, store, err := t.loadModel()
 	if err != nil {
@@ -135,29 +160,26 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (*Trainer
 	loss.Recompute = cfg.Model.Recompute
 	base, per := PolicySessions(cfg.Device)
 	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per}); err != nil {
-		t.Close()
 		return nil, err
 	}
 	t.engine = rollout.NewEngine(t.policy, mc, t.tok, t.pad)
-	t.state = State{Phase: "sft", Cursors: t.draw.cursors}
+	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
+	t.unsaved = true
 
 	keep := -1
 	if opt.Resume {
 		step, err := t.restore()
 		if err != nil {
-			t.Close()
 			return nil, err
 		}
 		keep = step
 	}
 	if t.optim == nil {
 		if err := t.newOptimizer(); err != nil {
-			t.Close()
 			return nil, err
 		}
 	}
 	if t.met, err = metrics.OpenWriter(filepath.Join(cfg.RunDir, "metrics.jsonl"), keep); err != nil {
-		t.Close()
 		return nil, err
 	}
 	return t, nil
@@ -392,7 +414,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	res := &Result{RunDir: cfg.RunDir}
 	stopped := func(err error) (*Result, error) {
 		if ctx.Err() != nil || errors.Is(err, ErrStopped) {
-			if cerr := t.checkpoint(); cerr != nil {
+			if cerr := t.saveStop(); cerr != nil {
 				return nil, errors.Join(err, cerr)
 			}
 			if ctx.Err() != nil {
@@ -416,6 +438,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 				return stopped(err)
 			}
 			t.state.SFTStep++
+			t.commit()
 			if err := t.record("sft", vals); err != nil {
 				return nil, err
 			}
@@ -439,8 +462,13 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		if err := t.newOptimizer(); err != nil {
 			return nil, err
 		}
-		if err := t.checkpoint(); err != nil {
-			return nil, err
+		t.unsaved = true
+		// With an evaluation before GRPO, the checkpoint follows it (one
+		// write of the GRPO phase's first checkpoint, not two).
+		if !cfg.Eval.Before {
+			if err := t.checkpoint(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.GRPO.KLCoef > 0 && t.ref == nil {
@@ -457,6 +485,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 			return stopped(err)
 		}
 		t.state.Before = rep
+		t.unsaved = true
 		if err := t.checkpoint(); err != nil {
 			return nil, err
 		}
@@ -482,6 +511,7 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		done++
 		t.state.Rewards = append(t.state.Rewards, vals["reward/mean"])
 		t.state.ZeroVar = append(t.state.ZeroVar, vals["zero_var_frac"])
+		t.commit()
 		if err := t.record("grpo", vals); err != nil {
 			return nil, err
 		}
@@ -513,10 +543,11 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 		res.After = after
 	}
 	t.state.Phase = "done"
+	t.unsaved = true
 	if err := t.checkpoint(); err != nil {
 		return nil, err
 	}
-	if err := t.writeModel(filepath.Join(cfg.RunDir, "final")); err != nil {
+	if err := t.writeFinal(filepath.Join(cfg.RunDir, "final")); err != nil {
 		return nil, err
 	}
 	res.Steps = t.state.GRPOStep
@@ -561,6 +592,7 @@ func quarterMeans(xs []float64) (first, last float64) {
 
 // evaluate runs greedy decoding over the held-out VIUBench and scores it.
 func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchReport, error) {
+	t.at("eval", t.state.GRPOStep)
 	var acc reward.VIUBenchAccumulator
 	bar := metrics.NewBar(t.progress(), "eval "+name, len(t.data.Bench))
 	prompt := func(s *tasks.Sample) (rollout.Prompt, error) { return t.prompt(s, t.data.BenchDir) }
@@ -584,6 +616,22 @@ func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchRe
 func (t *Trainer) saveProcessor(dir string) error {
 	s := t.cfg.Data.Sampling
 	return model.SaveProcessor(dir, t.policy.Config, s.MinPixels, s.MaxPixels)
+}
+
+// writeFinal writes the policy's model folder (writeModel) with its
+// manifest, replacing the folder of that name atomically.
+func (t *Trainer) writeFinal(dir string) error {
+	tmp := dir + tmpSuffix
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := t.writeModel(tmp); err != nil {
+		return err
+	}
+	if err := WriteManifest(tmp); err != nil {
+		return err
+	}
+	return t.swapDir(tmp, dir, nil)
 }
 
 // writeModel writes the policy as a Hugging Face style folder

@@ -24,6 +24,7 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 	if err != nil {
 		return nil, err
 	}
+	t.at("grpo/rollout", step)
 
 	// 2. G rollouts per prompt: one prefill per prompt, the KV shared
 	// (rollout.chunk_prompts prompts at a time).
@@ -112,6 +113,10 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 	// 6. Policy update: ppo_epochs x mini_batches optimizer steps; the
 	// micro-batch losses of a mini-batch are averaged (verl's gradient
 	// accumulation: each micro-batch's loss x 1/#micro-batches).
+	// Once the first optimizer step has changed the weights the update
+	// runs to its end even when ctx is cancelled: a stopped run then
+	// checkpoints this completed step, never half an update.
+	uctx := ctx
 	var sums struct{ loss, pg, kl, ent, clip, akl, norm, lr, n, skipped float64 }
 	for epoch := 0; epoch < max(1, g.PPOEpochs); epoch++ {
 		for _, mini := range splitMini(mbs, max(1, g.MiniBatches)) {
@@ -131,7 +136,7 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 						copy(in.RefLogProb[j*sb.R:], ref[i])
 					}
 				}
-				res, err := t.policy.TrainStep(ctx, model.GraphGRPO, sb, mb.vision, in)
+				res, err := t.policy.TrainStep(uctx, model.GraphGRPO, sb, mb.vision, in)
 				if err != nil {
 					return nil, err
 				}
@@ -156,6 +161,10 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, e
 				continue
 			}
 			st, err := t.optim.Step(grads)
+			uctx = context.WithoutCancel(ctx)
+			if sums.n == 1 {
+				t.at("grpo/update", step)
+			}
 			if errors.Is(err, optim.ErrNonFinite) {
 				sums.skipped++
 				t.log.Warn("grpo update skipped: non-finite gradients", "step", step, "reason", err.Error())

@@ -53,6 +53,22 @@ type Options struct {
 	StopAfter int
 
 	gradHook func(step int, grads map[string][]float32) // tests: corrupt gradients
+	// hook (tests) is called at named points of the run: "sft" (a warm-up
+	// step's batch drawn), "grpo/rollout" (a GRPO step's prompts drawn,
+	// before the rollouts), "grpo/update" (after the first optimizer step of
+	// a GRPO step), "eval" (an evaluation starts), "swap" (a checkpoint or
+	// final/ write between moving the old folder aside and renaming the new
+	// one in) and "checkpoint" (a checkpoint was written). step is the index
+	// of the step being run, or for eval, swap and checkpoint the number of
+	// completed GRPO steps.
+	hook func(point string, step int)
+}
+
+// at calls the test hook, if any.
+func (t *Trainer) at(point string, step int) {
+	if t.opt.hook != nil {
+		t.opt.hook(point, step)
+	}
 }
 
 // ErrStopped reports a run stopped before its end (signal or StopAfter),
@@ -123,6 +139,13 @@ type Trainer struct {
 	// baseSum is the checksum of the frozen LoRA base (computed once; the
 	// base never changes), recorded in checkpoints.
 	baseSum string
+	// lock is held on the run directory while the trainer lives.
+	lock *DirLock
+	// resume is the checkpoint a resumed run starts from.
+	resume *resumePoint
+	// unsaved reports committed state (a completed step, a phase change,
+	// the first evaluation) that no checkpoint holds yet.
+	unsaved bool
 }
 
 // State is the part of a run that a checkpoint restores besides the
@@ -160,6 +183,7 @@ func (t *Trainer) Close() error {
 	if t.rt != nil {
 		errs = append(errs, t.rt.Close())
 	}
+	errs = append(errs, t.lock.Close())
 	return errors.Join(errs...)
 }
 
@@ -279,6 +303,7 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, error) {
 	c := t.cfg.SFT
 	ss := t.draw.draw("sft", step, c.BatchSize)
+	t.at("sft", step)
 	ps, err := t.prompts(ss, t.data.TrainDir)
 	if err != nil {
 		return nil, err
