@@ -138,6 +138,9 @@ func printSummary(cmd *cobra.Command, out string, sum *dataset.Summary) {
 	w := cmd.ErrOrStderr()
 	fmt.Fprintf(w, "%s: %d planned, %d made, %d resumed, %d failed, %d lost to %d skipped input(s) of %d\n",
 		out, sum.Planned, sum.Generated, sum.Reused, sum.Failed, sum.Lost, len(sum.Skipped), sum.Inputs)
+	if sum.Repaired > 0 {
+		fmt.Fprintf(w, "  %d sample(s) had damaged or missing files and were made again\n", sum.Repaired)
+	}
 	for _, s := range sum.Skipped {
 		fmt.Fprintf(w, "  skipped %s: %s\n", s.Video, s.Reason)
 	}
@@ -175,36 +178,47 @@ settings.`,
 }
 
 func newGenVerifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var ro dataset.ReadOptions
+	cmd := &cobra.Command{
 		Use:   "verify DIR",
-		Short: "Check every sample of a dataset directory against its manifest checksums",
-		Args:  cobra.ExactArgs(1),
+		Short: "Check every data file and sample of a dataset directory against its manifest checksums",
+		Long: `verify recomputes the sha256 of the data files and of every sample (its row
+and frame files) and compares them with manifest.json. A damaged sample is
+traced to the file that changed, and every damaged file is named. Running
+the same 'trainer gen' command again makes the samples that use a damaged
+frame again, which repairs it. Frame paths must lie inside DIR unless
+--allow-outside is given.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := dataset.Verify(args[0]); err != nil {
-				return err
+			if err := dataset.Verify(args[0], ro); err != nil {
+				return fmt.Errorf("gen verify: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&ro.AllowOutside, "allow-outside", false, "accept frame paths outside the dataset directory")
+	return cmd
 }
 
 func newGenExportVerlCmd() *cobra.Command {
 	var out string
+	var ro dataset.ReadOptions
 	cmd := &cobra.Command{
 		Use:   "export-verl DIR --out FILE",
 		Short: "Write a dataset directory as a verl Parquet file with absolute frame paths",
 		Long: `export-verl writes the samples of a dataset directory (made by 'trainer gen' or
 'trainer viubench build') as a Parquet file in the verl RLHF layout with
 absolute frame paths, for the reference Python trainer. The data.parquet in
-the directory itself keeps paths relative to the directory, so it can move.`,
+the directory itself keeps paths relative to the directory, so it can move.
+A frame path outside the directory is an error unless --allow-outside.`,
 		Example: `  trainer gen export-verl data/train --out /shared/videossr_train.parquet`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("gen export-verl: --out is required")
 			}
-			n, err := dataset.ExportVerl(args[0], out)
+			n, err := dataset.ExportVerl(args[0], out, ro)
 			if err != nil {
 				return fmt.Errorf("gen export-verl: %w", err)
 			}
@@ -213,5 +227,6 @@ the directory itself keeps paths relative to the directory, so it can move.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "Parquet file to write")
+	cmd.Flags().BoolVar(&ro.AllowOutside, "allow-outside", false, "accept frame paths outside the dataset directory")
 	return cmd
 }

@@ -187,7 +187,7 @@ func TestGenCmdShardsMergeToUnsharded(t *testing.T) {
 			t.Errorf("%s of the merged shards differs from the unsharded run", name)
 		}
 	}
-	if err := dataset.Verify(merged); err != nil {
+	if err := dataset.Verify(merged, dataset.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pq := filepath.Join(tmp, "verl.parquet")

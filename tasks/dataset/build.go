@@ -56,9 +56,11 @@ type Options struct {
 // Summary reports what a build did.
 type Summary struct {
 	// Planned samples; Generated now; Reused from an earlier, interrupted
-	// run; Failed ones (their video loaded but generation failed);
-	// Lost ones (their video was skipped).
-	Planned, Generated, Reused, Failed, Lost int
+	// run; Repaired: committed by an earlier run but with a damaged or
+	// missing frame file or record, so made again (and counted in
+	// Generated when that succeeds); Failed ones (their video loaded but
+	// generation failed); Lost ones (their video was skipped).
+	Planned, Generated, Reused, Repaired, Failed, Lost int
 	// Inputs is the number of inputs of this shard; Skipped those that
 	// gave nothing, with reasons.
 	Inputs  int
@@ -135,7 +137,7 @@ func runSettings(p *Plan) ([]byte, error) {
 // resuming with other settings would mix incompatible samples.
 func checkRun(out string, settings []byte) error {
 	p := filepath.Join(out, RunName)
-	old, err := os.ReadFile(p)
+	old, err := ReadRegular(p, maxMetaBytes)
 	if err == nil {
 		if !bytes.Equal(old, settings) {
 			return fmt.Errorf("output directory %s was made with other settings (see %s); use a new --out", out, p)
@@ -153,8 +155,20 @@ func checkRun(out string, settings []byte) error {
 // build (ctx cancelled) keeps every finished sample; running it again
 // makes only the missing ones and gives the same bytes. Inputs that cannot
 // be sampled are skipped with a reason; if none can be used Build returns
-// ErrAllInputsFailed (after writing what it has).
+// ErrAllInputsFailed (after writing what it has). Build holds the lock of
+// opts.Out (LockDir) while it works: a second build into the same
+// directory is refused with an error naming the first one's pid.
 func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
+	lock, err := LockDir(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	return build(ctx, plan, opts)
+}
+
+// build is Build with the lock of opts.Out already held.
+func build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	formats := opts.Formats
 	if formats == nil {
 		formats = []string{"jsonl", "parquet"}
@@ -187,15 +201,28 @@ func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	if err := checkRun(opts.Out, settings); err != nil {
 		return nil, err
 	}
+	if err := writeShardInfo(opts.Out, newShardInfo(plan.Shard, plan.Inputs)); err != nil {
+		return nil, err
+	}
 
 	sum := &Summary{Planned: len(plan.Jobs), Skipped: slices.Clone(opts.PreSkipped)}
 	inShard := map[int]bool{}
 	var pending []Job
+	known := map[string]bool{}
 	for _, j := range plan.Jobs {
 		inShard[j.Input] = true
-		if _, err := os.Stat(recordPath(opts.Out, j.ID)); err == nil {
+		if err := ctx.Err(); err != nil {
+			return sum, fmt.Errorf("build interrupted: %w", err)
+		}
+		if reusable(opts.Out, j.ID, known, logf) {
 			sum.Reused++
 			continue
+		}
+		if _, err := os.Stat(recordPath(opts.Out, j.ID)); err == nil {
+			if err := os.Remove(recordPath(opts.Out, j.ID)); err != nil {
+				return sum, fmt.Errorf("repair sample %s: %w", j.ID, err)
+			}
+			sum.Repaired++
 		}
 		pending = append(pending, j)
 	}
@@ -299,6 +326,37 @@ feed:
 	return sum, nil
 }
 
+// reusable reports whether the committed record of sample id under out can
+// be reused: it reads, and every frame file it names still holds the
+// recorded bytes. Damaged or missing frame files are removed (a shared
+// source frame folder missing a file is written again whole by the next
+// sample of its video) and logged; the caller then makes the sample again.
+func reusable(out, id string, known map[string]bool, logf func(string, ...any)) bool {
+	rec, err := readRecord(recordPath(out, id))
+	if errors.Is(err, errNoRecord) {
+		return false
+	}
+	if err != nil {
+		logf("repair sample %s: %v; making it again", id, err)
+		return false
+	}
+	ok, bad := intact(out, rec, known)
+	if ok {
+		return true
+	}
+	for _, p := range bad {
+		if rel := filepath.FromSlash(p); filepath.IsLocal(rel) {
+			os.Remove(filepath.Join(out, rel))
+		}
+	}
+	if len(bad) == 0 {
+		logf("repair sample %s: its record is damaged; making it again", id)
+	} else {
+		logf("repair sample %s: frame file(s) %s damaged or missing; making it again", id, strings.Join(bad, ", "))
+	}
+	return false
+}
+
 // errInput marks errors of loading the input video (the input is skipped).
 var errInput = errors.New("input")
 
@@ -335,7 +393,7 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 	if e.srcErr != nil {
 		return e.srcErr
 	}
-	frames, blobs, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality, e.src)
+	frames, blobs, sums, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality, e.src)
 	if err != nil {
 		return err
 	}
@@ -350,7 +408,7 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 	if err != nil {
 		return err
 	}
-	return writeRecord(out, j.ID, record{sum: SampleChecksum(row, blobs), row: row})
+	return writeRecord(out, j.ID, record{sum: SampleChecksum(row, blobs), row: row, files: sums})
 }
 
 // fitFrames resizes donor frames to w x h (shared when already that size).

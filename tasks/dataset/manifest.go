@@ -61,7 +61,7 @@ type Manifest struct {
 
 // ReadManifest loads dir/manifest.json.
 func ReadManifest(dir string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	data, err := ReadRegular(filepath.Join(dir, ManifestName), maxMetaBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
@@ -201,56 +201,11 @@ func listRecords(out string) ([]string, error) {
 	return ids, nil
 }
 
-// Verify recomputes every sample checksum of a finished dataset directory
-// from its JSONL rows and frame files and compares them with the manifest.
-func Verify(dir string) error {
-	m, err := ReadManifest(dir)
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(filepath.Join(dir, JSONLName))
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	defer f.Close()
-	want := make(map[string]string, len(m.Samples))
-	for _, e := range m.Samples {
-		want[e.ID] = e.SHA256
-	}
-	seen := 0
-	err = ScanJSONL(f, func(raw []byte, s *tasks.Sample) error {
-		var frames [][]byte
-		for _, p := range s.Frames.All() {
-			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-			if err != nil {
-				return fmt.Errorf("verify sample %s: %w", s.ID, err)
-			}
-			frames = append(frames, b)
-		}
-		w, ok := want[s.ID]
-		if !ok {
-			return fmt.Errorf("verify: sample %s is not in the manifest", s.ID)
-		}
-		if got := SampleChecksum(raw, frames); got != w {
-			return fmt.Errorf("verify: sample %s checksum %s, manifest says %s", s.ID, got, w)
-		}
-		seen++
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if seen != len(m.Samples) {
-		return fmt.Errorf("verify: %s has %d rows, manifest lists %d samples", JSONLName, seen, len(m.Samples))
-	}
-	return nil
-}
-
 func sha256Hex(b []byte) string { return SampleChecksum(b, nil) }
 
 // copyFile copies src to dst (used when a hard link is not possible).
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := OpenRegular(src, 0)
 	if err != nil {
 		return err
 	}
