@@ -6,9 +6,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/video"
 )
 
 type genFlags struct {
@@ -25,6 +27,7 @@ type genFlags struct {
 	minPixels int
 	synthetic int
 	quiet     bool
+	load      dataset.LoadOptions
 }
 
 func newGenCmd() *cobra.Command {
@@ -43,8 +46,13 @@ bytes. An interrupted run keeps every finished sample; running the same
 command again makes only the missing ones. With --shard i/n each machine
 makes a disjoint part (split by a hash of the video names); join the parts
 with 'trainer gen merge'. Unusable inputs (missing, empty, truncated, not a
-video, too short) are skipped with a reason; the run fails only if every
-input is unusable.`,
+video, too short, not a regular file, over --max-video-bytes) are skipped
+with a reason; the run fails only if every input is unusable. A video whose
+decoder reports errors while its frames are decoded (damaged data) is
+skipped and listed as damaged, unless --keep-damaged. Running the same
+command again also repairs frame files damaged since (see 'gen verify').
+One process at a time works on an --out directory: a second one is refused
+with the first one's pid.`,
 		Example: `  trainer gen --videos third_party/videos --out data/train
   trainer gen --synthetic 8 --out /tmp/synth --tasks jigsaw --per-video 4
   trainer gen --videos /data/k400 --out part0 --shard 0/2 && trainer gen merge --out all part0 part1`,
@@ -67,6 +75,7 @@ input is unusable.`,
 	fl.IntVar(&f.minPixels, "min-pixels", tasks.DefaultSamplingConfig().MinPixels, "smallest frame size in pixels (overrides sampling.min_pixels of --config)")
 	fl.IntVar(&f.synthetic, "synthetic", 0, "first make N synthetic videos under OUT/synthetic and use them as inputs (works with no downloaded data)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	addLoadFlags(fl, &f.load)
 	cmd.AddCommand(newGenMergeCmd(), newGenVerifyCmd(), newGenExportVerlCmd())
 	return cmd
 }
@@ -111,7 +120,7 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 	o := buildOptions(cmd, f.out, f.workers, f.formats, f.quiet)
 	sum, err := dataset.GenerateDir(ctx, dataset.GenRequest{
 		Videos: videos, Synthetic: f.synthetic, Out: f.out, Tasks: ts, Config: cfg,
-		PerVideo: f.perVideo, Seed: f.seed, Shard: shard,
+		PerVideo: f.perVideo, Seed: f.seed, Shard: shard, Load: f.load,
 		Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
 	})
 	printSummary(cmd, f.out, sum)
@@ -119,6 +128,12 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 		return fmt.Errorf("gen: %w", err)
 	}
 	return nil
+}
+
+// addLoadFlags adds the flags of dataset.LoadOptions.
+func addLoadFlags(fl *pflag.FlagSet, o *dataset.LoadOptions) {
+	fl.BoolVar(&o.KeepDamaged, "keep-damaged", false, "use videos whose decoder reports errors (listed as damaged in the summary and manifest) instead of skipping them")
+	fl.Int64Var(&o.MaxVideoBytes, "max-video-bytes", video.DefaultMaxFileBytes, "skip video files larger than this many bytes (negative: no cap)")
 }
 
 // buildOptions wires the progress bar and skip lines to stderr.
@@ -143,6 +158,13 @@ func printSummary(cmd *cobra.Command, out string, sum *dataset.Summary) {
 	}
 	for _, s := range sum.Skipped {
 		fmt.Fprintf(w, "  skipped %s: %s\n", s.Video, s.Reason)
+	}
+	if n := len(sum.Damaged); n > 0 {
+		fmt.Fprintf(w, "  %d damaged video(s) (decoder errors; listed in manifest.json):", n)
+		for _, d := range sum.Damaged {
+			fmt.Fprintf(w, " %s", d.Video)
+		}
+		fmt.Fprintln(w)
 	}
 	if m := sum.Manifest; m != nil {
 		fmt.Fprintf(w, "  %d samples from %d videos; per task %v; per subtype %v\n", m.Total, m.Videos, m.Counts, m.Subtypes)

@@ -38,6 +38,9 @@ type GenRequest struct {
 	Seed uint64
 	// Shard selects part of the inputs (zero value: all).
 	Shard Shard
+	// Load sets the video size cap and whether damaged videos are kept;
+	// used when Loader is nil.
+	Load LoadOptions
 	// Workers, Formats, Progress, Log and Loader are passed to Build.
 	Workers  int
 	Formats  []string
@@ -113,8 +116,12 @@ func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
+	loader := req.Loader
+	if loader == nil {
+		loader = VideoLoaderWith(req.Load)
+	}
 	return build(ctx, plan, Options{
-		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: req.Loader,
+		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: loader,
 		Progress: req.Progress, Log: req.Log,
 	})
 }
@@ -134,6 +141,9 @@ type ViubenchRequest struct {
 	Seed uint64
 	// MaxPixels bounds the frame size (0: 512x512).
 	MaxPixels int
+	// Load sets the video size cap and whether damaged videos are kept;
+	// used when Loader is nil.
+	Load LoadOptions
 	// Workers, Formats, Progress, Log and Loader are passed to Build.
 	Workers  int
 	Formats  []string
@@ -170,7 +180,7 @@ func ViubenchSpecsFor(names []string) ([]tasks.TaskSpec, error) {
 // (missing, empty, truncated, not a video, too short) are skipped before
 // the questions are spread over the videos, and each subtype gets exactly
 // PerSubtype questions. This decodes each video twice; VIUBench is built
-// once.
+// once. It holds the lock of req.Out (LockDir) while it works.
 func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *Summary, error) {
 	if req.Out == "" {
 		return nil, nil, errors.New("viubench: no output directory")
@@ -179,6 +189,11 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	if err != nil {
 		return nil, nil, fmt.Errorf("viubench: %w", err)
 	}
+	lock, err := LockDir(req.Out)
+	if err != nil {
+		return nil, nil, fmt.Errorf("viubench: %w", err)
+	}
+	defer lock.Unlock()
 	per := req.PerSubtype
 	if per == 0 {
 		per = 300
@@ -200,7 +215,7 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	}
 	loader := req.Loader
 	if loader == nil {
-		loader = VideoLoader()
+		loader = VideoLoaderWith(req.Load)
 	}
 	usable, skipped, err := CheckInputs(ctx, inputs, sampling, loader, req.Workers)
 	if err != nil {
@@ -225,9 +240,10 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	})
 }
 
-// buildAndRead builds a plan and reads the finished samples back.
+// buildAndRead builds a plan (the lock of opts.Out held) and reads the
+// finished samples back.
 func buildAndRead(ctx context.Context, plan *Plan, opts Options) ([]tasks.Sample, *Summary, error) {
-	sum, err := Build(ctx, plan, opts)
+	sum, err := build(ctx, plan, opts)
 	if err != nil {
 		return nil, sum, err
 	}
@@ -255,6 +271,9 @@ func CheckInputs(ctx context.Context, inputs []Input, sampling tasks.SamplingCon
 			defer wg.Done()
 			for i := range next {
 				frames, fps, err := loader.Load(ctx, inputs[i].Path, sampling)
+				if keptDamaged(frames, err) {
+					err = nil
+				}
 				if err == nil && len(frames) != sampling.Frames {
 					err = fmt.Errorf("got %d frames, want %d", len(frames), sampling.Frames)
 				}

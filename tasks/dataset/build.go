@@ -20,7 +20,9 @@ import (
 
 // Loader samples the frames of one video file; fps is the sampling rate
 // (frames / duration). Errors are reported as the reason the input was
-// skipped, so they should be one line.
+// skipped, so they should be one line. A loader may return frames together
+// with an error wrapping video.ErrDamaged: the frames are used and the
+// video is listed as damaged (see VideoLoaderWith).
 type Loader interface {
 	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*video.Frame, fps float64, err error)
 }
@@ -65,6 +67,9 @@ type Summary struct {
 	// gave nothing, with reasons.
 	Inputs  int
 	Skipped []Skip
+	// Damaged lists the inputs whose decoder reported errors, whether
+	// skipped (then in Skipped too) or kept (LoadOptions.KeepDamaged).
+	Damaged []Skip
 	// Failures lists failed samples.
 	Failures []Failure
 	// Manifest is the finished directory's manifest (nil when interrupted).
@@ -81,6 +86,7 @@ type cacheEntry struct {
 	frames []*video.Frame
 	fps    float64
 	err    error
+	warn   error // the frames are used, but the decoder reported damage
 	refs   int
 	// srcOnce writes the shared copy of the frames (src) the first time a
 	// sample of this input needs it; a donor use does not.
@@ -103,6 +109,9 @@ func (c *frameCache) get(ctx context.Context, i int) *cacheEntry {
 	c.mu.Unlock()
 	e.once.Do(func() {
 		e.frames, e.fps, e.err = c.loader.Load(ctx, c.inputs[i].Path, c.sampling)
+		if keptDamaged(e.frames, e.err) {
+			e.warn, e.err = e.err, nil
+		}
 		if e.err == nil && len(e.frames) != c.sampling.Frames {
 			e.err = fmt.Errorf("got %d frames, want %d", len(e.frames), c.sampling.Frames)
 		}
@@ -245,6 +254,7 @@ func build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	bar := newProgress(opts.Progress, len(plan.Jobs), sum.Reused)
 	var mu sync.Mutex
 	skipped := map[int]bool{}
+	damaged := map[int]bool{}
 	usedInput := map[int]bool{}
 	for _, j := range plan.Jobs {
 		if _, ok := cache.entries[j.Input]; !ok {
@@ -258,8 +268,21 @@ func build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				err := runJob(ctx, plan, cache, opts.Out, j)
+				warn, err := runJob(ctx, plan, cache, opts.Out, j)
 				mu.Lock()
+				if in := plan.Inputs[j.Input]; !damaged[j.Input] {
+					switch {
+					case warn != nil:
+						damaged[j.Input] = true
+						reason := damageReason(in, warn)
+						sum.Damaged = append(sum.Damaged, Skip{Video: in.Path, VideoID: in.ID, Reason: reason})
+						bar.log(fmt.Sprintf("damaged %s: %s (its samples are kept)", in.Path, reason), logf)
+					case errors.Is(err, video.ErrDamaged):
+						damaged[j.Input] = true
+						reason := strings.TrimPrefix(damageReason(in, err), errInput.Error()+": ")
+						sum.Damaged = append(sum.Damaged, Skip{Video: in.Path, VideoID: in.ID, Reason: strings.TrimPrefix(reason, fmt.Sprintf("video %q: ", in.Path))})
+					}
+				}
 				switch {
 				case err == nil:
 					sum.Generated++
@@ -313,13 +336,13 @@ feed:
 	for i, j := range plan.Jobs {
 		ids[i] = j.ID
 	}
-	head := Manifest{Kind: plan.Kind, Split: plan.Split, Seed: plan.Seed, Skipped: sum.Skipped, Failed: sum.Failures}
+	head := Manifest{Kind: plan.Kind, Split: plan.Split, Seed: plan.Seed, Skipped: sum.Skipped, Failed: sum.Failures, Damaged: sum.Damaged}
 	m, err := finalize(opts.Out, head, ids, formats)
 	if err != nil {
 		return sum, err
 	}
 	sum.Manifest = m
-	sum.Skipped, sum.Failures = m.Skipped, m.Failed
+	sum.Skipped, sum.Failures, sum.Damaged = m.Skipped, m.Failed, m.Damaged
 	if sum.Inputs > 0 && len(usedInput) == 0 {
 		return sum, fmt.Errorf("%w (%d inputs, see the skip reasons)", ErrAllInputsFailed, sum.Inputs)
 	}
@@ -360,15 +383,22 @@ func reusable(out, id string, known map[string]bool, logf func(string, ...any)) 
 // errInput marks errors of loading the input video (the input is skipped).
 var errInput = errors.New("input")
 
-// runJob makes and commits one sample.
-func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Job) error {
+// runJob makes and commits one sample. warn is the damage its input's
+// loader reported for frames it still gave (the sample is made).
+func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Job) (warn, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	e := cache.get(ctx, j.Input)
 	if e.err != nil {
-		return fmt.Errorf("%w: %w", errInput, e.err)
+		return nil, fmt.Errorf("%w: %w", errInput, e.err)
 	}
+	return e.warn, makeSample(ctx, plan, cache, e, out, j)
+}
+
+// makeSample generates, stores and commits the sample of job j from its
+// input's loaded frames e.
+func makeSample(ctx context.Context, plan *Plan, cache *frameCache, e *cacheEntry, out string, j Job) error {
 	in := plan.Inputs[j.Input]
 	spec := plan.Specs[j.Spec]
 	src := tasks.Source{Frames: e.frames, FPS: e.fps}

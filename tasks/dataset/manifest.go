@@ -53,6 +53,9 @@ type Manifest struct {
 	// could not be made.
 	Skipped []Skip    `json:"skipped"`
 	Failed  []Failure `json:"failed"`
+	// Damaged lists the inputs whose decoder reported errors: skipped
+	// (and in Skipped too) or kept under --keep-damaged.
+	Damaged []Skip `json:"damaged,omitempty"`
 	// Files maps each data file to its sha256.
 	Files map[string]string `json:"files"`
 	// Samples holds one checksum per sample, in file order.
@@ -136,6 +139,9 @@ func finalize(out string, head Manifest, ids []string, formats []string) (*Manif
 	m.Total = len(samples)
 	m.Counts, m.Subtypes, m.Files = map[string]int{}, map[string]int{}, map[string]string{}
 	m.Skipped, m.Failed = sortSkips(head.Skipped), sortFailures(head.Failed)
+	if len(head.Damaged) > 0 {
+		m.Damaged = sortSkips(head.Damaged)
+	}
 	m.Samples = make([]ManifestEntry, 0, len(samples))
 	videos := map[string]bool{}
 	var jsonl bytes.Buffer

@@ -146,6 +146,7 @@ func Merge(ctx context.Context, out string, shards []string, formats []string) (
 		head.Kind, head.Split, head.Seed = m.Kind, m.Split, m.Seed
 		head.Skipped = append(head.Skipped, m.Skipped...)
 		head.Failed = append(head.Failed, m.Failed...)
+		head.Damaged = append(head.Damaged, m.Damaged...)
 	}
 	if err := checkShardSet(shards, infos); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
@@ -237,4 +238,3 @@ func linkOrCopy(src, dst string) error {
 	}
 	return os.Rename(tmp, dst)
 }
-
