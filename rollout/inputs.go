@@ -90,7 +90,7 @@ func BuildPrompt(tok Tokenizer, c model.Config, msgs []tasks.Message, videos [][
 			return Prompt{}, fmt.Errorf("prompt: video %d has another frame size than video 1", i+1)
 		}
 		p.Videos = append(p.Videos, vi)
-		p.IDs = appendVideo(p.IDs, tok, c, vi.Grid, vs, vp, ve, opt.FPS)
+		p.IDs = appendVideo(p.IDs, tok, c, vi.Grid, len(frames), vs, vp, ve, opt.FPS)
 		p.IDs = append(p.IDs, tok.Encode(parts[i+1])...)
 	}
 	return p, nil
@@ -105,15 +105,15 @@ func (p Prompt) GridKey() [2]int {
 	return [2]int{p.Videos[0].Grid.GH, p.Videos[0].Grid.GW}
 }
 
-// appendVideo appends a video's vision tokens: one <|vision_start|> pads
-// <|vision_end|> run for Qwen2-VL and Qwen2.5-VL; for Qwen3-VL one run per
-// temporal slice, each after a "<t seconds>" timestamp (the mean time of the
-// slice's two frames, from the start of this video).
-func appendVideo(ids []int, tok Tokenizer, c model.Config, g model.Grid, vs, vp, ve int, fps float64) []int {
+// appendVideo appends a video of n frames with grid g: one
+// <|vision_start|> pads <|vision_end|> run for Qwen2-VL and Qwen2.5-VL; for
+// Qwen3-VL one run per temporal slice, each after a "<t seconds>"
+// timestamp (SliceTime, from the start of this video).
+func appendVideo(ids []int, tok Tokenizer, c model.Config, g model.Grid, n, vs, vp, ve int, fps float64) []int {
 	m := c.VisionConfig.SpatialMergeSize
-	run := func(ids []int, n int) []int {
+	run := func(ids []int, k int) []int {
 		ids = append(ids, vs)
-		for range n {
+		for range k {
 			ids = append(ids, vp)
 		}
 		return append(ids, ve)
@@ -126,11 +126,22 @@ func appendVideo(ids []int, tok Tokenizer, c model.Config, g model.Grid, vs, vp,
 	}
 	tp := c.VisionConfig.TemporalPatchSize
 	for t := range g.GT {
-		ts := (float64(t*tp) + float64(tp-1)/2) / fps
-		ids = append(ids, tok.Encode(fmt.Sprintf("<%.1f seconds>", ts))...)
+		ids = append(ids, tok.Encode(fmt.Sprintf("<%.1f seconds>", SliceTime(t, n, tp, fps)))...)
 		ids = run(ids, g.GH*g.GW/(m*m))
 	}
 	return ids
+}
+
+// SliceTime is the time in seconds of temporal slice t of a video of n
+// frames sampled at fps, cut into slices of tp frames, as the Qwen3-VL
+// processor computes it: frame i is at i / fps, a short last slice is
+// padded with copies of the last frame, and a slice's time is the mean of
+// its first and last frames' times. The processor prints it with one
+// decimal ("<%.1f seconds>").
+func SliceTime(t, n, tp int, fps float64) float64 {
+	first := t * tp
+	last := min(first+tp-1, n-1)
+	return (float64(first)/fps + float64(last)/fps) / 2
 }
 
 // Layout lays out the vision tokens of a batch whose videos have grids

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -29,13 +30,13 @@ func TestAppendVideoQwen3Slices(t *testing.T) {
 	g := model.Grid{GT: 3, GH: 4, GW: 4}
 	tok := charTok{}
 	// Qwen2-VL: one run of GT*GH*GW/4 pads.
-	ids := appendVideo(nil, tok, c, g, 3, 7, 4, 2)
+	ids := appendVideo(nil, tok, c, g, 6, 3, 7, 4, 2)
 	if len(ids) != 2+12 || ids[0] != 3 || ids[len(ids)-1] != 4 {
 		t.Fatalf("qwen2-vl run %v", ids)
 	}
 	// Qwen3-VL: per slice a timestamp, then a run of GH*GW/4 pads.
 	c.ModelType = model.ModelQwen3VL
-	ids = appendVideo(nil, tok, c, g, 3, 7, 4, 2)
+	ids = appendVideo(nil, tok, c, g, 6, 3, 7, 4, 2)
 	var text strings.Builder
 	runs := 0
 	for i, id := range ids {
@@ -114,5 +115,72 @@ func TestQwen3TokenizerDrivesPrompt(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Fatalf("prompt lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// processorTimes is the Qwen3-VL processor's timestamp rule written out
+// step by step over lists: pad the frame indices with the last one to a
+// multiple of tp, divide by fps, average each group's first and last.
+func processorTimes(n, tp int, fps float64) []string {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	for len(idx)%tp != 0 {
+		idx = append(idx, idx[len(idx)-1])
+	}
+	ts := make([]float64, len(idx))
+	for i, k := range idx {
+		ts[i] = float64(k) / fps
+	}
+	var out []string
+	for i := 0; i < len(ts); i += tp {
+		out = append(out, fmt.Sprintf("<%.1f seconds>", (ts[i]+ts[i+tp-1])/2))
+	}
+	return out
+}
+
+// TestQwen3TimestampsMatchProcessor: the prompt's slice timestamps equal
+// the reference processor's for every frame count (odd counts pad with the
+// last frame) and many sampling rates, including the .x5 rounding
+// boundaries.
+func TestQwen3TimestampsMatchProcessor(t *testing.T) {
+	// The cases of issue 11.
+	if got := fmt.Sprintf("%.1f", SliceTime(2, 5, 2, 2)); got != "2.0" {
+		t.Errorf("5 frames at 2 fps, last slice %s, want 2.0", got)
+	}
+	if got := fmt.Sprintf("%.1f", SliceTime(20, 42, 2, 30.0/7)); got != "9.4" {
+		t.Errorf("42 frames at 30/7 fps, slice 20: %s, want 9.4", got)
+	}
+	rates := []float64{2, 1, 0.5, 30.0 / 7, 24000.0 / 1001, 25, 48.0 / 7.3, 48.0 / 13.2, 3, 10.0 / 3, 0.7}
+	for _, tp := range []int{1, 2, 3} {
+		for n := 1; n <= 97; n++ {
+			for _, fps := range rates {
+				want := processorTimes(n, tp, fps)
+				gt := (n + tp - 1) / tp
+				if len(want) != gt {
+					t.Fatalf("n %d tp %d: processor has %d slices, grid %d", n, tp, len(want), gt)
+				}
+				for s := range gt {
+					if got := fmt.Sprintf("<%.1f seconds>", SliceTime(s, n, tp, fps)); got != want[s] {
+						t.Errorf("n %d tp %d fps %g slice %d: %s, processor %s", n, tp, fps, s, got, want[s])
+					}
+				}
+			}
+		}
+	}
+	// Through the prompt: 5 frames at 2 fps are 3 slices, the last one
+	// frame 4 twice.
+	c := model.Tiny(512, testTokens())
+	c.ModelType = model.ModelQwen3VL
+	ids := appendVideo(nil, charTok{}, c, model.Grid{GT: 3, GH: 2, GW: 2}, 5, 3, 7, 4, 2)
+	var text strings.Builder
+	for _, id := range ids {
+		if id >= 100 {
+			text.WriteByte(byte(id - 100))
+		}
+	}
+	if text.String() != "<0.2 seconds><1.2 seconds><2.0 seconds>" {
+		t.Fatalf("prompt timestamps %q", text.String())
 	}
 }

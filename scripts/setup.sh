@@ -29,7 +29,7 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 need_apt=()
-for p in libopencv-dev opencv-doc locales pkg-config python3-onnx; do
+for p in libopencv-dev libavutil-dev opencv-doc locales pkg-config python3-onnx; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     need_apt+=("$p")
   fi

@@ -6,9 +6,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/video"
 )
 
 type genFlags struct {
@@ -25,6 +27,7 @@ type genFlags struct {
 	minPixels int
 	synthetic int
 	quiet     bool
+	load      dataset.LoadOptions
 }
 
 func newGenCmd() *cobra.Command {
@@ -43,8 +46,13 @@ bytes. An interrupted run keeps every finished sample; running the same
 command again makes only the missing ones. With --shard i/n each machine
 makes a disjoint part (split by a hash of the video names); join the parts
 with 'trainer gen merge'. Unusable inputs (missing, empty, truncated, not a
-video, too short) are skipped with a reason; the run fails only if every
-input is unusable.`,
+video, too short, not a regular file, over --max-video-bytes) are skipped
+with a reason; the run fails only if every input is unusable. A video whose
+decoder reports errors while its frames are decoded (damaged data) is
+skipped and listed as damaged, unless --keep-damaged. Running the same
+command again also repairs frame files damaged since (see 'gen verify').
+One process at a time works on an --out directory: a second one is refused
+with the first one's pid.`,
 		Example: `  trainer gen --videos third_party/videos --out data/train
   trainer gen --synthetic 8 --out /tmp/synth --tasks jigsaw --per-video 4
   trainer gen --videos /data/k400 --out part0 --shard 0/2 && trainer gen merge --out all part0 part1`,
@@ -67,6 +75,7 @@ input is unusable.`,
 	fl.IntVar(&f.minPixels, "min-pixels", tasks.DefaultSamplingConfig().MinPixels, "smallest frame size in pixels (overrides sampling.min_pixels of --config)")
 	fl.IntVar(&f.synthetic, "synthetic", 0, "first make N synthetic videos under OUT/synthetic and use them as inputs (works with no downloaded data)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	addLoadFlags(fl, &f.load)
 	cmd.AddCommand(newGenMergeCmd(), newGenVerifyCmd(), newGenExportVerlCmd())
 	return cmd
 }
@@ -111,7 +120,7 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 	o := buildOptions(cmd, f.out, f.workers, f.formats, f.quiet)
 	sum, err := dataset.GenerateDir(ctx, dataset.GenRequest{
 		Videos: videos, Synthetic: f.synthetic, Out: f.out, Tasks: ts, Config: cfg,
-		PerVideo: f.perVideo, Seed: f.seed, Shard: shard,
+		PerVideo: f.perVideo, Seed: f.seed, Shard: shard, Load: f.load,
 		Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
 	})
 	printSummary(cmd, f.out, sum)
@@ -119,6 +128,12 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 		return fmt.Errorf("gen: %w", err)
 	}
 	return nil
+}
+
+// addLoadFlags adds the flags of dataset.LoadOptions.
+func addLoadFlags(fl *pflag.FlagSet, o *dataset.LoadOptions) {
+	fl.BoolVar(&o.KeepDamaged, "keep-damaged", false, "use videos whose decoder reports errors (listed as damaged in the summary and manifest) instead of skipping them")
+	fl.Int64Var(&o.MaxVideoBytes, "max-video-bytes", video.DefaultMaxFileBytes, "skip video files larger than this many bytes (negative: no cap)")
 }
 
 // buildOptions wires the progress bar and skip lines to stderr.
@@ -138,8 +153,18 @@ func printSummary(cmd *cobra.Command, out string, sum *dataset.Summary) {
 	w := cmd.ErrOrStderr()
 	fmt.Fprintf(w, "%s: %d planned, %d made, %d resumed, %d failed, %d lost to %d skipped input(s) of %d\n",
 		out, sum.Planned, sum.Generated, sum.Reused, sum.Failed, sum.Lost, len(sum.Skipped), sum.Inputs)
+	if sum.Repaired > 0 {
+		fmt.Fprintf(w, "  %d sample(s) had damaged or missing files and were made again\n", sum.Repaired)
+	}
 	for _, s := range sum.Skipped {
 		fmt.Fprintf(w, "  skipped %s: %s\n", s.Video, s.Reason)
+	}
+	if n := len(sum.Damaged); n > 0 {
+		fmt.Fprintf(w, "  %d damaged video(s) (decoder errors; listed in manifest.json):", n)
+		for _, d := range sum.Damaged {
+			fmt.Fprintf(w, " %s", d.Video)
+		}
+		fmt.Fprintln(w)
 	}
 	if m := sum.Manifest; m != nil {
 		fmt.Fprintf(w, "  %d samples from %d videos; per task %v; per subtype %v\n", m.Total, m.Videos, m.Counts, m.Subtypes)
@@ -175,36 +200,47 @@ settings.`,
 }
 
 func newGenVerifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var ro dataset.ReadOptions
+	cmd := &cobra.Command{
 		Use:   "verify DIR",
-		Short: "Check every sample of a dataset directory against its manifest checksums",
-		Args:  cobra.ExactArgs(1),
+		Short: "Check every data file and sample of a dataset directory against its manifest checksums",
+		Long: `verify recomputes the sha256 of the data files and of every sample (its row
+and frame files) and compares them with manifest.json. A damaged sample is
+traced to the file that changed, and every damaged file is named. Running
+the same 'trainer gen' command again makes the samples that use a damaged
+frame again, which repairs it. Frame paths must lie inside DIR unless
+--allow-outside is given.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := dataset.Verify(args[0]); err != nil {
-				return err
+			if err := dataset.Verify(args[0], ro); err != nil {
+				return fmt.Errorf("gen verify: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&ro.AllowOutside, "allow-outside", false, "accept frame paths outside the dataset directory")
+	return cmd
 }
 
 func newGenExportVerlCmd() *cobra.Command {
 	var out string
+	var ro dataset.ReadOptions
 	cmd := &cobra.Command{
 		Use:   "export-verl DIR --out FILE",
 		Short: "Write a dataset directory as a verl Parquet file with absolute frame paths",
 		Long: `export-verl writes the samples of a dataset directory (made by 'trainer gen' or
 'trainer viubench build') as a Parquet file in the verl RLHF layout with
 absolute frame paths, for the reference Python trainer. The data.parquet in
-the directory itself keeps paths relative to the directory, so it can move.`,
+the directory itself keeps paths relative to the directory, so it can move.
+A frame path outside the directory is an error unless --allow-outside.`,
 		Example: `  trainer gen export-verl data/train --out /shared/videossr_train.parquet`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("gen export-verl: --out is required")
 			}
-			n, err := dataset.ExportVerl(args[0], out)
+			n, err := dataset.ExportVerl(args[0], out, ro)
 			if err != nil {
 				return fmt.Errorf("gen export-verl: %w", err)
 			}
@@ -213,5 +249,6 @@ the directory itself keeps paths relative to the directory, so it can move.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "Parquet file to write")
+	cmd.Flags().BoolVar(&ro.AllowOutside, "allow-outside", false, "accept frame paths outside the dataset directory")
 	return cmd
 }

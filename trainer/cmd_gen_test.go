@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -187,7 +189,7 @@ func TestGenCmdShardsMergeToUnsharded(t *testing.T) {
 			t.Errorf("%s of the merged shards differs from the unsharded run", name)
 		}
 	}
-	if err := dataset.Verify(merged); err != nil {
+	if err := dataset.Verify(merged, dataset.ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pq := filepath.Join(tmp, "verl.parquet")
@@ -239,5 +241,97 @@ func TestViubenchBuildCmd(t *testing.T) {
 	// An unknown subtype is refused.
 	if _, _, err := execCmd(t, newViubenchBuildCmd(), "", good[0], "--out", filepath.Join(tmp, "x"), "--subtypes", "jigsaw_6"); err == nil || !strings.Contains(err.Error(), "jigsaw_6") {
 		t.Fatalf("unknown subtype: %v", err)
+	}
+}
+
+// TestGenCmdOneProcessPerOut: a gen (or viubench build, or merge) into an
+// --out that another process holds is refused naming the holder's pid.
+func TestGenCmdOneProcessPerOut(t *testing.T) {
+	out := t.TempDir()
+	l, err := dataset.LockDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	pid := fmt.Sprintf("process %d", os.Getpid())
+	_, _, err = execCmd(t, newGenCmd(), "", append([]string{"--synthetic", "1", "--out", out}, tinyFrameFlags()...)...)
+	if !errors.Is(err, dataset.ErrLocked) || !strings.Contains(err.Error(), pid) {
+		t.Fatalf("gen into a held --out: %v", err)
+	}
+	_, _, err = execCmd(t, newViubenchBuildCmd(), "", "--videos", "/nonexistent.avi", "--out", out, "--quiet")
+	if !errors.Is(err, dataset.ErrLocked) || !strings.Contains(err.Error(), pid) {
+		t.Fatalf("viubench build into a held --out: %v", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 {
+		t.Fatalf("the refused runs wrote into %s: %v", out, entries)
+	}
+}
+
+// TestGenCmdDamagedVideo: a video with damaged frame data is skipped and
+// named as damaged; --keep-damaged uses it and still lists it.
+func TestGenCmdDamagedVideo(t *testing.T) {
+	tmp := t.TempDir()
+	synth, err := dataset.MakeSynthetic(t.Context(), filepath.Join(tmp, "synth"), 2, 4)
+	if errors.Is(err, video.ErrNoOpenCV) {
+		t.Skip("built without OpenCV")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flip 16 bytes in the entropy-coded data of three Motion-JPEG frames
+	// of the second video: the container stays intact.
+	data, err := os.ReadFile(synth[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, frac := range []float64{0.4, 0.5, 0.6} {
+		from := int(float64(len(data)) * frac)
+		sos := bytes.Index(data[from:], []byte{0xff, 0xda})
+		for i := range 16 {
+			data[from+sos+50+3*i] ^= 0xff
+		}
+	}
+	damaged := filepath.Join(tmp, "damaged.avi")
+	if err := os.WriteFile(damaged, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, keep := range []bool{false, true} {
+		out := filepath.Join(tmp, fmt.Sprint("out-", keep))
+		args := append([]string{"--videos", synth[0] + "," + damaged, "--out", out}, tinyFrameFlags()...)
+		if keep {
+			args = append(args, "--keep-damaged")
+		}
+		_, stderr, err := execCmd(t, newGenCmd(), "", args...)
+		if err != nil {
+			t.Fatalf("gen keep=%v: %v\n%s", keep, err, stderr)
+		}
+		if !strings.Contains(stderr, "1 damaged video(s)") || !strings.Contains(stderr, damaged) {
+			t.Errorf("keep=%v: the summary does not name the damaged video:\n%s", keep, stderr)
+		}
+		m, err := dataset.ReadManifest(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Damaged) != 1 || m.Damaged[0].Video != damaged || (m.Videos == 2) != keep {
+			t.Errorf("keep=%v: manifest damaged %+v, %d videos used", keep, m.Damaged, m.Videos)
+		}
+	}
+}
+
+// TestGenCmdMergeIncomplete: merging part of a shard set is refused with
+// the missing shard named.
+func TestGenCmdMergeIncomplete(t *testing.T) {
+	tmp := t.TempDir()
+	s0 := filepath.Join(tmp, "s0")
+	args := append([]string{"--synthetic", "2", "--out", s0, "--shard", "0/2", "--tasks", "jigsaw"}, tinyFrameFlags()...)
+	if _, stderr, err := execCmd(t, newGenCmd(), "", args...); err != nil {
+		if errors.Is(err, video.ErrNoOpenCV) {
+			t.Skip("built without OpenCV")
+		}
+		t.Fatalf("gen: %v\n%s", err, stderr)
+	}
+	_, _, err := execCmd(t, newGenCmd(), "", "merge", "--out", filepath.Join(tmp, "m"), s0)
+	if !errors.Is(err, dataset.ErrShardSet) || !strings.Contains(err.Error(), "missing shard(s) 1/2") {
+		t.Fatalf("merge of shard 0/2 alone: %v", err)
 	}
 }

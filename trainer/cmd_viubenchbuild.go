@@ -22,6 +22,7 @@ func newViubenchBuildCmd() *cobra.Command {
 		subtypes   []string
 		formats    []string
 		quiet      bool
+		load       dataset.LoadOptions
 	)
 	var names []string
 	for _, s := range tasks.ViubenchSpecs() {
@@ -38,8 +39,9 @@ Counting easy draws each class on <=3 frames with <=3 instances per frame, hard
 
 Questions of each subtype are spread over the videos (a seeded round robin).
 Every input is sampled once before planning and the unusable ones (missing,
-empty, truncated, not a video, too short) are skipped, so each subtype gets
-exactly --per-subtype questions. The output layout is that of 'trainer gen'
+empty, truncated, not a video, too short, damaged unless --keep-damaged) are
+skipped, so each subtype gets exactly --per-subtype questions. One process at
+a time works on an --out directory. The output layout is that of 'trainer gen'
 (data.jsonl, data.parquet, frames/, manifest.json), with split "test"; an
 interrupted build resumes when run again.`,
 		Example: `  trainer viubench build --videos third_party/videos --out viubench --per-subtype 300`,
@@ -59,7 +61,7 @@ interrupted build resumes when run again.`,
 			o := buildOptions(cmd, out, workers, formats, quiet)
 			_, sum, err := dataset.BuildViubench(ctx, dataset.ViubenchRequest{
 				Videos: all, Out: out, PerSubtype: perSubtype, Subtypes: subtypes, Seed: seed,
-				MaxPixels: maxPixels, Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
+				MaxPixels: maxPixels, Load: load, Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
 			})
 			printSummary(cmd, out, sum)
 			if err != nil {
@@ -78,5 +80,6 @@ interrupted build resumes when run again.`,
 	fl.StringSliceVar(&subtypes, "subtypes", nil, "build only these subtypes (default all nine)")
 	fl.StringSliceVar(&formats, "format", []string{"jsonl", "parquet"}, "data files to write: jsonl, parquet")
 	fl.BoolVar(&quiet, "quiet", false, "no progress bar")
+	addLoadFlags(fl, &load)
 	return cmd
 }

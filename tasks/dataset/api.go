@@ -38,6 +38,9 @@ type GenRequest struct {
 	Seed uint64
 	// Shard selects part of the inputs (zero value: all).
 	Shard Shard
+	// Load sets the video size cap and whether damaged videos are kept;
+	// used when Loader is nil.
+	Load LoadOptions
 	// Workers, Formats, Progress, Log and Loader are passed to Build.
 	Workers  int
 	Formats  []string
@@ -65,7 +68,8 @@ func Generate(ctx context.Context, req GenRequest) ([]tasks.Sample, *Summary, er
 // samples and builds them into req.Out (see Build) without reading them
 // back. Inputs that cannot be used are skipped and listed in the summary;
 // an error is returned when every input fails, and on cancellation
-// (finished samples are kept, so the same request resumes).
+// (finished samples are kept, so the same request resumes). It holds the
+// lock of req.Out (LockDir) while it works.
 func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if req.Out == "" {
 		return nil, errors.New("generate: no output directory")
@@ -85,6 +89,11 @@ func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if per == 0 {
 		per = 1
 	}
+	lock, err := LockDir(req.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	videos := slices.Clone(req.Videos)
 	if req.Synthetic > 0 {
 		paths, err := MakeSynthetic(ctx, filepath.Join(req.Out, "synthetic"), req.Synthetic, req.Seed)
@@ -107,8 +116,12 @@ func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	return Build(ctx, plan, Options{
-		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: req.Loader,
+	loader := req.Loader
+	if loader == nil {
+		loader = VideoLoaderWith(req.Load)
+	}
+	return build(ctx, plan, Options{
+		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: loader,
 		Progress: req.Progress, Log: req.Log,
 	})
 }
@@ -128,6 +141,9 @@ type ViubenchRequest struct {
 	Seed uint64
 	// MaxPixels bounds the frame size (0: 512x512).
 	MaxPixels int
+	// Load sets the video size cap and whether damaged videos are kept;
+	// used when Loader is nil.
+	Load LoadOptions
 	// Workers, Formats, Progress, Log and Loader are passed to Build.
 	Workers  int
 	Formats  []string
@@ -164,7 +180,7 @@ func ViubenchSpecsFor(names []string) ([]tasks.TaskSpec, error) {
 // (missing, empty, truncated, not a video, too short) are skipped before
 // the questions are spread over the videos, and each subtype gets exactly
 // PerSubtype questions. This decodes each video twice; VIUBench is built
-// once.
+// once. It holds the lock of req.Out (LockDir) while it works.
 func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *Summary, error) {
 	if req.Out == "" {
 		return nil, nil, errors.New("viubench: no output directory")
@@ -173,6 +189,11 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	if err != nil {
 		return nil, nil, fmt.Errorf("viubench: %w", err)
 	}
+	lock, err := LockDir(req.Out)
+	if err != nil {
+		return nil, nil, fmt.Errorf("viubench: %w", err)
+	}
+	defer lock.Unlock()
 	per := req.PerSubtype
 	if per == 0 {
 		per = 300
@@ -194,7 +215,7 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	}
 	loader := req.Loader
 	if loader == nil {
-		loader = VideoLoader()
+		loader = VideoLoaderWith(req.Load)
 	}
 	usable, skipped, err := CheckInputs(ctx, inputs, sampling, loader, req.Workers)
 	if err != nil {
@@ -219,9 +240,10 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	})
 }
 
-// buildAndRead builds a plan and reads the finished samples back.
+// buildAndRead builds a plan (the lock of opts.Out held) and reads the
+// finished samples back.
 func buildAndRead(ctx context.Context, plan *Plan, opts Options) ([]tasks.Sample, *Summary, error) {
-	sum, err := Build(ctx, plan, opts)
+	sum, err := build(ctx, plan, opts)
 	if err != nil {
 		return nil, sum, err
 	}
@@ -249,6 +271,9 @@ func CheckInputs(ctx context.Context, inputs []Input, sampling tasks.SamplingCon
 			defer wg.Done()
 			for i := range next {
 				frames, fps, err := loader.Load(ctx, inputs[i].Path, sampling)
+				if keptDamaged(frames, err) {
+					err = nil
+				}
 				if err == nil && len(frames) != sampling.Frames {
 					err = fmt.Errorf("got %d frames, want %d", len(frames), sampling.Frames)
 				}
@@ -289,9 +314,10 @@ feed:
 	return ok, skipped, nil
 }
 
-// ReadJSONLFile reads every sample of a JSONL file.
+// ReadJSONLFile reads every sample of a JSONL file (a regular file of at
+// most DefaultMaxDataBytes).
 func ReadJSONLFile(path string) ([]tasks.Sample, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path, DefaultMaxDataBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read samples: %w", err)
 	}
@@ -318,11 +344,36 @@ func ReadDir(dir string) ([]tasks.Sample, error) {
 	return nil, fmt.Errorf("read samples: %s has neither %s nor %s", dir, JSONLName, ParquetName)
 }
 
+// ReadOptions say where the files named by a dataset's rows may lie and
+// how large they may be.
+type ReadOptions struct {
+	// AllowOutside lets rows name files outside the dataset directory
+	// (see ResolvePath); by default such a row is an error.
+	AllowOutside bool
+	// MaxFrameBytes caps each frame file (0: DefaultMaxFrameBytes).
+	MaxFrameBytes int64
+}
+
+func (o ReadOptions) maxFrameBytes() int64 {
+	if o.MaxFrameBytes > 0 {
+		return o.MaxFrameBytes
+	}
+	return DefaultMaxFrameBytes
+}
+
 // LoadFrames decodes the frames of a sample whose frame paths are relative
-// to dir (absolute paths are used as they are): one list per video input,
-// so a grounding or counting sample gives one list and a jigsaw sample one
-// list per clip, in presented order.
+// to dir, with the default ReadOptions (see LoadFramesWith).
 func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
+	return LoadFramesWith(dir, s, ReadOptions{})
+}
+
+// LoadFramesWith decodes the frames of a sample whose frame paths are
+// resolved against dir (ResolvePath): one list per video input, so a
+// grounding or counting sample gives one list and a jigsaw sample one list
+// per clip, in presented order. Only regular files within the size cap are
+// read, and images larger than video.MaxImagePixels are refused before
+// they are decoded.
+func LoadFramesWith(dir string, s *tasks.Sample, opt ReadOptions) ([][]*video.Frame, error) {
 	vids := s.Frames.Videos()
 	out := make([][]*video.Frame, len(vids))
 	for i, v := range vids {
@@ -331,17 +382,17 @@ func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
 		}
 		out[i] = make([]*video.Frame, len(v))
 		for j, p := range v {
-			fp := filepath.FromSlash(p)
-			if !filepath.IsAbs(fp) {
-				fp = filepath.Join(dir, fp)
-			}
-			data, err := os.ReadFile(fp)
+			fp, err := ResolvePath(dir, p, opt.AllowOutside)
 			if err != nil {
-				return nil, fmt.Errorf("sample %s: %w", s.ID, err)
+				return nil, fmt.Errorf("sample %s: frame %w", s.ID, err)
+			}
+			data, err := ReadRegular(fp, opt.maxFrameBytes())
+			if err != nil {
+				return nil, fmt.Errorf("sample %s: frame %w", s.ID, err)
 			}
 			f, err := video.DecodeJPEG(data)
 			if err != nil {
-				return nil, fmt.Errorf("sample %s: frame %s: %w", s.ID, p, err)
+				return nil, fmt.Errorf("sample %s: frame %s: %w", s.ID, fp, err)
 			}
 			out[i][j] = f
 		}
@@ -352,28 +403,25 @@ func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
 // ExportVerl writes the samples of the dataset directory dir as a verl
 // Parquet file at out with absolute frame paths, so the reference trainer
 // can read the frames from any working directory. (The data.parquet inside
-// dir keeps paths relative to dir, so the directory can move.) It returns
-// the number of rows written.
-func ExportVerl(dir, out string) (int, error) {
+// dir keeps paths relative to dir, so the directory can move.) Paths are
+// resolved with ResolvePath: a frame outside dir is an error unless
+// opt.AllowOutside. It returns the number of rows written.
+func ExportVerl(dir, out string, opt ReadOptions) (int, error) {
 	samples, err := ReadDir(dir)
 	if err != nil {
 		return 0, err
-	}
-	root, err := filepath.Abs(dir)
-	if err != nil {
-		return 0, fmt.Errorf("export: %w", err)
-	}
-	abs := func(p string) string {
-		if fp := filepath.FromSlash(p); !filepath.IsAbs(fp) {
-			return filepath.Join(root, fp)
-		}
-		return p
 	}
 	for i := range samples {
 		s := &samples[i]
 		for _, v := range s.Frames.Videos() {
 			for k, p := range v {
-				v[k] = abs(p)
+				fp, err := ResolvePath(dir, p, opt.AllowOutside)
+				if err != nil {
+					return 0, fmt.Errorf("export: sample %s: frame %w", s.ID, err)
+				}
+				if v[k], err = filepath.Abs(fp); err != nil {
+					return 0, fmt.Errorf("export: %w", err)
+				}
 			}
 		}
 	}

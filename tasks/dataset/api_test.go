@@ -184,7 +184,7 @@ func TestExportVerlAbsolutePaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "verl.parquet")
-	n, err := ExportVerl(out, file)
+	n, err := ExportVerl(out, file, ReadOptions{})
 	if err != nil || n != len(samples) {
 		t.Fatalf("exported %d of %d: %v", n, len(samples), err)
 	}

@@ -45,13 +45,13 @@ func BenchmarkSample(b *testing.B) {
 			cache := &frameCache{entries: map[int]*cacheEntry{0: {refs: 1 << 30}}, loader: loader, sampling: cfg.Sampling, inputs: plan.Inputs}
 			// Store the shared frames before timing.
 			id, seed := sampleID(1, in.ID, spec.Key(), -1)
-			if err := runJob(context.Background(), plan, cache, out, Job{Input: 0, Donor: -1, ID: id, Seed: seed, Index: -1}); err != nil {
+			if _, err := runJob(context.Background(), plan, cache, out, Job{Input: 0, Donor: -1, ID: id, Seed: seed, Index: -1}); err != nil {
 				b.Fatal(err)
 			}
 			k := 0
 			for b.Loop() {
 				id, seed := sampleID(1, in.ID, spec.Key(), k)
-				if err := runJob(context.Background(), plan, cache, out, Job{Input: 0, Donor: -1, ID: id, Seed: seed, Index: k}); err != nil {
+				if _, err := runJob(context.Background(), plan, cache, out, Job{Input: 0, Donor: -1, ID: id, Seed: seed, Index: k}); err != nil {
 					b.Fatal(err)
 				}
 				k++

@@ -20,7 +20,9 @@ import (
 
 // Loader samples the frames of one video file; fps is the sampling rate
 // (frames / duration). Errors are reported as the reason the input was
-// skipped, so they should be one line.
+// skipped, so they should be one line. A loader may return frames together
+// with an error wrapping video.ErrDamaged: the frames are used and the
+// video is listed as damaged (see VideoLoaderWith).
 type Loader interface {
 	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*video.Frame, fps float64, err error)
 }
@@ -56,13 +58,18 @@ type Options struct {
 // Summary reports what a build did.
 type Summary struct {
 	// Planned samples; Generated now; Reused from an earlier, interrupted
-	// run; Failed ones (their video loaded but generation failed);
-	// Lost ones (their video was skipped).
-	Planned, Generated, Reused, Failed, Lost int
+	// run; Repaired: committed by an earlier run but with a damaged or
+	// missing frame file or record, so made again (and counted in
+	// Generated when that succeeds); Failed ones (their video loaded but
+	// generation failed); Lost ones (their video was skipped).
+	Planned, Generated, Reused, Repaired, Failed, Lost int
 	// Inputs is the number of inputs of this shard; Skipped those that
 	// gave nothing, with reasons.
 	Inputs  int
 	Skipped []Skip
+	// Damaged lists the inputs whose decoder reported errors, whether
+	// skipped (then in Skipped too) or kept (LoadOptions.KeepDamaged).
+	Damaged []Skip
 	// Failures lists failed samples.
 	Failures []Failure
 	// Manifest is the finished directory's manifest (nil when interrupted).
@@ -79,6 +86,7 @@ type cacheEntry struct {
 	frames []*video.Frame
 	fps    float64
 	err    error
+	warn   error // the frames are used, but the decoder reported damage
 	refs   int
 	// srcOnce writes the shared copy of the frames (src) the first time a
 	// sample of this input needs it; a donor use does not.
@@ -101,6 +109,9 @@ func (c *frameCache) get(ctx context.Context, i int) *cacheEntry {
 	c.mu.Unlock()
 	e.once.Do(func() {
 		e.frames, e.fps, e.err = c.loader.Load(ctx, c.inputs[i].Path, c.sampling)
+		if keptDamaged(e.frames, e.err) {
+			e.warn, e.err = e.err, nil
+		}
 		if e.err == nil && len(e.frames) != c.sampling.Frames {
 			e.err = fmt.Errorf("got %d frames, want %d", len(e.frames), c.sampling.Frames)
 		}
@@ -135,7 +146,7 @@ func runSettings(p *Plan) ([]byte, error) {
 // resuming with other settings would mix incompatible samples.
 func checkRun(out string, settings []byte) error {
 	p := filepath.Join(out, RunName)
-	old, err := os.ReadFile(p)
+	old, err := ReadRegular(p, maxMetaBytes)
 	if err == nil {
 		if !bytes.Equal(old, settings) {
 			return fmt.Errorf("output directory %s was made with other settings (see %s); use a new --out", out, p)
@@ -153,8 +164,20 @@ func checkRun(out string, settings []byte) error {
 // build (ctx cancelled) keeps every finished sample; running it again
 // makes only the missing ones and gives the same bytes. Inputs that cannot
 // be sampled are skipped with a reason; if none can be used Build returns
-// ErrAllInputsFailed (after writing what it has).
+// ErrAllInputsFailed (after writing what it has). Build holds the lock of
+// opts.Out (LockDir) while it works: a second build into the same
+// directory is refused with an error naming the first one's pid.
 func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
+	lock, err := LockDir(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	return build(ctx, plan, opts)
+}
+
+// build is Build with the lock of opts.Out already held.
+func build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	formats := opts.Formats
 	if formats == nil {
 		formats = []string{"jsonl", "parquet"}
@@ -187,15 +210,28 @@ func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	if err := checkRun(opts.Out, settings); err != nil {
 		return nil, err
 	}
+	if err := writeShardInfo(opts.Out, newShardInfo(plan.Shard, plan.Inputs)); err != nil {
+		return nil, err
+	}
 
 	sum := &Summary{Planned: len(plan.Jobs), Skipped: slices.Clone(opts.PreSkipped)}
 	inShard := map[int]bool{}
 	var pending []Job
+	known := map[string]bool{}
 	for _, j := range plan.Jobs {
 		inShard[j.Input] = true
-		if _, err := os.Stat(recordPath(opts.Out, j.ID)); err == nil {
+		if err := ctx.Err(); err != nil {
+			return sum, fmt.Errorf("build interrupted: %w", err)
+		}
+		if reusable(opts.Out, j.ID, known, logf) {
 			sum.Reused++
 			continue
+		}
+		if _, err := os.Stat(recordPath(opts.Out, j.ID)); err == nil {
+			if err := os.Remove(recordPath(opts.Out, j.ID)); err != nil {
+				return sum, fmt.Errorf("repair sample %s: %w", j.ID, err)
+			}
+			sum.Repaired++
 		}
 		pending = append(pending, j)
 	}
@@ -218,6 +254,7 @@ func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	bar := newProgress(opts.Progress, len(plan.Jobs), sum.Reused)
 	var mu sync.Mutex
 	skipped := map[int]bool{}
+	damaged := map[int]bool{}
 	usedInput := map[int]bool{}
 	for _, j := range plan.Jobs {
 		if _, ok := cache.entries[j.Input]; !ok {
@@ -231,8 +268,21 @@ func Build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				err := runJob(ctx, plan, cache, opts.Out, j)
+				warn, err := runJob(ctx, plan, cache, opts.Out, j)
 				mu.Lock()
+				if in := plan.Inputs[j.Input]; !damaged[j.Input] {
+					switch {
+					case warn != nil:
+						damaged[j.Input] = true
+						reason := damageReason(in, warn)
+						sum.Damaged = append(sum.Damaged, Skip{Video: in.Path, VideoID: in.ID, Reason: reason})
+						bar.log(fmt.Sprintf("damaged %s: %s (its samples are kept)", in.Path, reason), logf)
+					case errors.Is(err, video.ErrDamaged):
+						damaged[j.Input] = true
+						reason := strings.TrimPrefix(damageReason(in, err), errInput.Error()+": ")
+						sum.Damaged = append(sum.Damaged, Skip{Video: in.Path, VideoID: in.ID, Reason: strings.TrimPrefix(reason, fmt.Sprintf("video %q: ", in.Path))})
+					}
+				}
 				switch {
 				case err == nil:
 					sum.Generated++
@@ -286,31 +336,69 @@ feed:
 	for i, j := range plan.Jobs {
 		ids[i] = j.ID
 	}
-	head := Manifest{Kind: plan.Kind, Split: plan.Split, Seed: plan.Seed, Skipped: sum.Skipped, Failed: sum.Failures}
+	head := Manifest{Kind: plan.Kind, Split: plan.Split, Seed: plan.Seed, Skipped: sum.Skipped, Failed: sum.Failures, Damaged: sum.Damaged}
 	m, err := finalize(opts.Out, head, ids, formats)
 	if err != nil {
 		return sum, err
 	}
 	sum.Manifest = m
-	sum.Skipped, sum.Failures = m.Skipped, m.Failed
+	sum.Skipped, sum.Failures, sum.Damaged = m.Skipped, m.Failed, m.Damaged
 	if sum.Inputs > 0 && len(usedInput) == 0 {
 		return sum, fmt.Errorf("%w (%d inputs, see the skip reasons)", ErrAllInputsFailed, sum.Inputs)
 	}
 	return sum, nil
 }
 
+// reusable reports whether the committed record of sample id under out can
+// be reused: it reads, and every frame file it names still holds the
+// recorded bytes. Damaged or missing frame files are removed (a shared
+// source frame folder missing a file is written again whole by the next
+// sample of its video) and logged; the caller then makes the sample again.
+func reusable(out, id string, known map[string]bool, logf func(string, ...any)) bool {
+	rec, err := readRecord(recordPath(out, id))
+	if errors.Is(err, errNoRecord) {
+		return false
+	}
+	if err != nil {
+		logf("repair sample %s: %v; making it again", id, err)
+		return false
+	}
+	ok, bad := intact(out, rec, known)
+	if ok {
+		return true
+	}
+	for _, p := range bad {
+		if rel := filepath.FromSlash(p); filepath.IsLocal(rel) {
+			os.Remove(filepath.Join(out, rel))
+		}
+	}
+	if len(bad) == 0 {
+		logf("repair sample %s: its record is damaged; making it again", id)
+	} else {
+		logf("repair sample %s: frame file(s) %s damaged or missing; making it again", id, strings.Join(bad, ", "))
+	}
+	return false
+}
+
 // errInput marks errors of loading the input video (the input is skipped).
 var errInput = errors.New("input")
 
-// runJob makes and commits one sample.
-func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Job) error {
+// runJob makes and commits one sample. warn is the damage its input's
+// loader reported for frames it still gave (the sample is made).
+func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Job) (warn, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	e := cache.get(ctx, j.Input)
 	if e.err != nil {
-		return fmt.Errorf("%w: %w", errInput, e.err)
+		return nil, fmt.Errorf("%w: %w", errInput, e.err)
 	}
+	return e.warn, makeSample(ctx, plan, cache, e, out, j)
+}
+
+// makeSample generates, stores and commits the sample of job j from its
+// input's loaded frames e.
+func makeSample(ctx context.Context, plan *Plan, cache *frameCache, e *cacheEntry, out string, j Job) error {
 	in := plan.Inputs[j.Input]
 	spec := plan.Specs[j.Spec]
 	src := tasks.Source{Frames: e.frames, FPS: e.fps}
@@ -335,7 +423,7 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 	if e.srcErr != nil {
 		return e.srcErr
 	}
-	frames, blobs, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality, e.src)
+	frames, blobs, sums, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality, e.src)
 	if err != nil {
 		return err
 	}
@@ -350,7 +438,7 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 	if err != nil {
 		return err
 	}
-	return writeRecord(out, j.ID, record{sum: SampleChecksum(row, blobs), row: row})
+	return writeRecord(out, j.ID, record{sum: SampleChecksum(row, blobs), row: row, files: sums})
 }
 
 // fitFrames resizes donor frames to w x h (shared when already that size).

@@ -164,7 +164,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	if sum.Generated != 30 || sum.Manifest.Total != 30 || sum.Manifest.Counts["jigsaw"] != 10 {
 		t.Fatalf("summary %+v manifest %+v", sum, sum.Manifest)
 	}
-	if err := Verify(full); err != nil {
+	if err := Verify(full, ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	checkAnswers(t, full)
@@ -241,12 +241,36 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := treeHashes(t, full)
 	victim := filepath.Join(full, samples[4].Frames.All()[3])
+	if !strings.Contains(victim, SourcesDir) {
+		t.Fatalf("victim %s is not a shared source frame", victim)
+	}
 	if err := os.WriteFile(victim, []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(full); err == nil || !strings.Contains(err.Error(), "checksum") {
-		t.Fatalf("verify after damage: %v", err)
+	err = Verify(full, ReadOptions{})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "frame file "+victim+" is damaged") || strings.Count(err.Error(), victim) != 1 {
+		t.Fatalf("verify after damage does not name %s once: %v", victim, err)
+	}
+	// Running the same build again makes the samples that use the damaged
+	// frame again, which restores it.
+	var lines []string
+	sum, err = Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: full, Loader: fakeLoader(), Log: func(l string) { lines = append(lines, l) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Repaired == 0 || sum.Repaired != sum.Generated || sum.Reused+sum.Generated != 30 || !strings.Contains(strings.Join(lines, "\n"), "damaged or missing") {
+		t.Fatalf("rerun over damage: repaired %d made %d reused %d; log %q", sum.Repaired, sum.Generated, sum.Reused, lines)
+	}
+	if err := Verify(full, ReadOptions{}); err != nil {
+		t.Fatalf("verify after the repairing rerun: %v", err)
+	}
+	after := treeHashes(t, full)
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s differs after the repair", k)
+		}
 	}
 }
 
@@ -298,7 +322,7 @@ func TestSharedSourceFrames(t *testing.T) {
 			}
 		}
 	}
-	if err := Verify(out); err != nil {
+	if err := Verify(out, ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Each input's 48 frames are stored once.

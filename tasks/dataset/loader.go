@@ -6,24 +6,59 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
-// VideoLoader returns the Loader that decodes files with tasks/video:
+// LoadOptions are the choices of VideoLoaderWith that decide which videos
+// are used, not the bytes of the samples.
+type LoadOptions struct {
+	// MaxVideoBytes caps each video file (0: video.DefaultMaxFileBytes;
+	// negative: no cap).
+	MaxVideoBytes int64
+	// KeepDamaged uses the frames of a video whose decoder reported errors
+	// (listed as damaged) instead of skipping it.
+	KeepDamaged bool
+}
+
+// VideoLoader returns the Loader that decodes files with tasks/video, with
+// the default LoadOptions (see VideoLoaderWith).
+func VideoLoader() Loader { return VideoLoaderWith(LoadOptions{}) }
+
+// VideoLoaderWith returns the Loader that decodes files with tasks/video:
 // cfg.Frames frames spread over [StartFrac, EndFrac] of the duration,
-// resized into the pixel budget; the fps is frames / duration.
-func VideoLoader() Loader {
+// resized into the pixel budget; the fps is frames / duration. A video
+// whose decoder reports errors fails with video.ErrDamaged (and is
+// skipped), or with o.KeepDamaged gives its frames together with an error
+// wrapping video.ErrDamaged (and is used and listed as damaged).
+func VideoLoaderWith(o LoadOptions) Loader {
 	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
 		got, err := video.Sample(ctx, path, video.SampleOptions{
 			N: s.Frames, StartFrac: s.StartFrac, EndFrac: s.EndFrac, MaxPixels: s.MaxPixels, MinPixels: s.MinPixels,
+			MaxFileBytes: o.MaxVideoBytes, KeepDamaged: o.KeepDamaged,
 		})
 		if err != nil {
 			return nil, 0, err
 		}
+		if got.DecodeErrors > 0 {
+			return got.Frames, got.SampleFPS, fmt.Errorf("video %q: %w: FFmpeg logged %d decoding error(s); kept", path, video.ErrDamaged, got.DecodeErrors)
+		}
 		return got.Frames, got.SampleFPS, nil
 	})
+}
+
+// keptDamaged reports whether a Loader result is a damaged video's frames
+// to use anyway (see VideoLoaderWith).
+func keptDamaged(frames []*video.Frame, err error) bool {
+	return err != nil && len(frames) > 0 && errors.Is(err, video.ErrDamaged)
+}
+
+// damageReason is the one-line reason recorded for a damaged video.
+func damageReason(in Input, err error) string {
+	r := strings.ReplaceAll(err.Error(), "\n", " ")
+	return strings.TrimPrefix(r, fmt.Sprintf("video %q: ", in.Path))
 }
 
 // ProbeInputs checks every input with video.Probe (cheap: no decoding) and

@@ -53,6 +53,9 @@ type Manifest struct {
 	// could not be made.
 	Skipped []Skip    `json:"skipped"`
 	Failed  []Failure `json:"failed"`
+	// Damaged lists the inputs whose decoder reported errors: skipped
+	// (and in Skipped too) or kept under --keep-damaged.
+	Damaged []Skip `json:"damaged,omitempty"`
 	// Files maps each data file to its sha256.
 	Files map[string]string `json:"files"`
 	// Samples holds one checksum per sample, in file order.
@@ -61,7 +64,7 @@ type Manifest struct {
 
 // ReadManifest loads dir/manifest.json.
 func ReadManifest(dir string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	data, err := ReadRegular(filepath.Join(dir, ManifestName), maxMetaBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
@@ -136,6 +139,9 @@ func finalize(out string, head Manifest, ids []string, formats []string) (*Manif
 	m.Total = len(samples)
 	m.Counts, m.Subtypes, m.Files = map[string]int{}, map[string]int{}, map[string]string{}
 	m.Skipped, m.Failed = sortSkips(head.Skipped), sortFailures(head.Failed)
+	if len(head.Damaged) > 0 {
+		m.Damaged = sortSkips(head.Damaged)
+	}
 	m.Samples = make([]ManifestEntry, 0, len(samples))
 	videos := map[string]bool{}
 	var jsonl bytes.Buffer
@@ -201,56 +207,11 @@ func listRecords(out string) ([]string, error) {
 	return ids, nil
 }
 
-// Verify recomputes every sample checksum of a finished dataset directory
-// from its JSONL rows and frame files and compares them with the manifest.
-func Verify(dir string) error {
-	m, err := ReadManifest(dir)
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(filepath.Join(dir, JSONLName))
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	defer f.Close()
-	want := make(map[string]string, len(m.Samples))
-	for _, e := range m.Samples {
-		want[e.ID] = e.SHA256
-	}
-	seen := 0
-	err = ScanJSONL(f, func(raw []byte, s *tasks.Sample) error {
-		var frames [][]byte
-		for _, p := range s.Frames.All() {
-			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-			if err != nil {
-				return fmt.Errorf("verify sample %s: %w", s.ID, err)
-			}
-			frames = append(frames, b)
-		}
-		w, ok := want[s.ID]
-		if !ok {
-			return fmt.Errorf("verify: sample %s is not in the manifest", s.ID)
-		}
-		if got := SampleChecksum(raw, frames); got != w {
-			return fmt.Errorf("verify: sample %s checksum %s, manifest says %s", s.ID, got, w)
-		}
-		seen++
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if seen != len(m.Samples) {
-		return fmt.Errorf("verify: %s has %d rows, manifest lists %d samples", JSONLName, seen, len(m.Samples))
-	}
-	return nil
-}
-
 func sha256Hex(b []byte) string { return SampleChecksum(b, nil) }
 
 // copyFile copies src to dst (used when a hard link is not possible).
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := OpenRegular(src, 0)
 	if err != nil {
 		return err
 	}

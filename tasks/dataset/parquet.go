@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -187,9 +186,10 @@ func ReadVerlRows(r io.ReaderAt, size int64) (rows []VerlRow, err error) {
 	return rows, nil
 }
 
-// ReadParquet reads the samples of a verl-layout Parquet file.
+// ReadParquet reads the samples of a verl-layout Parquet file (a regular
+// file of at most DefaultMaxDataBytes).
 func ReadParquet(path string) ([]tasks.Sample, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path, DefaultMaxDataBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read parquet: %w", err)
 	}

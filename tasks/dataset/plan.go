@@ -44,6 +44,8 @@ type Plan struct {
 	// Inputs is the full, unsharded input list; Jobs only the shard's.
 	Inputs []Input `json:"-"`
 	Jobs   []Job   `json:"-"`
+	// Shard is the part of Inputs the jobs cover (zero value: all).
+	Shard Shard `json:"-"`
 }
 
 // sampleID derives a sample's id and seed.
@@ -96,7 +98,10 @@ func PlanGen(inputs []Input, specs []tasks.TaskSpec, perInput int, seed uint64, 
 	if err := checkSpecs(sampling, specs); err != nil {
 		return nil, err
 	}
-	p := &Plan{Kind: "gen", Split: "train", Seed: seed, Sampling: sampling, Specs: specs, PerInput: perInput, Inputs: inputs}
+	if shard.Count < 1 {
+		shard = Shard{Index: 0, Count: 1}
+	}
+	p := &Plan{Kind: "gen", Split: "train", Seed: seed, Sampling: sampling, Specs: specs, PerInput: perInput, Inputs: inputs, Shard: shard}
 	for ii, in := range inputs {
 		if !shard.Has(in.ID) {
 			continue

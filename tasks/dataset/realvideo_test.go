@@ -109,7 +109,7 @@ func TestGenRealVideosAndBrokenInputs(t *testing.T) {
 	if m := sum.Manifest; m.Total != 9 || m.Videos != 3 || len(m.Skipped) != 5 {
 		t.Fatalf("manifest %+v", m)
 	}
-	if err := Verify(out); err != nil {
+	if err := Verify(out, ReadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range checkAnswers(t, out) {

@@ -25,6 +25,9 @@ const (
 	ManifestName = "manifest.json"
 	// RunName records the settings the directory was made with.
 	RunName = "run.json"
+	// ShardName records which shard of which input list the directory
+	// holds (see ShardInfo); `gen merge` checks it.
+	ShardName = "shard.json"
 	// FramesDir holds the frames a sample changed, one folder per sample:
 	// frames/<id>/NN.jpg (NN = position in the video input), or
 	// frames/<id>/clipK/NN.jpg for jigsaw (K = presented position).
@@ -70,6 +73,7 @@ func sourceKey(inputID string) string {
 type sourceFrames struct {
 	paths []string
 	blobs [][]byte
+	sums  []string // sha256 of each blob
 	index map[*video.Frame]int
 }
 
@@ -78,7 +82,7 @@ type sourceFrames struct {
 // place). A complete folder left by an earlier run of the same settings is
 // reused as it is.
 func writeSources(root, key string, frames []*video.Frame, quality int) (*sourceFrames, error) {
-	sf := &sourceFrames{paths: make([]string, len(frames)), blobs: make([][]byte, len(frames)), index: make(map[*video.Frame]int, len(frames))}
+	sf := &sourceFrames{paths: make([]string, len(frames)), blobs: make([][]byte, len(frames)), sums: make([]string, len(frames)), index: make(map[*video.Frame]int, len(frames))}
 	for i, f := range frames {
 		sf.paths[i] = path.Join(SourcesDir, key, fmt.Sprintf("%02d.jpg", i))
 		sf.index[f] = i
@@ -87,7 +91,7 @@ func writeSources(root, key string, frames []*video.Frame, quality int) (*source
 	if _, err := os.Stat(final); err == nil {
 		ok := true
 		for i, p := range sf.paths {
-			b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+			b, err := ReadRegular(filepath.Join(root, filepath.FromSlash(p)), DefaultMaxFrameBytes)
 			if err != nil {
 				ok = false
 				break
@@ -95,6 +99,9 @@ func writeSources(root, key string, frames []*video.Frame, quality int) (*source
 			sf.blobs[i] = b
 		}
 		if ok {
+			for i, b := range sf.blobs {
+				sf.sums[i] = sha256Hex(b)
+			}
 			return sf, nil
 		}
 		if err := os.RemoveAll(final); err != nil {
@@ -107,6 +114,7 @@ func writeSources(root, key string, frames []*video.Frame, quality int) (*source
 			return nil, fmt.Errorf("source frames %s: %w", key, err)
 		}
 		sf.blobs[i] = b
+		sf.sums[i] = sha256Hex(b)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, fmt.Errorf("source frames %s: %w", key, err)
@@ -134,9 +142,10 @@ func writeSources(root, key string, frames []*video.Frame, quality int) (*source
 // the input's sampled frames (the generators share unchanged frames) points
 // to its shared copy in src; the others are encoded as JPEG into
 // root/frames/<id>. It returns the frame list and the frame files' bytes
-// in FrameList.All order. The sample's folder is written in place: the
-// record (writeRecord), written after it, is what commits the sample.
-func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFrames) (tasks.FrameList, [][]byte, error) {
+// in FrameList.All order, and their sha256 sums. The sample's folder is
+// written in place: the record (writeRecord), written after it, is what
+// commits the sample.
+func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFrames) (tasks.FrameList, [][]byte, []string, error) {
 	vids := g.Videos()
 	lens := make([]int, len(vids))
 	for i, v := range vids {
@@ -145,6 +154,7 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 	list := FramePaths(id, g.Clips != nil, lens)
 	lists := list.Videos()
 	var blobs [][]byte
+	var sums []string
 	type own struct {
 		path string
 		data []byte
@@ -156,14 +166,16 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 				if k, ok := src.index[f]; ok {
 					lists[vi][fi] = src.paths[k]
 					blobs = append(blobs, src.blobs[k])
+					sums = append(sums, src.sums[k])
 					continue
 				}
 			}
 			b, err := f.EncodeJPEG(quality)
 			if err != nil {
-				return list, nil, fmt.Errorf("sample %s: %w", id, err)
+				return list, nil, nil, fmt.Errorf("sample %s: %w", id, err)
 			}
 			blobs = append(blobs, b)
+			sums = append(sums, sha256Hex(b))
 			owned = append(owned, own{lists[vi][fi], b})
 		}
 	}
@@ -171,7 +183,7 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 	// folder left by an interrupted attempt has no record and is replaced.
 	final := filepath.Join(root, FramesDir, id)
 	if err := os.RemoveAll(final); err != nil {
-		return list, nil, fmt.Errorf("sample %s: %w", id, err)
+		return list, nil, nil, fmt.Errorf("sample %s: %w", id, err)
 	}
 	prefix := path.Join(FramesDir, id) + "/"
 	made := ""
@@ -179,15 +191,15 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 		dst := filepath.Join(final, filepath.FromSlash(strings.TrimPrefix(o.path, prefix)))
 		if d := filepath.Dir(dst); d != made {
 			if err := os.MkdirAll(d, 0o755); err != nil {
-				return list, nil, fmt.Errorf("sample %s: %w", id, err)
+				return list, nil, nil, fmt.Errorf("sample %s: %w", id, err)
 			}
 			made = d
 		}
 		if err := os.WriteFile(dst, o.data, 0o644); err != nil {
-			return list, nil, fmt.Errorf("sample %s: %w", id, err)
+			return list, nil, nil, fmt.Errorf("sample %s: %w", id, err)
 		}
 	}
-	return list, blobs, nil
+	return list, blobs, sums, nil
 }
 
 // SampleChecksum is the sha256 (hex) of a sample's JSONL row followed by
@@ -201,10 +213,13 @@ func SampleChecksum(row []byte, frames [][]byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// record is a finished sample: its checksum and JSONL row.
+// record is a finished sample: its checksum, its JSONL row and the sha256
+// of each of its frame files in FrameList.All order (files is nil in the
+// records of older versions, which had no third line).
 type record struct {
-	sum string
-	row []byte
+	sum   string
+	row   []byte
+	files []string
 }
 
 func recordPath(root, id string) string {
@@ -217,6 +232,8 @@ func writeRecord(root, id string, rec record) error {
 	b.WriteString(rec.sum)
 	b.WriteByte('\n')
 	b.Write(rec.row)
+	b.WriteByte('\n')
+	b.WriteString(strings.Join(rec.files, " "))
 	b.WriteByte('\n')
 	p := recordPath(root, id)
 	// One job per id at a time, so a fixed temporary name is safe (and
@@ -243,19 +260,24 @@ var errNoRecord = errors.New("no record")
 
 // readRecord loads a committed sample record.
 func readRecord(p string) (record, error) {
-	data, err := os.ReadFile(p)
+	data, err := ReadRegular(p, maxMetaBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return record{}, errNoRecord
 	}
 	if err != nil {
 		return record{}, err
 	}
-	sum, row, ok := bytes.Cut(data, []byte{'\n'})
-	row = bytes.TrimRight(row, "\n")
+	sum, rest, ok := bytes.Cut(data, []byte{'\n'})
+	row, files, _ := bytes.Cut(rest, []byte{'\n'})
+	files = bytes.TrimRight(files, "\n")
 	if !ok || len(sum) != 64 || len(row) == 0 {
 		return record{}, fmt.Errorf("record %s is damaged", p)
 	}
-	return record{sum: string(sum), row: row}, nil
+	rec := record{sum: string(sum), row: row}
+	if len(files) > 0 {
+		rec.files = strings.Fields(string(files))
+	}
+	return rec, nil
 }
 
 // writeFileAtomic writes data to a temporary file in the same folder,

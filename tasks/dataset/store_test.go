@@ -57,7 +57,7 @@ func TestWriteSourcesReuseAndRepair(t *testing.T) {
 	changed := frames[1].Clone()
 	changed.Pix[0] ^= 0xff
 	g := &tasks.Generated{Frames: []*video.Frame{frames[0], changed, frames[2]}}
-	list, blobs, err := writeFrames(root, "sample1", g, 90, fixed)
+	list, blobs, sums, err := writeFrames(root, "sample1", g, 90, fixed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,9 @@ func TestWriteSourcesReuseAndRepair(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		if err != nil || !bytes.Equal(b, blobs[i]) {
 			t.Fatalf("frame %d: file and checksum bytes differ (%v)", i, err)
+		}
+		if sums[i] != sha256Hex(b) {
+			t.Fatalf("frame %d: recorded sha256 %s, file %s", i, sums[i], sha256Hex(b))
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -61,8 +63,8 @@ func (e *errEndOfStream) Error() string {
 	return fmt.Sprintf("decoding stopped after %d frames, before frame %d", e.pos, e.want)
 }
 
-func openCapture(path string) (*capture, error) {
-	if err := checkFile(path); err != nil {
+func openCapture(path string, maxBytes int64) (*capture, error) {
+	if err := checkFile(path, maxBytes); err != nil {
 		return nil, err
 	}
 	c := &capture{path: path, mat: gocv.NewMat(), cfr: true}
@@ -86,6 +88,7 @@ func (c *capture) open() error {
 		vc.Close()
 		return fmt.Errorf("video %q: %w: OpenCV (FFmpeg backend) cannot open it", c.path, ErrNotVideo)
 	}
+	installDecodeErrorCounter()
 	c.vc = vc
 	c.pos = 0
 	return nil
@@ -307,7 +310,7 @@ func bgrToRGB(dst, src []byte) {
 // file: FrameCount is then the decodable frames, Duration the timeline's,
 // and FPS their ratio.
 func Probe(path string) (Info, error) {
-	c, err := openCapture(path)
+	c, err := openCapture(path, 0)
 	if err != nil {
 		return Info{}, err
 	}
@@ -333,14 +336,56 @@ func Probe(path string) (Info, error) {
 // promised timeline (held frames stored once), the video is resampled over
 // the frames that exist; otherwise the file is truncated.
 //
-// Errors: ErrNotFound, ErrEmpty, ErrNotVideo, ErrTruncated (a promised frame
-// cannot be decoded), ErrTooShort (fewer than N frames in the span), or the
-// context's error. Each names the file.
+// Damage: FFmpeg's decoders report errors (broken slices, bad macroblocks,
+// invalid data) through its log while they conceal them, and OpenCV hands
+// the concealed frames back as if nothing happened. Sample counts those
+// error messages while it decodes the video; if there are any, it fails
+// with ErrDamaged naming the file, or, with opt.KeepDamaged, returns the
+// frames with Sampled.DecodeErrors set. Only the frames decoded are
+// checked (those sampled and those decoded on the way to them): damage in
+// a stretch crossed by a seek, or beyond the last sampled frame, is not
+// seen, nor is damage that decodes without an error (e.g. flipped bits in
+// a JPEG's coefficients).
+//
+// Errors: ErrNotFound, ErrNotRegular, ErrTooLarge, ErrEmpty, ErrNotVideo,
+// ErrTruncated (a promised frame cannot be decoded), ErrTooShort (fewer
+// than N frames in the span), ErrDamaged, or the context's error. Each
+// names the file.
 func Sample(ctx context.Context, path string, opt SampleOptions) (*Sampled, error) {
 	if err := opt.validate(); err != nil {
 		return nil, fmt.Errorf("video %q: %w", path, err)
 	}
-	c, err := openCapture(path)
+	alone, seq := decodeGate.enter(false)
+	e0 := decodeErrors()
+	out, err := sampleFile(ctx, path, opt)
+	n := decodeErrors() - e0
+	alone = decodeGate.leave(false, alone, seq)
+	if err != nil || n == 0 {
+		return out, err
+	}
+	if !alone {
+		// Another video was decoded at the same time and the errors may be
+		// its own: decode this one again with no other decoder running.
+		_, seq = decodeGate.enter(true)
+		e0 = decodeErrors()
+		out, err = sampleFile(ctx, path, opt)
+		n = decodeErrors() - e0
+		decodeGate.leave(true, true, seq)
+		if err != nil || n == 0 {
+			return out, err
+		}
+	}
+	if !opt.KeepDamaged {
+		return nil, fmt.Errorf("video %q: %w: FFmpeg logged %d decoding error(s) while its frames were decoded (its own lines say more)", path, ErrDamaged, n)
+	}
+	out.DecodeErrors = int(n)
+	return out, nil
+}
+
+// sampleFile opens, probes and samples a video and closes it again, so
+// that every decoder thread has finished (and logged) when it returns.
+func sampleFile(ctx context.Context, path string, opt SampleOptions) (*Sampled, error) {
+	c, err := openCapture(path, opt.MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +394,45 @@ func Sample(ctx context.Context, path string, opt SampleOptions) (*Sampled, erro
 		return nil, err
 	}
 	return c.sampleAll(ctx, opt, !c.cfr)
+}
+
+// gate tells whether a decode ran alone: FFmpeg's log, the only place its
+// decoders report concealed damage, is one per process, so an error
+// message cannot be traced to the video that caused it while several are
+// decoded at once. Decodes share the gate; a decode that saw errors while
+// others ran is repeated holding it alone.
+type gate struct {
+	mu     sync.RWMutex
+	active atomic.Int32
+	starts atomic.Int64
+}
+
+// decodeGate is process-wide because FFmpeg's log callback is.
+var decodeGate gate
+
+// enter starts a decode (exclusive: no other decode runs until leave). It
+// reports whether no other decode was running, and the start sequence.
+func (g *gate) enter(exclusive bool) (bool, int64) {
+	if exclusive {
+		g.mu.Lock()
+	} else {
+		g.mu.RLock()
+	}
+	n := g.active.Add(1)
+	return n == 1, g.starts.Add(1)
+}
+
+// leave ends a decode started by enter and reports whether it ran alone
+// from start to end.
+func (g *gate) leave(exclusive, alone bool, seq int64) bool {
+	alone = alone && g.starts.Load() == seq
+	g.active.Add(-1)
+	if exclusive {
+		g.mu.Unlock()
+	} else {
+		g.mu.RUnlock()
+	}
+	return alone
 }
 
 // sampleAll samples a probed capture. counted tells that the frame count

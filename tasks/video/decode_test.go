@@ -411,7 +411,7 @@ func TestSampleSeeking(t *testing.T) {
 	for _, n := range sampleVideoNames() {
 		t.Run(n, func(t *testing.T) {
 			path := filepath.Join(dir, n)
-			c, err := openCapture(path)
+			c, err := openCapture(path, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -450,7 +450,7 @@ func TestSampleLateTimelineGap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := openCapture(path)
+	c, err := openCapture(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

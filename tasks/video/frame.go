@@ -115,9 +115,20 @@ func FromImage(img image.Image) *Frame {
 // the quality.
 func (f *Frame) EncodeJPEG(quality int) ([]byte, error) { return encodeJPEG(f, quality) }
 
+// MaxImagePixels is the largest image DecodeJPEG decodes (an 8K frame is
+// 33 million pixels); a larger size in a JPEG header is refused before any
+// pixel memory is allocated.
+const MaxImagePixels = 1 << 26
+
 // DecodeJPEG decodes a JPEG (or, with cgo, any image format OpenCV reads;
-// without, any format registered with package image) into a Frame.
-func DecodeJPEG(data []byte) (*Frame, error) { return decodeJPEG(data) }
+// without, any format registered with package image) into a Frame. An
+// image whose header declares more than MaxImagePixels pixels is refused.
+func DecodeJPEG(data []byte) (*Frame, error) {
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
+		return nil, fmt.Errorf("decode image: %dx%d pixels exceed the limit of %d", cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	return decodeJPEG(data)
+}
 
 // encodeJPEGGo encodes with image/jpeg.
 func encodeJPEGGo(f *Frame, quality int) ([]byte, error) {

@@ -3,9 +3,11 @@ package video
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"image"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -391,4 +393,24 @@ func BenchmarkJPEG(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDecodeJPEGRefusesHugeHeader: a small file whose JPEG header declares
+// 12000x12000 pixels is refused before decoding (OpenCV would allocate 432 MB).
+func TestDecodeJPEGRefusesHugeHeader(t *testing.T) {
+	data, err := NewFrame(16, 16).EncodeJPEG(90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Patch the frame size in the start-of-frame segment (FFC0/FFC2).
+	for i := 0; i+8 < len(data); i++ {
+		if data[i] == 0xff && (data[i+1] == 0xc0 || data[i+1] == 0xc2) {
+			binary.BigEndian.PutUint16(data[i+5:], 12000)
+			binary.BigEndian.PutUint16(data[i+7:], 12000)
+			break
+		}
+	}
+	if _, err := DecodeJPEG(data); err == nil || !strings.Contains(err.Error(), "12000x12000") {
+		t.Fatalf("huge header: %v", err)
+	}
 }

@@ -27,7 +27,20 @@ var (
 	// ErrTooShort means the video cannot give the requested number of
 	// distinct frames inside the sampling span.
 	ErrTooShort = errors.New("video too short")
+	// ErrDamaged means the decoder reported errors while the sampled
+	// frames were decoded (broken slices, bad macroblocks...): some frames
+	// may hold concealed garbage.
+	ErrDamaged = errors.New("video is damaged (the decoder reported errors)")
+	// ErrNotRegular means the path is a named pipe, device, socket or
+	// directory, not a regular file.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrTooLarge means the video file is larger than the size cap.
+	ErrTooLarge = errors.New("video file exceeds the size limit")
 )
+
+// DefaultMaxFileBytes caps the size of a video file Sample opens (see
+// SampleOptions.MaxFileBytes).
+const DefaultMaxFileBytes int64 = 16 << 30
 
 // Info describes a video file as reported by its container.
 type Info struct {
@@ -54,6 +67,13 @@ type SampleOptions struct {
 	// MaxPixels and MinPixels bound the pixel count of each returned frame;
 	// the aspect ratio is kept. 0 means no bound.
 	MaxPixels, MinPixels int
+	// MaxFileBytes caps the size of the video file (0:
+	// DefaultMaxFileBytes; negative: no cap).
+	MaxFileBytes int64
+	// KeepDamaged returns the frames of a video whose decoder reported
+	// errors (Sampled.DecodeErrors > 0) instead of failing with
+	// ErrDamaged.
+	KeepDamaged bool
 }
 
 // DefaultSampleOptions returns the VideoSSR sampling: 48 frames over the
@@ -78,6 +98,11 @@ type Sampled struct {
 	// SampleFPS is the sampling frame rate, N / Duration (VideoSSR's
 	// "sampling fps"): timestamps of sampled frame i are i / SampleFPS.
 	SampleFPS float64
+	// DecodeErrors is the number of error messages FFmpeg's decoders
+	// logged while this video was opened and its frames decoded; it is
+	// non-zero only with SampleOptions.KeepDamaged (else Sample fails with
+	// ErrDamaged).
+	DecodeErrors int
 }
 
 func (o SampleOptions) validate() error {
@@ -132,8 +157,10 @@ func SampleIndices(frameCount int, opt SampleOptions) ([]int, error) {
 }
 
 // checkFile reports the file-level problems that need no decoder: missing
-// file, directory, zero bytes.
-func checkFile(path string) error {
+// file, not a regular file (a named pipe, which the decoder would wait on
+// forever, a device such as /dev/zero, a directory), zero bytes, more than
+// maxBytes bytes (0: DefaultMaxFileBytes; negative: no cap).
+func checkFile(path string, maxBytes int64) error {
 	st, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("video %q: %w", path, ErrNotFound)
@@ -141,11 +168,23 @@ func checkFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("video %q: %w", path, err)
 	}
-	if st.IsDir() {
+	m := st.Mode()
+	switch {
+	case m.IsDir():
 		return fmt.Errorf("video %q: %w: is a directory", path, ErrNotVideo)
+	case m&os.ModeNamedPipe != 0:
+		return fmt.Errorf("video %q: %w: is a named pipe", path, ErrNotRegular)
+	case !m.IsRegular():
+		return fmt.Errorf("video %q: %w (mode %s)", path, ErrNotRegular, m)
 	}
 	if st.Size() == 0 {
 		return fmt.Errorf("video %q: %w", path, ErrEmpty)
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxFileBytes
+	}
+	if maxBytes > 0 && st.Size() > maxBytes {
+		return fmt.Errorf("video %q: %w: %d bytes, the limit is %d", path, ErrTooLarge, st.Size(), maxBytes)
 	}
 	return nil
 }
