@@ -278,7 +278,7 @@ func (r *rowProblems) wrap(field string, err error) {
 
 // jsonlFile checks the rows of a JSONL file.
 func (c *checker) jsonlFile(ctx context.Context, path string, sum *FileSummary, rep *FilesReport) error {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path, DefaultMaxDataBytes)
 	if err != nil {
 		return fmt.Errorf("training files: %w", err)
 	}
@@ -692,7 +692,7 @@ func frameField(verl bool, vi, fi int) string {
 // parquetFile checks the rows of a verl-layout Parquet file.
 func (c *checker) parquetFile(ctx context.Context, path string, sum *FileSummary, rep *FilesReport) error {
 	sum.Layout = "verl"
-	f, err := os.Open(path)
+	f, err := OpenRegular(path, DefaultMaxDataBytes)
 	if err != nil {
 		return fmt.Errorf("training files: %w", err)
 	}

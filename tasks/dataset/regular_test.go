@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -80,6 +81,13 @@ func TestReadersRefuseNonRegularFiles(t *testing.T) {
 	}
 	if err := within(t, "ReadParquet", func() error { _, err := ReadParquet("/dev/zero"); return err }); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("parquet /dev/zero: %v", err)
+	}
+	jfifo := filepath.Join(dir, "train.jsonl")
+	if err := syscall.Mkfifo(jfifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(t, "LoadFiles", func() error { _, err := LoadFiles(context.Background(), []string{jfifo}, FileOptions{}); return err }); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "train.jsonl") {
+		t.Errorf("training file pipe: %v", err)
 	}
 	mdir := filepath.Join(dir, "ds")
 	if err := os.Mkdir(mdir, 0o755); err != nil {
