@@ -24,6 +24,7 @@ import (
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/dataset"
 	"github.com/videossr/videossr-go/trainer/metrics"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
@@ -109,7 +110,7 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	}
 	// One process per run directory; then tidy what a killed one left, and
 	// check the checkpoint to resume before any long work.
-	if t.lock, err = LockDir(cfg.RunDir); err != nil {
+	if t.lock, err = dataset.LockDir(cfg.RunDir); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
 	if err := recoverCheckpoints(cfg.RunDir, t.log.Warn); err != nil {

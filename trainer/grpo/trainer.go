@@ -140,7 +140,7 @@ type Trainer struct {
 	// base never changes), recorded in checkpoints.
 	baseSum string
 	// lock is held on the run directory while the trainer lives.
-	lock *DirLock
+	lock *dataset.Lock
 	// resume is the checkpoint a resumed run starts from.
 	resume *resumePoint
 	// unsaved reports committed state (a completed step, a phase change,
@@ -183,7 +183,7 @@ func (t *Trainer) Close() error {
 	if t.rt != nil {
 		errs = append(errs, t.rt.Close())
 	}
-	errs = append(errs, t.lock.Close())
+	errs = append(errs, t.lock.Unlock())
 	return errors.Join(errs...)
 }
 
