@@ -34,6 +34,13 @@ type Options struct {
 	// "session.intra_op.allow_spinning": "0" on a machine shared with
 	// other jobs.
 	ConfigEntries map[string]string
+	// DisableCPUArena turns off ONNX Runtime's CPU memory arena (memory is
+	// then allocated and freed per tensor). Device memory (OpenDevice)
+	// uses it for long-lived values, which an arena would round up.
+	DisableCPUArena bool
+	// ProviderOptions are extra CUDA execution provider options (e.g.
+	// "arena_extend_strategy": "kSameAsRequested"); ignored on CPU.
+	ProviderOptions map[string]string
 }
 
 func (o Options) validate() error {
