@@ -124,3 +124,16 @@ char* vs_copy(OrtSession* s, OrtIoBinding* b, OrtMemoryInfo* host_info, void* ho
 	vs_api->ReleaseValue(h);
 	return e;
 }
+
+// vs_bound_outputs returns new references to every bound output (in
+// binding order); the caller releases each and frees the array with
+// vs_free_array.
+char* vs_bound_outputs(OrtIoBinding* b, OrtAllocator* a, OrtValue*** out, size_t* n) {
+	return vs_status(vs_api->GetBoundOutputValues(b, a, out, n));
+}
+
+void vs_free_array(OrtAllocator* a, void* p) {
+	if (p == NULL) return;
+	OrtStatus* s = vs_api->AllocatorFree(a, p);
+	if (s) vs_api->ReleaseStatus(s);
+}

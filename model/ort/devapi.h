@@ -26,5 +26,7 @@ void vs_terminate(OrtRunOptions* ro);
 void vs_unset_terminate(OrtRunOptions* ro);
 char* vs_copy(OrtSession* s, OrtIoBinding* b, OrtMemoryInfo* host_info, void* host, size_t bytes,
 		int64_t* shape, size_t rank, int dt, OrtValue* dev, int to_device);
+char* vs_bound_outputs(OrtIoBinding* b, OrtAllocator* a, OrtValue*** out, size_t* n);
+void vs_free_array(OrtAllocator* a, void* p);
 
 #endif

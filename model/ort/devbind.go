@@ -310,6 +310,70 @@ func (b *DeviceBinding) TakeOutput(name string, k Kind) (*Value, error) {
 	return v, nil
 }
 
+// TakeOutputs returns every output bound with BindOutputToDevice, as
+// produced by the last Run, as Values the caller owns; kind(name) gives
+// each one's Ledger kind.
+func (b *DeviceBinding) TakeOutputs(kind func(name string) Kind) (map[string]*Value, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("ort: take outputs %s: %w", b.s.name, ErrClosed)
+	}
+	if b.runs == 0 {
+		return nil, fmt.Errorf("ort: take outputs %s: nothing has run", b.s.name)
+	}
+	m := b.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("ort: take outputs %s: %w", b.s.name, ErrClosed)
+	}
+	var arr **C.OrtValue
+	var n C.size_t
+	if err := cErr(C.vs_bound_outputs(b.b, m.alloc, &arr, &n)); err != nil {
+		return nil, fmt.Errorf("ort: take outputs %s: %w", b.s.name, err)
+	}
+	vals := unsafe.Slice(arr, int(n))
+	defer C.vs_free_array(m.alloc, unsafe.Pointer(arr))
+	if int(n) != len(b.order) {
+		for _, v := range vals {
+			C.vs_release_value(v)
+		}
+		return nil, fmt.Errorf("ort: take outputs %s: %d bound outputs, %d recorded", b.s.name, n, len(b.order))
+	}
+	out := map[string]*Value{}
+	var firstErr error
+	for i, name := range b.order {
+		if !b.toDev[name] || firstErr != nil {
+			C.vs_release_value(vals[i])
+			continue
+		}
+		k := kind(name)
+		dt, shape, err := valueShape(vals[i])
+		if err == nil {
+			err = k.valid()
+		}
+		if err != nil {
+			C.vs_release_value(vals[i])
+			firstErr = fmt.Errorf("ort: take output %s %q: %w", b.s.name, name, err)
+			continue
+		}
+		cnt, _ := NumElements(shape)
+		v := &Value{m: m, v: vals[i], dt: dt, shape: shape, kind: k, bytes: int64(cnt) * int64(dt.Size())}
+		m.values[v] = struct{}{}
+		m.ledger.hold(k, v.bytes)
+		out[name] = v
+	}
+	if firstErr != nil {
+		for _, v := range out {
+			v.free()
+			delete(m.values, v)
+		}
+		return nil, firstErr
+	}
+	return out, nil
+}
+
 // Close releases the binding (not the bound values). Idempotent.
 func (b *DeviceBinding) Close() error {
 	b.mu.Lock()

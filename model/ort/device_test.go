@@ -200,8 +200,16 @@ func TestDeviceOutputToDeviceAndViews(t *testing.T) {
 	if got := download(t, m, KindCache, out).Data.([]int64); !reflect.DeepEqual(got, []int64{30, 31, 32, 0, 1, 2, 30, 31, 32}) {
 		t.Fatalf("taken output %v", got)
 	}
+	all, err := b.TakeOutputs(func(string) Kind { return KindActivations })
+	if err != nil || len(all) != 1 {
+		t.Fatalf("TakeOutputs = %v, %v", all, err)
+	}
+	if got := download(t, m, KindCache, all["out"]).Data.([]int64); !reflect.DeepEqual(got, []int64{30, 31, 32, 0, 1, 2, 30, 31, 32}) {
+		t.Fatalf("TakeOutputs output %v", got)
+	}
+	all["out"].Close()
 	held, _, _ := m.Ledger().Resident()
-	if held[KindCache] != 12*8+3*8+9*8 {
+	if held[KindCache] != 12*8+3*8+9*8 || held[KindActivations] != 0 {
 		t.Errorf("resident cache bytes %d, want %d", held[KindCache], 12*8+3*8+9*8)
 	}
 

@@ -91,5 +91,10 @@ func (b *DeviceBinding) Runs() int { return 0 }
 // TakeOutput fails with ErrNoCgo.
 func (b *DeviceBinding) TakeOutput(name string, k Kind) (*Value, error) { return nil, ErrNoCgo }
 
+// TakeOutputs fails with ErrNoCgo.
+func (b *DeviceBinding) TakeOutputs(kind func(name string) Kind) (map[string]*Value, error) {
+	return nil, ErrNoCgo
+}
+
 // Close does nothing.
 func (b *DeviceBinding) Close() error { return nil }
