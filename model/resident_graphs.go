@@ -77,7 +77,7 @@ func BuildDecodeResident(c Config, float onnx.DType) (*Built, error) {
 	// Validity of the C slots and of the new token: [B, C+1].
 	L := g.Squeeze(g.ShapeDims(pvalid, 1, 2), 0)
 	C := g.Squeeze(g.ShapeDims(past[0].k, 2, 3), 0)
-	j := g.Range(L, C, g.ScalarI64(1))                                      // [C-L]
+	j := g.Range(L, C, g.ScalarI64(1))                                    // [C-L]
 	gen := g.Cast(g.Less(g.Unsqueeze(j, 0), g.Unsqueeze(slot, 0)), float) // [1, C-L]
 	B := g.ShapeDims(pvalid, 0, 1)
 	gen = g.Expand(gen, g.Concat(0, B, g.ShapeDims(gen, 1, 2))) // [B, C-L]
@@ -131,7 +131,7 @@ func BuildAttnBias(float onnx.DType) (*Built, error) {
 	g := onnx.NewGraph("attn_bias", float)
 	valid := g.Input(InKeyValid, float, []int64{-1, -1}, "batch", "keys")
 	j := g.Range(g.ScalarI64(0), g.Squeeze(g.ShapeDims(valid, 1, 2), 0), g.ScalarI64(1)) // [L]
-	causal := g.LessOrEqual(g.Unsqueeze(j, 0), g.Unsqueeze(j, 1))                      // [i, j]: j <= i
+	causal := g.LessOrEqual(g.Unsqueeze(j, 0), g.Unsqueeze(j, 1))                        // [i, j]: j <= i
 	ok := g.And(g.Unsqueeze(causal, 0), g.Unsqueeze(g.Greater(valid, g.Scalar(0.5)), 1))
 	bias := g.Where(ok, g.Scalar(0), g.Scalar(MaskedBias)) // [B,L,L]
 	g.Output(InAttnBias, g.Unsqueeze(bias, 1))
