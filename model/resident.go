@@ -190,6 +190,17 @@ func (p *Policy) devBind(graph, purpose string) (*devBinding, error) {
 	if db, ok := p.res.binds[id]; ok {
 		return db, nil
 	}
+	db, err := p.newDevBinding(graph)
+	if err != nil {
+		return nil, err
+	}
+	p.res.binds[id] = db
+	return db, nil
+}
+
+// newDevBinding makes a device binding of a graph with every parameter
+// input bound; the caller closes it.
+func (p *Policy) newDevBinding(graph string) (*devBinding, error) {
 	s, ok := p.sess[graph]
 	if !ok {
 		return nil, fmt.Errorf("policy: graph %q is not loaded", graph)
@@ -213,7 +224,6 @@ func (p *Policy) devBind(graph, purpose string) (*devBinding, error) {
 			return nil, fmt.Errorf("policy %s: %w", graph, err)
 		}
 	}
-	p.res.binds[id] = db
 	return db, nil
 }
 

@@ -177,3 +177,237 @@ func maxAbs32(x []float32) float64 {
 	}
 	return m
 }
+
+// hostSlots copies a host cache [B,kvh,L,hd] (rows picked by rows) into
+// zeroed buffers of C slots: what the rollout engine's host path does.
+func hostSlots(c KVCache, rows []int, C int) KVCache {
+	grow := func(t ort.Tensor) ort.Tensor {
+		d := t.Data.([]float32)
+		H, L, D := int(t.Shape[1]), int(t.Shape[2]), int(t.Shape[3])
+		out := make([]float32, len(rows)*H*C*D)
+		for j, r := range rows {
+			for h := range H {
+				copy(out[((j*H+h)*C)*D:], d[((r*H+h)*L)*D:((r*H+h)*L+L)*D])
+			}
+		}
+		return ort.Tensor{Shape: []int64{int64(len(rows)), int64(H), int64(C), int64(D)}, DType: ort.Float32, Data: out}
+	}
+	out := KVCache{}
+	for i := range c.Keys {
+		out.Keys = append(out.Keys, grow(c.Keys[i]))
+		out.Values = append(out.Values, grow(c.Values[i]))
+	}
+	return out
+}
+
+// writeHostSlot stores new keys/values [B,kvh,1,hd] at slot of buffers.
+func writeHostSlot(buf, fresh KVCache, slot int) {
+	put := func(dst, src ort.Tensor) {
+		d, s := dst.Data.([]float32), src.Data.([]float32)
+		rows, C, D := int(dst.Shape[0]*dst.Shape[1]), int(dst.Shape[2]), int(dst.Shape[3])
+		for r := range rows {
+			copy(d[(r*C+slot)*D:(r*C+slot+1)*D], s[r*D:(r+1)*D])
+		}
+	}
+	for i := range buf.Keys {
+		put(buf.Keys[i], fresh.Keys[i])
+		put(buf.Values[i], fresh.Values[i])
+	}
+}
+
+// TestResidentDecodeMatchesHost: decoding over a cache that stays on the
+// device gives the host static-cache path's logits step by step (rows
+// repeated from their prompt, then some dropped), and a step moves only
+// the tokens, positions and slot in and the logits out. Without ONNX
+// Runtime's graph optimizations the logits are bit for bit the host's;
+// with them, the two graphs get different fusions and agree to a few ulp.
+func TestResidentDecodeMatchesHost(t *testing.T) {
+	for _, exact := range []bool{false, true} {
+		name := map[bool]string{false: "optimized", true: "unoptimized"}[exact]
+		t.Run(name, func(t *testing.T) { residentDecodeMatchesHost(t, exact) })
+	}
+}
+
+func residentDecodeMatchesHost(t *testing.T, exact bool) {
+	rt := openRuntime(t)
+	c := tinyTest()
+	graphs := []string{GraphPrefill, GraphDecodeStatic}
+	so := ort.Options{IntraOpThreads: 2, InterOpThreads: 1, DisableOptimizations: exact}
+	host, err := NewPolicy(rt, c, sharpParams(t, c, 5, 3), PolicyOptions{Graphs: graphs, Session: so})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	cpu := ort.CPUDevice()
+	dev, err := NewPolicy(rt, c, sharpParams(t, c, 5, 3), PolicyOptions{Graphs: graphs, Session: so, Device: &cpu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	tol := func(x []float32) float64 {
+		if exact {
+			return 0
+		}
+		return 1e-6 * (1 + maxAbs32(x))
+	}
+	ctx := context.Background()
+	pb, err := c.NewPromptBatch([][]int{{9, 10, 11}, {12, 13}}, [][]int{nil, nil}, c.NewVideos(nil), c.BosTokenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := Float32Tensor(onnx.Float32, []int64{1, int64(c.HiddenSize)}, make([]float32, c.HiddenSize))
+	hl, hc, err := host.Prefill(ctx, pb, zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, pf, err := dev.PrefillResident(ctx, pb, zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff32(hl, dl); d > tol(hl) {
+		t.Fatalf("prefill logits differ by %g", d)
+	}
+	rows := []int{0, 0, 1, 1, 0}
+	const maxNew = 4
+	L := pb.L
+	C := L + maxNew
+	dec, err := pf.Decoder(ctx, rows, maxNew)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	pf.Close()
+	buf := hostSlots(hc, rows, C)
+	valid := make([][]bool, len(rows))
+	pos := make([]int64, len(rows))
+	for j, r := range rows {
+		valid[j] = append([]bool(nil), pb.Valid[r]...)
+		pos[j] = pb.Next[r]
+	}
+	led := dev.Ledger()
+	for step := 0; step < maxNew; step++ {
+		if step == 2 { // rows 1 and 3 finished
+			keep := []int{0, 2, 4}
+			if err := dec.Keep(ctx, keep); err != nil {
+				t.Fatal(err)
+			}
+			var hb KVCache
+			for i := range buf.Keys {
+				hb.Keys = append(hb.Keys, pickRows(buf.Keys[i], keep))
+				hb.Values = append(hb.Values, pickRows(buf.Values[i], keep))
+			}
+			buf = hb
+			valid = [][]bool{valid[0], valid[2], valid[4]}
+			pos = []int64{pos[0], pos[2], pos[4]}
+		}
+		B := len(pos)
+		tokens := make([]int64, B)
+		vs := make([][]bool, B)
+		for j := range tokens {
+			tokens[j] = int64(14 + step + j)
+			v := make([]bool, C+1)
+			copy(v, valid[j])
+			v[C] = true
+			vs[j] = v
+		}
+		hs, fresh, err := host.DecodeStatic(ctx, tokens, pos, vs, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := led.Snapshot()
+		ds, err := dec.Step(ctx, tokens, pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := led.Snapshot().Sub(before)
+		t.Logf("step %d: max |logit| %.3g, max diff %.3g", step, maxAbs32(hs), maxAbsDiff32(hs, ds))
+		if d := maxAbsDiff32(hs, ds); d > tol(hs) {
+			t.Fatalf("step %d: logits differ by %g", step, d)
+		}
+		if want := int64(8*B + 8*B + 8); moved.H2DBytes() != want {
+			t.Errorf("step %d: %d bytes in (%v), want %d", step, moved.H2DBytes(), moved, want)
+		}
+		if want := int64(4 * B * c.VocabSize); moved.D2HBytes() != want || moved.D2H[ort.KindLogits] != want {
+			t.Errorf("step %d: %d bytes out (%v), want %d logits", step, moved.D2HBytes(), moved, want)
+		}
+		writeHostSlot(buf, fresh, L+step)
+		for j := range valid {
+			valid[j] = append(valid[j], true)
+			pos[j]++
+		}
+	}
+	if _, err := dec.Step(ctx, make([]int64, 3), make([]int64, 3)); err == nil {
+		t.Error("a step past the last cache slot was accepted")
+	}
+}
+
+func pickRows(t ort.Tensor, rows []int) ort.Tensor {
+	d := t.Data.([]float32)
+	stride := len(d) / int(t.Shape[0])
+	out := make([]float32, 0, len(rows)*stride)
+	for _, r := range rows {
+		out = append(out, d[r*stride:(r+1)*stride]...)
+	}
+	shape := append([]int64{int64(len(rows))}, t.Shape[1:]...)
+	return ort.Tensor{Shape: shape, DType: t.DType, Data: out}
+}
+
+// decodeStepBytes runs a resident rollout's prefill and one decode step of
+// B rows and returns the bytes the step moved and the bytes the load
+// uploaded.
+func decodeStepBytes(t *testing.T, rt *ort.Runtime, c Config, B int) (step ort.Transfers, load int64) {
+	t.Helper()
+	p := newResident(t, rt, c, 2, 1, GraphPrefill)
+	ctx := context.Background()
+	load = p.Ledger().Snapshot().H2D[ort.KindWeights]
+	pb, err := c.NewPromptBatch([][]int{{9, 10, 11}}, [][]int{nil}, c.NewVideos(nil), c.BosTokenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pf, err := p.PrefillResident(ctx, pb, Float32Tensor(onnx.Float32, []int64{1, int64(c.HiddenSize)}, make([]float32, c.HiddenSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	dec, err := pf.Decoder(ctx, make([]int, B), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	before := p.Ledger().Snapshot()
+	tokens, pos := make([]int64, B), make([]int64, B)
+	for j := range tokens {
+		tokens[j], pos[j] = int64(12+j), pb.Next[0]
+	}
+	if _, err := dec.Step(ctx, tokens, pos); err != nil {
+		t.Fatal(err)
+	}
+	return p.Ledger().Snapshot().Sub(before), load
+}
+
+// TestResidentDecodeStepBytes: after the load, a decode step moves
+// 8B (tokens) + 8B (positions) + 8 (slot) bytes in and 4BV (logits) out,
+// whatever the model size: two models whose parameters differ 4x move the
+// same bytes per step. Feeding the weights (or the cache) from the host
+// again would break both counts.
+func TestResidentDecodeStepBytes(t *testing.T) {
+	rt := openRuntime(t)
+	small := tinyTest()
+	big := tinyTest()
+	big.NumHiddenLayers *= 4
+	const B = 6
+	s1, load1 := decodeStepBytes(t, rt, small, B)
+	s2, load2 := decodeStepBytes(t, rt, big, B)
+	if r := float64(load2) / float64(load1); r < 3 {
+		t.Fatalf("the big model's parameters are only %.2fx the small one's", r)
+	}
+	want := ort.Transfers{Copies: 4}
+	want.H2D[ort.KindActivations] = 16 * B
+	want.H2D[ort.KindCache] = 8
+	want.D2H[ort.KindLogits] = 4 * B * int64(small.VocabSize)
+	for i, got := range []ort.Transfers{s1, s2} {
+		if got != want {
+			t.Errorf("model %d: a decode step moved %v (%d copies), want %v (%d copies)", i, got, got.Copies, want, want.Copies)
+		}
+	}
+}

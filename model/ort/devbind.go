@@ -236,6 +236,20 @@ func (b *DeviceBinding) Run(ctx context.Context) error {
 	if b.s.closed {
 		return fmt.Errorf("ort: device run %s: %w", b.s.name, ErrClosed)
 	}
+	// After a run ONNX Runtime keeps the values it allocated as the
+	// outputs of the next one; binding them to the device again lets
+	// their shapes change from run to run.
+	for _, name := range b.order {
+		if !b.toDev[name] || b.runs == 0 {
+			continue
+		}
+		cn := C.CString(name)
+		err := cErr(C.vs_bind_output_device(b.b, cn, b.m.info))
+		C.free(unsafe.Pointer(cn))
+		if err != nil {
+			return fmt.Errorf("ort: device run %s: output %q: %w", b.s.name, name, err)
+		}
+	}
 	run := func() error { return cErr(C.vs_run(b.h, b.ro, b.b)) }
 	var err error
 	if ctx.Done() == nil {
