@@ -55,6 +55,7 @@ type Policy struct {
 	Store  *params.Store
 	float  onnx.DType
 	loss   LossConfig
+	so     ort.Options // session options (device graphs such as the optimizer's use them)
 	sess   map[string]*ort.Session
 	inputs map[string]map[string]bool // input names per graph
 	binds  *bindings                  // bound runs (decode), shared with views
@@ -158,6 +159,7 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 		p.sess[name] = s
 		p.inputs[name] = inputNames(s)
 	}
+	p.so = opt.Session
 	if opt.Device != nil {
 		if err := p.openResidency(rt, *opt.Device, opt.Session); err != nil {
 			p.Close()
@@ -454,6 +456,33 @@ type StepResult struct {
 // micro-batch and returns the loss, diagnostics and one gradient per
 // parameter. It does not change the parameters.
 func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *VisionBatch, in StepInputs) (*StepResult, error) {
+	feeds, err := p.trainFeeds(graph, sb, vb, in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.runValid(ctx, graph, feeds, nil, sb.Valid)
+	if err != nil {
+		return nil, err
+	}
+	res, err := stepResult(out)
+	if err != nil {
+		return nil, err
+	}
+	res.Grads = map[string][]float32{}
+	for _, prm := range p.Config.TrainableSpecs() { // with LoRA: the adapters only
+		g, ok := out[GradPrefix+prm.Name]
+		if !ok {
+			return nil, fmt.Errorf("train step: no gradient output for %s", prm.Name)
+		}
+		if res.Grads[prm.Name], err = toFloat32(g); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// trainFeeds are the inputs of a training graph over one micro-batch.
+func (p *Policy) trainFeeds(graph string, sb *SeqBatch, vb *VisionBatch, in StepInputs) (map[string]ort.Tensor, error) {
 	feeds := sb.Feeds(p.float)
 	for k, v := range vb.Feeds(p.Config, p.float) {
 		feeds[k] = v
@@ -472,11 +501,12 @@ func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *
 			feeds[InRefLogProbs] = FloatTensor(p.float, []int64{B, R}, in.RefLogProb)
 		}
 	}
-	out, err := p.runValid(ctx, graph, feeds, nil, sb.Valid)
-	if err != nil {
-		return nil, err
-	}
-	res := &StepResult{Grads: map[string][]float32{}}
+	return feeds, nil
+}
+
+// stepResult reads a training graph's loss, diagnostics and log-probs.
+func stepResult(out map[string]ort.Tensor) (*StepResult, error) {
+	res := &StepResult{}
 	scalar := func(name string) float64 {
 		t, ok := out[name]
 		if !ok {
@@ -490,17 +520,9 @@ func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *
 	}
 	res.Loss, res.PGLoss, res.KLLoss = scalar(OutLoss), scalar(OutPGLoss), scalar(OutKLLoss)
 	res.Entropy, res.ClipFrac, res.ApproxKL = scalar(OutEntropy), scalar(OutClipFrac), scalar(OutApproxKL)
+	var err error
 	if res.LogProbs, err = toFloat64(out[OutLogProbs]); err != nil {
 		return nil, err
-	}
-	for _, prm := range p.Config.TrainableSpecs() { // with LoRA: the adapters only
-		g, ok := out[GradPrefix+prm.Name]
-		if !ok {
-			return nil, fmt.Errorf("train step: no gradient output for %s", prm.Name)
-		}
-		if res.Grads[prm.Name], err = toFloat32(g); err != nil {
-			return nil, err
-		}
 	}
 	return res, nil
 }
