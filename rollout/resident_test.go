@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/model"
+	"github.com/videossr/videossr-go/model/optim"
 	"github.com/videossr/videossr-go/model/ort"
 )
 
@@ -60,4 +61,77 @@ func TestResidentGenerateMatchesHost(t *testing.T) {
 		t.Fatalf("the rollout moved %v", moved)
 	}
 	t.Logf("rollout transfers: %v; finishes %v", moved, finish)
+}
+
+// TestResidentGRPOLoopMovesNoWeights: rollouts, reference log-probs and
+// device-optimizer updates of a resident policy, step after step, move no
+// weight byte once the policy and its reference are loaded; only a
+// checkpoint (SyncHost) reads the trained parameters back.
+func TestResidentGRPOLoopMovesNoWeights(t *testing.T) {
+	rt := openRuntime(t)
+	cpu := ort.CPUDevice()
+	p := tinyPolicyOn(t, rt, 1, &cpu, model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic, model.GraphLogProb, model.GraphGRPO)
+	c := p.Config
+	ref := p.WithStore(p.Store.Clone())
+	opt, err := model.NewDeviceAdamW(p, optim.Config{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, MaxGradNorm: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opt.Close()
+	ctx := context.Background()
+	pr := testPrompts(c)[0]
+	vid := pr.Videos[0]
+	e := NewEngine(p, c, nil, c.BosTokenID)
+	s := Sampling{Temperature: 1, TopP: 1, MaxNewTokens: 5}
+	led := p.Ledger()
+	var loaded ort.Transfers
+	for it := 0; it < 3; it++ {
+		if it == 1 {
+			loaded = led.Snapshot() // the reference's weights went up in iteration 0
+		}
+		out, _, err := e.Generate(ctx, []Prompt{pr}, 4, s, uint64(it))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vids := make([]model.VisionInput, len(out))
+		rows := make([]model.Row, len(out))
+		for r, smp := range out {
+			vids[r] = vid
+			rows[r] = model.Row{Prompt: pr.IDs, Response: smp.Tokens, Videos: []int{r}}
+		}
+		vb := mustVB(t, c, vids)
+		sb, err := c.NewSeqBatch(rows, vb.Videos, c.BosTokenID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emb, err := ref.Encode(ctx, vb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refLP, _, err := ref.LogProbs(ctx, sb, emb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := model.StepInputs{Advantages: []float64{1, -1, 0.5, -0.5}, OldLogProb: make([]float64, sb.B*sb.R), RefLogProb: refLP}
+		for r, smp := range out {
+			copy(in.OldLogProb[r*sb.R:], smp.LogProbs)
+		}
+		if _, err := opt.Micro(ctx, model.GraphGRPO, sb, vb, in, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := opt.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	between := led.Snapshot().Sub(loaded)
+	if between.Bytes(ort.KindWeights) != 0 || between.Bytes(ort.KindGradients) != 0 {
+		t.Fatalf("two GRPO iterations moved %v", between)
+	}
+	if err := p.SyncHost(); err != nil {
+		t.Fatal(err)
+	}
+	if got := led.Snapshot().Sub(loaded).D2H[ort.KindWeights]; got != 4*p.Store.NumParams() {
+		t.Fatalf("the checkpoint read %d weight bytes, want the %d of the trained parameters", got, 4*p.Store.NumParams())
+	}
+	t.Logf("two iterations moved %v", between)
 }
