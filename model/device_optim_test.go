@@ -250,3 +250,79 @@ func TestDeviceTrainStepBytes(t *testing.T) {
 	}
 	t.Logf("training step: %v", s1)
 }
+
+// TestDeviceAdamWExactResume: a resident run checkpointed after two steps
+// (SyncHost, the store and the optimizer state saved) and restored into
+// another policy (LoadInto, UploadWeights, Load) continues bit for bit like
+// the run that went on.
+func TestDeviceAdamWExactResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two resident training runs")
+	}
+	rt := openRuntime(t)
+	c := tinyTest()
+	cfg := optimTestConfig()
+	mbs := microBatches(t, c)
+	ctx := context.Background()
+	steps := func(o *DeviceAdamW, n int) {
+		for range n {
+			for _, mb := range mbs {
+				if _, err := o.Micro(ctx, GraphGRPO, mb.sb, mb.vb, mb.in, 0.5); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := o.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p := newResident(t, rt, c, 3, 1, GraphGRPO)
+	o, err := NewDeviceAdamW(p, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	steps(o, 2)
+	dir := t.TempDir()
+	if err := p.SyncHost(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Store.Save(filepath.Join(dir, "model.safetensors"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Save(filepath.Join(dir, "optimizer.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	steps(o, 2)
+	if err := p.SyncHost(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A policy made over other weights, restored in place: the store
+	// loads the checkpoint and UploadWeights copies it to the device.
+	q := residentOver(t, rt, c, sharpParams(t, c, 99, 1), GraphGRPO)
+	if err := q.Store.LoadInto(filepath.Join(dir, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.UploadWeights(); err != nil {
+		t.Fatal(err)
+	}
+	o2, err := NewDeviceAdamW(q, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o2.Close()
+	if err := o2.Load(filepath.Join(dir, "optimizer.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	steps(o2, 2)
+	if err := q.SyncHost(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range p.Store.Params() {
+		b, _ := q.Store.Get(a.Name)
+		if d := maxAbsDiff32(a.Data, b.Data); d != 0 {
+			t.Fatalf("%s: resumed run differs by %g", a.Name, d)
+		}
+	}
+}
