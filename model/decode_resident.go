@@ -84,8 +84,8 @@ func (pf *DevicePrefill) Close() error {
 // indices crosses.
 func (pf *DevicePrefill) Decoder(ctx context.Context, rows []int, maxNew int) (*DeviceDecoder, error) {
 	p := pf.p
-	if pf.present == nil {
-		return nil, fmt.Errorf("policy: decoder of a closed prefill")
+	if pf.present == nil || p.res == nil {
+		return nil, fmt.Errorf("policy: decoder of a closed prefill or policy")
 	}
 	if len(rows) == 0 || maxNew < 1 {
 		return nil, fmt.Errorf("policy: decoder of %d rows with %d new tokens", len(rows), maxNew)
@@ -217,8 +217,8 @@ func (d *DeviceDecoder) Rows() int { return d.B }
 // next cache slot; it returns the logits [B*V], valid until the next Step.
 func (d *DeviceDecoder) Step(ctx context.Context, tokens, pos []int64) ([]float32, error) {
 	p := d.p
-	if d.db == nil {
-		return nil, fmt.Errorf("policy %s: decoder closed", GraphDecodeResident)
+	if d.db == nil || p.res == nil {
+		return nil, fmt.Errorf("policy %s: decoder or policy closed", GraphDecodeResident)
 	}
 	if len(tokens) != d.B || len(pos) != d.B {
 		return nil, fmt.Errorf("policy %s: %d tokens and %d positions for %d rows", GraphDecodeResident, len(tokens), len(pos), d.B)
@@ -265,8 +265,8 @@ func (d *DeviceDecoder) Step(ctx context.Context, tokens, pos []int64) ([]float3
 // Keep keeps the rows keep (indices into the current rows, in order) and
 // drops the others, on the device.
 func (d *DeviceDecoder) Keep(ctx context.Context, keep []int) error {
-	if d.db == nil {
-		return fmt.Errorf("policy %s: decoder closed", GraphDecodeResident)
+	if d.db == nil || d.p.res == nil {
+		return fmt.Errorf("policy %s: decoder or policy closed", GraphDecodeResident)
 	}
 	if len(keep) == d.B {
 		return nil

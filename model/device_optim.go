@@ -26,6 +26,7 @@ import (
 // filled only by Save. It is not safe for concurrent use.
 type DeviceAdamW struct {
 	p      *Policy
+	res    *residency // the policy's device state (kept: the policy may close first)
 	mirror *optim.AdamW
 	params []devParam
 	byName map[string]int
@@ -70,7 +71,7 @@ func NewDeviceAdamW(p *Policy, cfg optim.Config) (*DeviceAdamW, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &DeviceAdamW{p: p, mirror: mirror, byName: map[string]int{}, train: map[string]*devBinding{}, small: map[string]*ort.Value{}, reset: true}
+	o := &DeviceAdamW{p: p, res: p.res, mirror: mirror, byName: map[string]int{}, train: map[string]*devBinding{}, small: map[string]*ort.Value{}, reset: true}
 	if err := o.setup(); err != nil {
 		o.Close()
 		return nil, err
@@ -268,6 +269,9 @@ func (o *DeviceAdamW) trainBinding(graph string) (*devBinding, error) {
 // on the device: Gradients reads them).
 func (o *DeviceAdamW) Micro(ctx context.Context, graph string, sb *SeqBatch, vb *VisionBatch, in StepInputs, w float64) (*StepResult, error) {
 	p := o.p
+	if p.res != o.res {
+		return nil, fmt.Errorf("device optimizer: the policy is closed")
+	}
 	feeds, err := p.trainFeeds(graph, sb, vb, in)
 	if err != nil {
 		return nil, err
@@ -333,7 +337,7 @@ func (o *DeviceAdamW) Step(ctx context.Context) (optim.StepStats, error) {
 	}
 	cfg := o.mirror.Config()
 	k := cfg.Coefficients(o.mirror.StepCount(), o.mirror.ScheduleStep())
-	mem := o.p.res.mem
+	mem := o.res.mem
 	if err := mem.CopyIn(ort.KindOptimizer, o.small[optim.InCoef], ort.Tensor{Shape: []int64{7}, Data: optim.CoefVector(k)}); err != nil {
 		return optim.StepStats{}, err
 	}
@@ -355,7 +359,7 @@ func (o *DeviceAdamW) Step(ctx context.Context) (optim.StepStats, error) {
 	o.mirror.Record(true)
 	st.Step = o.mirror.StepCount()
 	for _, dp := range o.params {
-		o.p.res.dirty[dp.prm] = true
+		o.res.dirty[dp.prm] = true
 	}
 	return st, nil
 }
@@ -365,7 +369,7 @@ func (o *DeviceAdamW) Step(ctx context.Context) (optim.StepStats, error) {
 func (o *DeviceAdamW) Gradients() (map[string][]float32, error) {
 	out := map[string][]float32{}
 	for _, dp := range o.params {
-		t, err := o.p.res.mem.Download(ort.KindGradients, dp.acc)
+		t, err := o.res.mem.Download(ort.KindGradients, dp.acc)
 		if err != nil {
 			return nil, err
 		}
@@ -399,7 +403,7 @@ func (o *DeviceAdamW) Save(path string) error {
 			dst []float32
 			src *ort.Value
 		}{{m, dp.m}, {v, dp.v}} {
-			if err := o.p.res.mem.CopyOut(ort.KindOptimizer, ort.Tensor{Shape: []int64{int64(len(mv.dst))}, Data: mv.dst}, mv.src); err != nil {
+			if err := o.res.mem.CopyOut(ort.KindOptimizer, ort.Tensor{Shape: []int64{int64(len(mv.dst))}, Data: mv.dst}, mv.src); err != nil {
 				return fmt.Errorf("device optimizer: save %s: %w", dp.graphParam.Name, err)
 			}
 		}
@@ -420,7 +424,7 @@ func (o *DeviceAdamW) Load(path string) error {
 			src []float32
 			dst *ort.Value
 		}{{m, dp.m}, {v, dp.v}} {
-			if err := o.p.res.mem.CopyIn(ort.KindOptimizer, mv.dst, ort.Tensor{Shape: []int64{int64(len(mv.src))}, Data: mv.src}); err != nil {
+			if err := o.res.mem.CopyIn(ort.KindOptimizer, mv.dst, ort.Tensor{Shape: []int64{int64(len(mv.src))}, Data: mv.src}); err != nil {
 				return fmt.Errorf("device optimizer: load %s: %w", dp.graphParam.Name, err)
 			}
 		}

@@ -326,3 +326,30 @@ func TestDeviceAdamWExactResume(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceAdamWAfterPolicyClose: closing the policy before its device
+// optimizer (whose bindings hold the policy's device buffers) is safe, and
+// the optimizer then fails cleanly.
+func TestDeviceAdamWAfterPolicyClose(t *testing.T) {
+	rt := openRuntime(t)
+	c := tinyTest()
+	p := newResident(t, rt, c, 3, 1, GraphGRPO)
+	o, err := NewDeviceAdamW(p, optimTestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := microBatches(t, c)[0]
+	ctx := context.Background()
+	if _, err := o.Micro(ctx, GraphGRPO, mb.sb, mb.vb, mb.in, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Step(ctx); err == nil {
+		t.Fatal("a step after the policy closed succeeded")
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

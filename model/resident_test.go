@@ -339,6 +339,15 @@ func residentDecodeMatchesHost(t *testing.T, exact bool) {
 	if _, err := dec.Step(ctx, make([]int64, 3), make([]int64, 3)); err == nil {
 		t.Error("a step past the last cache slot was accepted")
 	}
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dec.Step(ctx, make([]int64, 3), make([]int64, 3)); err == nil {
+		t.Error("a step after the policy closed was accepted")
+	}
+	if err := dec.Keep(ctx, []int{0}); err == nil {
+		t.Error("Keep after the policy closed was accepted")
+	}
 }
 
 func pickRows(t ort.Tensor, rows []int) ort.Tensor {

@@ -78,6 +78,14 @@ func (s *Session) BindDevice(m *Mem) (*DeviceBinding, error) {
 		C.vs_release_binding(b.b)
 		return nil, fmt.Errorf("ort: bind %s to device: run options: %w", s.name, err)
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		C.vs_release_binding(b.b)
+		C.vs_release_run_options(b.ro)
+		return nil, fmt.Errorf("ort: bind %s to device %s: %w", s.name, m.dev, ErrClosed)
+	}
+	m.binds[b] = struct{}{}
 	s.dbindings[b] = struct{}{}
 	return b, nil
 }
@@ -409,5 +417,8 @@ func (b *DeviceBinding) Close() error {
 	b.s.bmu.Lock()
 	delete(b.s.dbindings, b)
 	b.s.bmu.Unlock()
+	b.m.mu.Lock()
+	delete(b.m.binds, b)
+	b.m.mu.Unlock()
 	return nil
 }

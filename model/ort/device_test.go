@@ -395,3 +395,45 @@ func TestParseDevice(t *testing.T) {
 		}
 	}
 }
+
+// Closing a memory first closes the bindings over it, which hold
+// references to its values: a session closed later (here by the runtime)
+// does not release them through a freed allocator.
+func TestDeviceMemClosedBeforeBindings(t *testing.T) {
+	rt, err := Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.OpenDevice(CPUDevice(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := rt.NewSession(affineModel(t), Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.BindDevice(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	W := upload(t, m, KindWeights, mustTensor(t, []int64{3, 2}, []float32{1, 0, 0, 1, 1, 1}))
+	x := upload(t, m, KindActivations, mustTensor(t, []int64{1, 3}, []float32{1, 2, 3}))
+	y, _ := m.Alloc(KindActivations, Float32, []int64{1, 2})
+	for _, err := range []error{b.BindInput("W", W), b.BindInput("x", x), b.BindOutput("y", y), b.Run(context.Background())} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Run(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("run of a binding over a closed memory: %v", err)
+	}
+	if _, err := s.BindDevice(m); !errors.Is(err, ErrClosed) {
+		t.Fatalf("binding to a closed memory: %v", err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -44,6 +44,7 @@ type Mem struct {
 	alloc    *C.OrtAllocator
 	copiers  map[DType]*copier
 	values   map[*Value]struct{}
+	binds    map[*DeviceBinding]struct{} // bindings over this memory: closed first
 }
 
 // copier is the Identity session of one element type.
@@ -76,7 +77,7 @@ func (r *Runtime) OpenDevice(dev Device, opt Options) (*Mem, error) {
 		}
 		opt.ProviderOptions = po
 	}
-	m := &Mem{rt: r, dev: dev, opt: opt, ledger: &Ledger{}, copiers: map[DType]*copier{}, values: map[*Value]struct{}{}}
+	m := &Mem{rt: r, dev: dev, opt: opt, ledger: &Ledger{}, copiers: map[DType]*copier{}, values: map[*Value]struct{}{}, binds: map[*DeviceBinding]struct{}{}}
 	fail := func(err error) (*Mem, error) {
 		m.release()
 		return nil, fmt.Errorf("ort: open device %s: %w", dev, err)
@@ -163,8 +164,10 @@ func identityModel(dt DType) *pb.ModelProto {
 	}
 }
 
-// Close releases every Value of the memory, its allocator and copy
-// sessions. Values and bindings must not be used afterwards. Idempotent.
+// Close closes every DeviceBinding made over the memory (they hold
+// references to its values), then releases every Value, the allocator and
+// the copy sessions. Values and bindings must not be used afterwards.
+// Idempotent.
 func (m *Mem) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -172,7 +175,14 @@ func (m *Mem) Close() error {
 		return nil
 	}
 	m.closed = true
+	binds := make([]*DeviceBinding, 0, len(m.binds))
+	for b := range m.binds {
+		binds = append(binds, b)
+	}
 	m.mu.Unlock()
+	for _, b := range binds {
+		b.Close()
+	}
 	err := m.release()
 	m.rt.forgetMem(m)
 	return err
