@@ -201,7 +201,7 @@ func ModelGPUStep(c Config, w StepWorkload, g GPUSpec) []PhaseModel {
 	}
 	act := PlanMemory(c, PlanInput{Batch: 1, Group: int(micro), PromptLen: w.PromptTokens, ResponseLen: w.ResponseTokens,
 		MicroBatch: int(micro), WeightBytes: 4, Recompute: w.Recompute}).Activations
-	opt := float64(r.trainable) * (16 + 12)             // read p, m, v, g; write p, m, v
+	opt := float64(r.trainable) * (16 + 12)            // read p, m, v, g; write p, m, v
 	accum := float64(M) * float64(r.trainable) * 4 * 3 // gradient out, accumulator read and write
 	hbm := float64(M)*(weightReads*r.effAll+2*float64(act)) + opt + accum
 	R := int64(w.ResponseTokens)
@@ -218,7 +218,7 @@ func ModelGPUStep(c Config, w StepWorkload, g GPUSpec) []PhaseModel {
 	trn := PhaseModel{Phase: "train step", FLOPs: flops, HBMBytes: hbm,
 		// Host-fed: every micro-batch (and reference pass) feeds every
 		// parameter and the [rows,1,C,C] bias, and returns every gradient.
-		Before: Traffic{H2D: (1+ref)*(M*r.heldAll+in+4*B*C*C), D2H: M*4*r.trainable + metrics},
+		Before: Traffic{H2D: (1 + ref) * (M*r.heldAll + in + 4*B*C*C), D2H: M*4*r.trainable + metrics},
 		After:  Traffic{H2D: (1+ref)*in + 33*M, D2H: metrics},
 	}
 	trn = finish(trn, float64(M)*(weightReads*float64(r.textParams+r.visionParams)*2+float64(act))+opt+accum)
