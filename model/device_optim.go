@@ -378,6 +378,27 @@ func (o *DeviceAdamW) Gradients() (map[string][]float32, error) {
 	return out, nil
 }
 
+// SetGradients replaces the accumulated gradients with grads (every
+// trainable parameter, copied in and counted as gradients), as a host
+// all-reduce of several devices' Gradients does before Step.
+func (o *DeviceAdamW) SetGradients(grads map[string][]float32) error {
+	if len(grads) != len(o.params) {
+		return fmt.Errorf("device optimizer: %d gradients for %d trainable parameters", len(grads), len(o.params))
+	}
+	for _, dp := range o.params {
+		g, ok := grads[dp.graphParam.Name]
+		if !ok || int64(len(g)) != dp.graphParam.Size {
+			return fmt.Errorf("device optimizer: gradient of %s missing or of %d values (want %d)", dp.graphParam.Name, len(g), dp.graphParam.Size)
+		}
+		if err := o.res.mem.CopyIn(ort.KindGradients, dp.acc, ort.Tensor{Shape: []int64{dp.graphParam.Size}, Data: g}); err != nil {
+			return err
+		}
+	}
+	o.reset = false
+	o.pending = max(o.pending, 1)
+	return nil
+}
+
 // Config returns the optimizer configuration.
 func (o *DeviceAdamW) Config() optim.Config { return o.mirror.Config() }
 

@@ -353,3 +353,60 @@ func TestDeviceAdamWAfterPolicyClose(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeviceAdamWSetGradients: gradients read back (Gradients), changed on
+// the host (as an all-reduce of several devices would) and set again
+// (SetGradients) drive the device step exactly as the host optimizer with
+// the same gradients.
+func TestDeviceAdamWSetGradients(t *testing.T) {
+	rt := openRuntime(t)
+	c := tinyTest()
+	dev := newResident(t, rt, c, 3, 1, GraphGRPO)
+	host := sharpParams(t, c, 3, 1)
+	cfg := optimTestConfig()
+	o, err := NewDeviceAdamW(dev, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	hopt, err := optim.New(cfg, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := microBatches(t, c)[0]
+	ctx := context.Background()
+	if _, err := o.Micro(ctx, GraphGRPO, mb.sb, mb.vb, mb.in, 1); err != nil {
+		t.Fatal(err)
+	}
+	g, err := o.Gradients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range g {
+		for i := range v {
+			v[i] *= 3 // the sum over three identical devices
+		}
+	}
+	if err := o.SetGradients(g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hopt.Step(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.SyncHost(); err != nil {
+		t.Fatal(err)
+	}
+	for _, hp := range host.Params() {
+		dp, _ := dev.Store.Get(hp.Name)
+		if d := maxAbsDiff32(hp.Data, dp.Data); d != 0 {
+			t.Fatalf("%s differs by %g", hp.Name, d)
+		}
+	}
+	delete(g, o.Trainable()[0])
+	if err := o.SetGradients(g); err == nil {
+		t.Fatal("gradients missing a parameter accepted")
+	}
+}
