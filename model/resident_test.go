@@ -3,9 +3,11 @@ package model
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/videossr/videossr-go/model/onnx"
+	"github.com/videossr/videossr-go/model/optim"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
 )
@@ -417,6 +419,97 @@ func TestResidentDecodeStepBytes(t *testing.T) {
 	for i, got := range []ort.Transfers{s1, s2} {
 		if got != want {
 			t.Errorf("model %d: a decode step moved %v (%d copies), want %v (%d copies)", i, got, got.Copies, want, want.Copies)
+		}
+	}
+}
+
+// TestResidentLoRAHalfBase: with LoRA on a BF16 base, the resident policy
+// holds the base in its 16 bits on the device (the upload is the store's
+// size, half of float32), gives the host path's prefill logits, and its
+// device optimizer trains the float32 adapters only, as the host one does.
+func TestResidentLoRAHalfBase(t *testing.T) {
+	rt := openRuntime(t)
+	c := withLoRA(tinyTest(), "q_proj", "v_proj")
+	c.LoRA.BaseDType = "BF16"
+	mk := func() *params.Store {
+		s := sharpParams(t, c, 4, 2)
+		if err := c.HoldBase(s); err != nil {
+			t.Fatal(err)
+		}
+		randomizeAdapters(t, c, s, 5, 0.05)
+		return s
+	}
+	graphs := []string{GraphPrefill, GraphGRPO}
+	host, err := NewPolicy(rt, c, mk(), PolicyOptions{Graphs: graphs, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	dev := residentOver(t, rt, c, mk(), graphs...)
+	if got, want := dev.Ledger().Snapshot().H2D[ort.KindWeights], dev.Store.Bytes(); got != want {
+		t.Fatalf("uploaded %d weight bytes for a store of %d", got, want)
+	}
+	ctx := context.Background()
+	pb, err := c.NewPromptBatch([][]int{{9, 10, 11}}, [][]int{nil}, c.NewVideos(nil), c.BosTokenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := Float32Tensor(onnx.Float32, []int64{1, int64(c.HiddenSize)}, make([]float32, c.HiddenSize))
+	hl, _, err := host.Prefill(ctx, pb, zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, pf, err := dev.PrefillResident(ctx, pb, zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.Close()
+	if d := maxAbsDiff32(hl, dl); d > 1e-6*(1+maxAbs32(hl)) {
+		t.Fatalf("prefill logits differ by %g", d)
+	}
+	cfg := optimTestConfig()
+	tr, _ := c.TrainableStore(host.Store)
+	hopt, err := optim.New(cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dopt, err := NewDeviceAdamW(dev, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dopt.Close()
+	mb := microBatches(t, c)[0]
+	for range 3 {
+		hr, err := host.TrainStep(ctx, GraphGRPO, mb.sb, mb.vb, mb.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hopt.Step(hr.Grads); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dopt.Micro(ctx, GraphGRPO, mb.sb, mb.vb, mb.in, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dopt.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dev.SyncHost(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(dopt.Trainable()), len(c.TrainableSpecs()); got != want {
+		t.Fatalf("device optimizer trains %d parameters, want the %d adapters", got, want)
+	}
+	for _, hp := range host.Store.Params() {
+		dp, _ := dev.Store.Get(hp.Name)
+		if hp.IsHalf() {
+			if !slices.Equal(hp.Half, dp.Half) {
+				t.Fatalf("frozen %s changed", hp.Name)
+			}
+			continue
+		}
+		if r := relDiff(hp.Data, dp.Data); r > 1e-6 {
+			t.Errorf("%s differs by %.3g relative", hp.Name, r)
 		}
 	}
 }
