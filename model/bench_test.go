@@ -60,7 +60,10 @@ func benchPolicyOn(b *testing.B, c Config, dev *ort.Device, graphs ...string) *P
 	if err := c.HoldBase(store); err != nil {
 		b.Fatal(err)
 	}
-	p, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: graphs, Device: dev, Session: ort.Options{IntraOpThreads: threads, InterOpThreads: 1}})
+	// VIDEOSSR_BENCH_SPIN=1 lets ONNX Runtime's threads busy-wait (off by
+	// default: see ort.Options.AllowSpinning).
+	spin := os.Getenv("VIDEOSSR_BENCH_SPIN") == "1"
+	p, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: graphs, Device: dev, Session: ort.Options{IntraOpThreads: threads, InterOpThreads: 1, AllowSpinning: spin}})
 	if err != nil {
 		b.Fatal(err)
 	}

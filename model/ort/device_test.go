@@ -437,3 +437,28 @@ func TestDeviceMemClosedBeforeBindings(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Sessions sleep between kernels unless AllowSpinning; an explicit config
+// entry wins.
+func TestSpinningDefault(t *testing.T) {
+	rt := openRT(t)
+	_ = rt
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{}, "0"},
+		{Options{AllowSpinning: true}, "1"},
+		{Options{ConfigEntries: map[string]string{EntryIntraOpSpinning: "1"}}, "1"},
+	} {
+		so, err := sessionOptions(c.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := so.GetSessionConfigEntry(EntryIntraOpSpinning)
+		so.Destroy()
+		if err != nil || got != c.want {
+			t.Errorf("%+v: intra-op spinning %q (%v), want %q", c.opt, got, err, c.want)
+		}
+	}
+}

@@ -145,13 +145,17 @@ func sessionOptions(opt Options) (*onnx.SessionOptions, error) {
 			return fail("optimized model path", err)
 		}
 	}
-	keys := make([]string, 0, len(opt.ConfigEntries))
-	for k := range opt.ConfigEntries {
+	entries := spinEntries(opt.AllowSpinning)
+	for k, v := range opt.ConfigEntries {
+		entries[k] = v
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if err := so.AddSessionConfigEntry(k, opt.ConfigEntries[k]); err != nil {
+		if err := so.AddSessionConfigEntry(k, entries[k]); err != nil {
 			return fail("config entry "+k, err)
 		}
 	}
