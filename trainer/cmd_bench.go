@@ -34,7 +34,13 @@ video) and prints prefill and decode throughput. It also relates the mean
 decode step time to the time the step's memory traffic needs at this
 machine's measured copy bandwidth (weights + the KV cache of every row
 read once per step): a ratio of 1 would mean decode runs at the memory
-bandwidth bound.`,
+bandwidth bound.
+
+The memory bound uses this machine's single-thread read bandwidth (a
+read-only scan: the step reads its weights and cache, it does not copy
+them) and the compute bound the float32 matrix-product rate ONNX Runtime
+reaches here with the rollout's threads (a 512x512 MatMul); the ratio holds
+the larger of the two against the measured step.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configs.Load(cfgs, sets)
 			if err != nil {
@@ -87,10 +93,20 @@ bandwidth bound.`,
 			eng := rollout.NewEngine(pol, c, tok, c.BosTokenID)
 			s := rollout.Sampling{Temperature: 1, TopP: 1, MaxNewTokens: maxNew}
 			w := cmd.OutOrStdout()
-			bw := rollout.CopyBandwidth()
-			fmt.Fprintf(w, "model: Qwen2-VL architecture, %d parameters (%.1f MB float32); prompts of %d text tokens + one %d-frame %dx%d video; %d new tokens; copy bandwidth %.1f GB/s\n",
-				store.NumParams(), 4*float64(store.NumParams())/1e6, text, cfg.Data.Sampling.Frames, side, side, maxNew, bw/1e9)
-			fmt.Fprintf(w, "%8s %6s %12s %12s %10s %12s %10s %8s\n", "prompts", "G", "prefill t/s", "decode t/s", "ms/step", "MB/step", "bound ms", "ratio")
+			bw := rollout.ReadBandwidth()
+			ro := base
+			if o, ok := per[model.GraphDecodeStatic]; ok {
+				ro = o
+			}
+			rate, err := rollout.MatMulRate(cmd.Context(), rt, ro)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "model: Qwen2-VL architecture, %d parameters (%.1f MB float32); prompts of %d text tokens + one %d-frame %dx%d video; %d new tokens\n",
+				store.NumParams(), 4*float64(store.NumParams())/1e6, text, cfg.Data.Sampling.Frames, side, side, maxNew)
+			fmt.Fprintf(w, "this machine: read bandwidth %.1f GB/s (one thread, read-only scan), float32 matmul %.1f GFLOP/s (ONNX Runtime, %d intra-op threads)\n",
+				bw/1e9, rate/1e9, ro.IntraOpThreads)
+			fmt.Fprintf(w, "%8s %6s %12s %12s %10s %12s %10s %10s %8s\n", "prompts", "G", "prefill t/s", "decode t/s", "ms/step", "MB/step", "mem ms", "flop ms", "ratio")
 			shapes := [][2]int{{1, 1}, {1, group}, {prompts, group}}
 			if group == 1 {
 				shapes = [][2]int{{1, 1}, {prompts, 1}}
@@ -104,12 +120,13 @@ bandwidth bound.`,
 				if err != nil {
 					return err
 				}
-				bound := float64(tp.StepBytes) / bw
-				fmt.Fprintf(w, "%8d %6d %12.0f %12.0f %10.2f %12.1f %10.2f %7.0f%%\n", sh[0], sh[1], tp.PrefillTPS, tp.DecodeTPS,
-					1e3*tp.StepSeconds, float64(tp.StepBytes)/1e6, 1e3*bound, 100*bound/tp.StepSeconds)
+				mem := float64(tp.StepBytes) / bw
+				flop := tp.StepFLOPs / rate
+				fmt.Fprintf(w, "%8d %6d %12.0f %12.0f %10.2f %12.1f %10.2f %10.2f %7.0f%%\n", sh[0], sh[1], tp.PrefillTPS, tp.DecodeTPS,
+					1e3*tp.StepSeconds, float64(tp.StepBytes)/1e6, 1e3*mem, 1e3*flop, 100*max(mem, flop)/tp.StepSeconds)
 			}
-			fmt.Fprintln(w, "ratio = (bytes a decode step must read: weights + every row's KV cache) / copy bandwidth, over the measured step time.")
-			fmt.Fprintln(w, "Above 100%: the weights stay in the CPU caches; low at many rows: the step is compute-bound, not memory-bound.")
+			fmt.Fprintln(w, "mem ms = bytes a decode step must read (weights + every row's KV cache) / read bandwidth; flop ms = its FLOPs / matmul rate;")
+			fmt.Fprintln(w, "ratio = the larger bound over the measured step time. Above 100%: the weights stay in the CPU caches.")
 			return nil
 		},
 	}

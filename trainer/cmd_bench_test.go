@@ -30,11 +30,11 @@ func TestBenchRolloutCommand(t *testing.T) {
 	rows := 0
 	for _, l := range lines {
 		f := strings.Fields(l)
-		if len(f) == 8 && (f[0] == "1" || f[0] == "2") && strings.HasSuffix(f[7], "%") {
+		if len(f) == 9 && (f[0] == "1" || f[0] == "2") && strings.HasSuffix(f[8], "%") {
 			rows++
 		}
 	}
-	if rows != 3 || !strings.Contains(out, "963584 parameters") || !strings.Contains(out, "copy bandwidth") {
+	if rows != 3 || !strings.Contains(out, "963584 parameters") || !strings.Contains(out, "read bandwidth") || !strings.Contains(out, "GFLOP/s") {
 		t.Fatalf("bench rollout output (%d table rows):\n%s", rows, out)
 	}
 }
