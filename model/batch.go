@@ -75,6 +75,9 @@ type SeqBatch struct {
 	VisMask []float64 // [B,L]
 	Pos     []int64   // [3,B,L]
 	Bias    []float64 // [B,1,L,L]
+	// Valid marks each row's real (non-padding) positions, from which
+	// Bias is made (a resident policy makes the bias on its device).
+	Valid [][]bool
 	// RespIndex, RespTokens, RespMask describe the response tokens [B,R].
 	RespIndex  []int64
 	RespTokens []int64
@@ -143,6 +146,7 @@ func (c Config) NewSeqBatch(rows []Row, vs Videos, pad int) (*SeqBatch, error) {
 		}
 	}
 	b.Bias = CausalBias(valid, L)
+	b.Valid = valid
 	return b, nil
 }
 

@@ -38,6 +38,12 @@ func benchConfig() Config {
 
 func benchPolicy(b *testing.B, c Config, graphs ...string) *Policy {
 	b.Helper()
+	return benchPolicyOn(b, c, nil, graphs...)
+}
+
+// benchPolicyOn is benchPolicy, device-resident on dev when not nil.
+func benchPolicyOn(b *testing.B, c Config, dev *ort.Device, graphs ...string) *Policy {
+	b.Helper()
 	rt := openRuntime(b)
 	threads := 0
 	if s := os.Getenv("VIDEOSSR_BENCH_THREADS"); s != "" {
@@ -54,7 +60,10 @@ func benchPolicy(b *testing.B, c Config, graphs ...string) *Policy {
 	if err := c.HoldBase(store); err != nil {
 		b.Fatal(err)
 	}
-	p, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: graphs, Session: ort.Options{IntraOpThreads: threads, InterOpThreads: 1}})
+	// VIDEOSSR_BENCH_SPIN=1 lets ONNX Runtime's threads busy-wait (off by
+	// default: see ort.Options.AllowSpinning).
+	spin := os.Getenv("VIDEOSSR_BENCH_SPIN") == "1"
+	p, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: graphs, Device: dev, Session: ort.Options{IntraOpThreads: threads, InterOpThreads: 1, AllowSpinning: spin}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/videossr/videossr-go/model/onnx"
 	"github.com/videossr/videossr-go/model/ort"
@@ -36,6 +37,14 @@ type PolicyOptions struct {
 	GraphSession map[string]ort.Options
 	// Float is the graph float type (default Float32; Float64 for checks).
 	Float onnx.DType
+	// Device, when set, makes the policy device-resident: its parameters
+	// are uploaded once to the memory of this device and every graph reads
+	// them there through I/O binding, the rollout's KV cache stays there
+	// (PrefillResident), and gradients and the optimizer can stay there
+	// too (NewDeviceAdamW). The sessions run on the device's provider
+	// (Session.Provider and DeviceID are set from it). Nil keeps today's
+	// host path: parameters fed from the host store at every run.
+	Device *ort.Device
 }
 
 // Policy runs the model's graphs on ONNX Runtime. Every graph takes the
@@ -46,9 +55,11 @@ type Policy struct {
 	Store  *params.Store
 	float  onnx.DType
 	loss   LossConfig
+	so     ort.Options // session options (device graphs such as the optimizer's use them)
 	sess   map[string]*ort.Session
 	inputs map[string]map[string]bool // input names per graph
 	binds  *bindings                  // bound runs (decode), shared with views
+	res    *residency                 // device state of a resident policy (nil on the host path)
 	// Counters of graph runs, for tests and metrics (e.g. prefill once per prompt).
 	runs map[string]int
 }
@@ -73,6 +84,12 @@ func BuildGraph(c Config, name string, float onnx.DType, loss LossConfig) (*Buil
 		return BuildLogProb(c, float, loss.Temperature)
 	case GraphGRPO:
 		return BuildTrain(c, float, loss)
+	case GraphDecodeResident:
+		return BuildDecodeResident(c, float)
+	case GraphCacheSelect:
+		return BuildCacheSelect(c, float)
+	case GraphAttnBias:
+		return BuildAttnBias(float)
 	case GraphSFT:
 		sft := SFTLoss()
 		sft.Temperature = 1
@@ -101,6 +118,14 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 	}
 	if opt.Float == onnx.Float64 {
 		opt.Session.DisableOptimizations = true // fused kernels are float32-only
+	}
+	if opt.Device != nil {
+		opt.Graphs = residentGraphList(opt.Graphs)
+		opt.Session.Provider, opt.Session.DeviceID = opt.Device.Provider, opt.Device.ID
+		for name, o := range opt.GraphSession {
+			o.Provider, o.DeviceID = opt.Device.Provider, opt.Device.ID
+			opt.GraphSession[name] = o
+		}
 	}
 	p := &Policy{Config: c, Store: store, float: opt.Float, loss: opt.Loss, sess: map[string]*ort.Session{}, inputs: map[string]map[string]bool{}, binds: &bindings{}, runs: map[string]int{}}
 	for _, name := range opt.Graphs {
@@ -134,7 +159,32 @@ func NewPolicy(rt *ort.Runtime, c Config, store *params.Store, opt PolicyOptions
 		p.sess[name] = s
 		p.inputs[name] = inputNames(s)
 	}
+	p.so = opt.Session
+	if opt.Device != nil {
+		if err := p.openResidency(rt, *opt.Device, opt.Session); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// residentGraphList adds to graphs what a resident policy needs: the
+// attention-bias graph, and with the prefill the resident decode graphs.
+func residentGraphList(graphs []string) []string {
+	out := slices.Clone(graphs)
+	add := func(names ...string) {
+		for _, n := range names {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	add(GraphAttnBias)
+	if slices.Contains(graphs, GraphPrefill) {
+		add(residentGraphs()...)
+	}
+	return out
 }
 
 // Close releases every session; it is idempotent.
@@ -143,6 +193,10 @@ func (p *Policy) Close() error {
 	if err := p.binds.close(); err != nil {
 		errs = append(errs, fmt.Errorf("close decode binding: %w", err))
 	}
+	if err := p.res.close(); err != nil {
+		errs = append(errs, fmt.Errorf("close device memory: %w", err))
+	}
+	p.res = nil
 	for name, s := range p.sess {
 		if err := s.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", name, err))
@@ -163,6 +217,16 @@ func (p *Policy) Runs(graph string) int { return p.runs[graph] }
 
 // run executes a graph with the parameters added to feeds.
 func (p *Policy) run(ctx context.Context, graph string, feeds map[string]ort.Tensor, outputs []string) (map[string]ort.Tensor, error) {
+	return p.runValid(ctx, graph, feeds, outputs, nil)
+}
+
+// runValid is run with the key validity the attention bias was made from
+// (nil: none), which a resident policy uses to make the bias on its
+// device instead of copying it in.
+func (p *Policy) runValid(ctx context.Context, graph string, feeds map[string]ort.Tensor, outputs []string, valid [][]bool) (map[string]ort.Tensor, error) {
+	if p.res != nil {
+		return p.runOnDevice(ctx, graph, feeds, outputs, valid)
+	}
 	s, err := p.prepare(graph, feeds)
 	if err != nil {
 		return nil, err
@@ -270,7 +334,7 @@ type KVCache struct {
 func (p *Policy) Prefill(ctx context.Context, pb *PromptBatch, embeds ort.Tensor) ([]float32, KVCache, error) {
 	feeds := pb.Feeds(p.float)
 	feeds[InVisionEmbeds] = embeds
-	out, err := p.run(ctx, GraphPrefill, feeds, nil)
+	out, err := p.runValid(ctx, GraphPrefill, feeds, nil, pb.Valid)
 	if err != nil {
 		return nil, KVCache{}, err
 	}
@@ -299,6 +363,13 @@ func (p *Policy) Decode(ctx context.Context, tokens, pos []int64, valid [][]bool
 func (p *Policy) DecodeStatic(ctx context.Context, tokens, pos []int64, valid [][]bool, cache KVCache) ([]float32, KVCache, error) {
 	if len(tokens) == 0 || len(valid) != len(tokens) {
 		return nil, KVCache{}, fmt.Errorf("policy %s: %d tokens, %d attention rows", GraphDecodeStatic, len(tokens), len(valid))
+	}
+	if p.res != nil { // the cache is on the host here: PrefillResident keeps it on the device
+		out, err := p.run(ctx, GraphDecodeStatic, decodeCacheFeeds(p.float, tokens, pos, valid, cache), nil)
+		if err != nil {
+			return nil, KVCache{}, err
+		}
+		return p.logitsAndCache(out)
 	}
 	return p.decodeStaticBound(ctx, tokens, pos, valid, cache)
 }
@@ -356,7 +427,7 @@ func toFloat64(t ort.Tensor) ([]float64, error) {
 func (p *Policy) LogProbs(ctx context.Context, sb *SeqBatch, embeds ort.Tensor) (logp, entropy []float64, err error) {
 	feeds := sb.Feeds(p.float)
 	feeds[InVisionEmbeds] = embeds
-	out, err := p.run(ctx, GraphLogProb, feeds, []string{OutLogProbs, OutEntropy})
+	out, err := p.runValid(ctx, GraphLogProb, feeds, []string{OutLogProbs, OutEntropy}, sb.Valid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -385,6 +456,33 @@ type StepResult struct {
 // micro-batch and returns the loss, diagnostics and one gradient per
 // parameter. It does not change the parameters.
 func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *VisionBatch, in StepInputs) (*StepResult, error) {
+	feeds, err := p.trainFeeds(graph, sb, vb, in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.runValid(ctx, graph, feeds, nil, sb.Valid)
+	if err != nil {
+		return nil, err
+	}
+	res, err := stepResult(out)
+	if err != nil {
+		return nil, err
+	}
+	res.Grads = map[string][]float32{}
+	for _, prm := range p.Config.TrainableSpecs() { // with LoRA: the adapters only
+		g, ok := out[GradPrefix+prm.Name]
+		if !ok {
+			return nil, fmt.Errorf("train step: no gradient output for %s", prm.Name)
+		}
+		if res.Grads[prm.Name], err = toFloat32(g); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// trainFeeds are the inputs of a training graph over one micro-batch.
+func (p *Policy) trainFeeds(graph string, sb *SeqBatch, vb *VisionBatch, in StepInputs) (map[string]ort.Tensor, error) {
 	feeds := sb.Feeds(p.float)
 	for k, v := range vb.Feeds(p.Config, p.float) {
 		feeds[k] = v
@@ -403,11 +501,12 @@ func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *
 			feeds[InRefLogProbs] = FloatTensor(p.float, []int64{B, R}, in.RefLogProb)
 		}
 	}
-	out, err := p.run(ctx, graph, feeds, nil)
-	if err != nil {
-		return nil, err
-	}
-	res := &StepResult{Grads: map[string][]float32{}}
+	return feeds, nil
+}
+
+// stepResult reads a training graph's loss, diagnostics and log-probs.
+func stepResult(out map[string]ort.Tensor) (*StepResult, error) {
+	res := &StepResult{}
 	scalar := func(name string) float64 {
 		t, ok := out[name]
 		if !ok {
@@ -421,17 +520,9 @@ func (p *Policy) TrainStep(ctx context.Context, graph string, sb *SeqBatch, vb *
 	}
 	res.Loss, res.PGLoss, res.KLLoss = scalar(OutLoss), scalar(OutPGLoss), scalar(OutKLLoss)
 	res.Entropy, res.ClipFrac, res.ApproxKL = scalar(OutEntropy), scalar(OutClipFrac), scalar(OutApproxKL)
+	var err error
 	if res.LogProbs, err = toFloat64(out[OutLogProbs]); err != nil {
 		return nil, err
-	}
-	for _, prm := range p.Config.TrainableSpecs() { // with LoRA: the adapters only
-		g, ok := out[GradPrefix+prm.Name]
-		if !ok {
-			return nil, fmt.Errorf("train step: no gradient output for %s", prm.Name)
-		}
-		if res.Grads[prm.Name], err = toFloat32(g); err != nil {
-			return nil, err
-		}
 	}
 	return res, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/videossr/videossr-go/model/optim"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/safetensors"
@@ -22,9 +23,12 @@ const smokeEnv = "VIDEOSSR_SMOKE_PROVIDER"
 // Face checkpoint (BF16, sharded), in full and as LoRA on its BF16 base,
 // through vision, prefill, greedy KV-cache decoding and a GRPO training step
 // on the execution provider $VIDEOSSR_SMOKE_PROVIDER (cpu or cuda; device
-// $VIDEOSSR_SMOKE_DEVICE), checks the logits, loss and gradients against
-// the same model on CPU, and prints the timings. Unset, it is skipped:
-// scripts/gpu-smoke.sh runs it on a GPU machine.
+// $VIDEOSSR_SMOKE_DEVICE), twice: with parameters fed from the host at
+// every run, and device-resident (parameters, KV cache, gradients and AdamW
+// on the device, PolicyOptions.Device). It checks the logits, loss and
+// gradients of both against the host path on CPU, and prints the timings
+// and, for the resident path, the bytes each phase moved. Unset, it is
+// skipped: scripts/gpu-smoke.sh runs it on a GPU machine.
 func TestDeviceSmoke(t *testing.T) {
 	provider := os.Getenv(smokeEnv)
 	if provider == "" {
@@ -62,18 +66,27 @@ func TestDeviceSmoke(t *testing.T) {
 			name := fmt.Sprintf("%s lora=%v", c.ModelType, lora)
 			t.Run(name, func(t *testing.T) {
 				want := smokeRun(t, rt, mc, ms, ort.Options{IntraOpThreads: 2, InterOpThreads: 1})
-				got := smokeRun(t, rt, mc, ms, ort.Options{Provider: provider, DeviceID: device, IntraOpThreads: 2, InterOpThreads: 1})
-				for k, w := range want.values {
-					d, spread := maxAbsDiff(w, got.values[k])
-					if d > tol*math.Max(1, spread) {
-						t.Errorf("%s: %s differs from CPU by %g (spread %g)", name, k, d, spread)
+				on := ort.Options{Provider: provider, DeviceID: device, IntraOpThreads: 2, InterOpThreads: 1}
+				got := smokeRun(t, rt, mc, ms, on)
+				res := smokeRunResident(t, rt, mc, ms, on)
+				for _, run := range []struct {
+					what string
+					r    smokeResult
+				}{{"host-fed", got}, {"resident", res}} {
+					for k, w := range want.values {
+						d, spread := maxAbsDiff(w, run.r.values[k])
+						if d > tol*math.Max(1, spread) {
+							t.Errorf("%s %s: %s differs from CPU by %g (spread %g)", name, run.what, k, d, spread)
+						}
 					}
-				}
-				if !slices.Equal(want.tokens, got.tokens) {
-					t.Logf("%s: greedy tokens %v on %s, %v on CPU", name, got.tokens, provider, want.tokens)
+					if !slices.Equal(want.tokens, run.r.tokens) {
+						t.Logf("%s %s: greedy tokens %v on %s, %v on CPU", name, run.what, run.r.tokens, provider, want.tokens)
+					}
 				}
 				fmt.Printf("smoke %-26s %s: vision %6.1f ms, prefill %6.1f ms, decode %6.2f ms/step, grpo step %7.1f ms (CPU: %.1f / %.1f / %.2f / %.1f)\n",
 					name, provider, got.ms[0], got.ms[1], got.ms[2], got.ms[3], want.ms[0], want.ms[1], want.ms[2], want.ms[3])
+				fmt.Printf("smoke %-26s %s resident: vision %6.1f ms, prefill %6.1f ms, decode %6.2f ms/step, grpo step %7.1f ms; bytes %s\n",
+					name, provider, res.ms[0], res.ms[1], res.ms[2], res.ms[3], res.bytes)
 			})
 		}
 	}
@@ -84,6 +97,7 @@ type smokeResult struct {
 	values map[string][]float64
 	tokens []int64
 	ms     [4]float64 // vision, prefill, decode per step, GRPO step
+	bytes  string     // resident path: what a decode step and a GRPO step moved
 }
 
 // smokeRun runs the smoke workload through a Policy with session options
@@ -164,5 +178,119 @@ func smokePass(t *testing.T, p *Policy) smokeResult {
 	for _, s := range c.TrainableSpecs()[:4] {
 		res.values["grad "+s.Name] = f64(step.Grads[s.Name])
 	}
+	return res
+}
+
+// smokeRunResident runs the smoke workload on a device-resident policy
+// (the provider's device memory) twice and returns the second pass.
+func smokeRunResident(t *testing.T, rt *ort.Runtime, c Config, store *params.Store, o ort.Options) smokeResult {
+	t.Helper()
+	dev := ort.Device{Provider: o.Provider, ID: o.DeviceID}
+	if dev.Provider == "" {
+		dev.Provider = ort.ProviderCPU
+	}
+	// The optimizer step changes the weights: each pass starts from store.
+	var res smokeResult
+	for range 2 {
+		p, err := NewPolicy(rt, c, store.Clone(), PolicyOptions{Graphs: []string{GraphVision, GraphPrefill, GraphGRPO}, Session: o, Device: &dev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = smokePassResident(t, p)
+		p.Close()
+	}
+	return res
+}
+
+// smokePassResident is smokePass on a resident policy: the rollout through
+// a DeviceDecoder, the training step through DeviceAdamW.
+func smokePassResident(t *testing.T, p *Policy) smokeResult {
+	t.Helper()
+	c := p.Config
+	ctx := context.Background()
+	led := p.Ledger()
+	res := smokeResult{values: map[string][]float64{}}
+	since := func(t0 time.Time) float64 { return float64(time.Since(t0).Microseconds()) / 1000 }
+	grid := Grid{GT: 1, GH: 8, GW: 8}
+	vb := randomVision(t, c, 2, grid, 3)
+	t0 := time.Now()
+	emb, err := p.Encode(ctx, vb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.ms[0] = since(t0)
+	prompts := [][]int{videoPrompt(c, []int{9, 10}, []int{11}, grid), videoPrompt(c, []int{12}, []int{13, 14}, grid)}
+	pb, err := c.NewPromptBatch(prompts, [][]int{{0}, {1}}, vb.Videos, c.BosTokenID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 = time.Now()
+	logits, pf, err := p.PrefillResident(ctx, pb, emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.ms[1] = since(t0)
+	res.values["prefill logits"] = f64(logits)
+	const steps = 4
+	dec, err := pf.Decoder(ctx, []int{0, 1}, steps)
+	pf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	pos := slices.Clone(pb.Next)
+	V := c.VocabSize
+	var step0 ort.Transfers
+	t0 = time.Now()
+	for step := 0; step < steps; step++ {
+		toks := make([]int64, len(prompts))
+		for r := range toks {
+			row := logits[r*V : (r+1)*V]
+			toks[r] = int64(slices.Index(row, slices.Max(row)))
+		}
+		res.tokens = append(res.tokens, toks...)
+		before := led.Snapshot()
+		if logits, err = dec.Step(ctx, toks, pos); err != nil {
+			t.Fatal(err)
+		}
+		step0 = led.Snapshot().Sub(before)
+		for r := range pos {
+			pos[r]++
+		}
+	}
+	res.ms[2] = since(t0) / steps
+	res.values["decode logits"] = f64(logits)
+	sb, svb := grpoFixture(t, c)
+	in := StepInputs{Advantages: []float64{1}, OldLogProb: make([]float64, sb.B*sb.R), RefLogProb: make([]float64, sb.B*sb.R)}
+	for i := range in.OldLogProb {
+		in.OldLogProb[i], in.RefLogProb[i] = -3, -3.5
+	}
+	o, err := NewDeviceAdamW(p, optim.Config{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, MaxGradNorm: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	before := led.Snapshot()
+	t0 = time.Now()
+	step, err := o.Micro(ctx, GraphGRPO, sb, svb, in, 1)
+	if err == nil {
+		_, err = o.Step(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.ms[3] = since(t0)
+	train := led.Snapshot().Sub(before)
+	res.values["loss"] = []float64{step.Loss}
+	res.values["log-probs"] = step.LogProbs
+	// The gradients the step used (read back for the check only).
+	grads, err := o.Gradients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.TrainableSpecs()[:4] {
+		res.values["grad "+s.Name] = f64(grads[s.Name])
+	}
+	res.bytes = fmt.Sprintf("decode step {%v}, grpo step {%v}", step0, train)
 	return res
 }

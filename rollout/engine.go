@@ -34,6 +34,17 @@ type StaticDecoder interface {
 	DecodeStatic(ctx context.Context, tokens, pos []int64, valid [][]bool, cache model.KVCache) ([]float32, model.KVCache, error)
 }
 
+// ResidentModel is a Model whose parameters live on a device
+// (model.Policy with PolicyOptions.Device): the engine then keeps the KV
+// cache on that device for the whole rollout, so a decode step sends the
+// rows' tokens and positions and brings back their logits.
+type ResidentModel interface {
+	Resident() bool
+	PrefillResident(ctx context.Context, pb *model.PromptBatch, embeds ort.Tensor) ([]float32, *model.DevicePrefill, error)
+}
+
+var _ ResidentModel = (*model.Policy)(nil)
+
 // Decoder turns response tokens into text (the tokenizer implements it).
 type Decoder interface {
 	DecodeSkipSpecial(ids []int) string
@@ -157,10 +168,14 @@ func (e *Engine) generate(ctx context.Context, prompts []Prompt, base, g int, s 
 	st.Prompts, st.Rows = len(prompts), len(prompts)*g
 
 	// 1-2. Vision once per prompt, prefill once per prompt.
-	logits, cache, pb, err := e.prefill(ctx, prompts, &st)
+	pre, err := e.prefill(ctx, prompts, &st)
 	if err != nil {
 		return nil, st, err
 	}
+	if pre.dev != nil {
+		defer pre.dev.Close()
+	}
+	logits, cache, pb := pre.logits, pre.cache, pre.pb
 
 	// 3. Share each prompt's cache with its g rows.
 	t0 := time.Now()
@@ -170,8 +185,10 @@ func (e *Engine) generate(ctx context.Context, prompts []Prompt, base, g int, s 
 	for r := range rowOf {
 		rowOf[r] = r / g
 	}
-	if cache, err = selectRows(cache, rowOf); err != nil {
-		return nil, st, err
+	if pre.dev == nil {
+		if cache, err = selectRows(cache, rowOf); err != nil {
+			return nil, st, err
+		}
 	}
 	out := make([]Sample, n)
 	rngs := make([]*rand.Rand, n)
@@ -194,14 +211,16 @@ func (e *Engine) generate(ctx context.Context, prompts []Prompt, base, g int, s 
 		}
 	}
 	// Drop rows that finished on their first token.
-	if len(active) < n {
+	if len(active) < n && pre.dev == nil {
 		if cache, err = selectRows(cache, active); err != nil {
 			return nil, st, err
 		}
 	}
 
 	// 4. Batched decode of the live rows.
-	if sd, ok := e.model.(StaticDecoder); ok && sd.Loaded(model.GraphDecodeStatic) {
+	if pre.dev != nil {
+		err = e.decodeResident(ctx, pre.dev, out, active, rowOf, pos, rngs, sp, stop, s, &st)
+	} else if sd, ok := e.model.(StaticDecoder); ok && sd.Loaded(model.GraphDecodeStatic) {
 		err = e.decodeStatic(ctx, sd, out, active, cache, valid, pos, rngs, sp, stop, s, &st)
 	} else {
 		err = e.decodeGrowing(ctx, out, active, cache, valid, pos, rngs, sp, stop, s, &st)
@@ -247,11 +266,19 @@ func (e *Engine) emit(smp *Sample, sp *sampler, logits []float32, rng *rand.Rand
 	return true
 }
 
+// prefilled is a prefilled prompt batch: the last-position logits and the
+// KV cache, in host memory or (resident model) on the device.
+type prefilled struct {
+	logits []float32
+	cache  model.KVCache
+	dev    *model.DevicePrefill
+	pb     *model.PromptBatch
+}
+
 // prefill encodes each prompt's videos (one vision run per prompt: a
 // prompt's videos share a frame size, different prompts may not) and
-// prefills all prompts in one left-padded batch. It returns the
-// last-position logits, the KV cache and the prompt batch.
-func (e *Engine) prefill(ctx context.Context, prompts []Prompt, st *Stats) ([]float32, model.KVCache, *model.PromptBatch, error) {
+// prefills all prompts in one left-padded batch.
+func (e *Engine) prefill(ctx context.Context, prompts []Prompt, st *Stats) (prefilled, error) {
 	t0 := time.Now()
 	var grids []model.Grid
 	var embeds ort.Tensor
@@ -262,11 +289,11 @@ func (e *Engine) prefill(ctx context.Context, prompts []Prompt, st *Stats) ([]fl
 		}
 		vb, err := e.cfg.NewVisionBatch(p.Videos)
 		if err != nil {
-			return nil, model.KVCache{}, nil, fmt.Errorf("rollout: prompt %d: %w", i, err)
+			return prefilled{}, fmt.Errorf("rollout: prompt %d: %w", i, err)
 		}
 		emb, err := e.model.Encode(ctx, vb)
 		if err != nil {
-			return nil, model.KVCache{}, nil, fmt.Errorf("rollout: prompt %d: %w", i, err)
+			return prefilled{}, fmt.Errorf("rollout: prompt %d: %w", i, err)
 		}
 		st.VisionRuns++
 		for _, v := range p.Videos {
@@ -274,7 +301,7 @@ func (e *Engine) prefill(ctx context.Context, prompts []Prompt, st *Stats) ([]fl
 			grids = append(grids, v.Grid)
 		}
 		if embeds, err = concatRows(embeds, emb); err != nil {
-			return nil, model.KVCache{}, nil, err
+			return prefilled{}, err
 		}
 	}
 	if embeds.Data == nil {
@@ -292,15 +319,20 @@ func (e *Engine) prefill(ctx context.Context, prompts []Prompt, st *Stats) ([]fl
 	layout, items := Layout(e.cfg, grids, videos)
 	pb, err := e.cfg.NewPromptBatch(ids, items, layout, e.pad)
 	if err != nil {
-		return nil, model.KVCache{}, nil, fmt.Errorf("rollout: %w", err)
+		return prefilled{}, fmt.Errorf("rollout: %w", err)
 	}
-	logits, cache, err := e.model.Prefill(ctx, pb, embeds)
+	pre := prefilled{pb: pb}
+	if rm, ok := e.model.(ResidentModel); ok && rm.Resident() {
+		pre.logits, pre.dev, err = rm.PrefillResident(ctx, pb, embeds)
+	} else {
+		pre.logits, pre.cache, err = e.model.Prefill(ctx, pb, embeds)
+	}
 	if err != nil {
-		return nil, model.KVCache{}, nil, fmt.Errorf("rollout: prefill: %w", err)
+		return prefilled{}, fmt.Errorf("rollout: prefill: %w", err)
 	}
 	st.PrefillRows += len(prompts)
 	st.Prefill += time.Since(t0)
-	return logits, cache, pb, nil
+	return pre, nil
 }
 
 // stepFunc runs one decode step for the live rows: their last tokens and
@@ -345,6 +377,29 @@ func (e *Engine) decodeLoop(ctx context.Context, out []Sample, active []int, pos
 		active = next
 	}
 	return nil
+}
+
+// decodeResident decodes over cache buffers that stay on the model's
+// device: the prefill's cache is turned into buffers there (each live row
+// a copy of its prompt's), and rows that finish are dropped there.
+func (e *Engine) decodeResident(ctx context.Context, dp *model.DevicePrefill, out []Sample, active, rowOf []int,
+	pos []int64, rngs []*rand.Rand, sp *sampler, stop map[int]bool, s Sampling, st *Stats) error {
+	if len(active) == 0 {
+		return nil
+	}
+	rows := make([]int, len(active))
+	for j, r := range active {
+		rows[j] = rowOf[r]
+	}
+	dec, err := dp.Decoder(ctx, rows, s.MaxNewTokens)
+	if err != nil {
+		return fmt.Errorf("rollout: %w", err)
+	}
+	defer dec.Close()
+	dp.Close() // the buffers hold what decoding needs
+	step := func(tokens, ps []int64, _ []int) ([]float32, error) { return dec.Step(ctx, tokens, ps) }
+	shrink := func(keep []int) error { return dec.Keep(ctx, keep) }
+	return e.decodeLoop(ctx, out, active, pos, rngs, sp, stop, s, st, step, shrink)
 }
 
 // decodeGrowing decodes with the growing-cache decode graph: each step's

@@ -216,3 +216,13 @@ func TestStopStringsAndCancel(t *testing.T) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 }
+
+// TestDecodeStepFLOPs: two FLOPs per parameter and row plus the attention
+// over the context, by hand for the fake model.
+func TestDecodeStepFLOPs(t *testing.T) {
+	c := fakeConfig(10)
+	att := 4.0 * 3 * 7 * float64(c.NumHiddenLayers) * float64(c.NumAttentionHeads*c.HeadDim())
+	if got, want := DecodeStepFLOPs(c, 1000, 3, 7), 2.0*1000*3+att; got != want {
+		t.Fatalf("DecodeStepFLOPs = %g, want %g", got, want)
+	}
+}

@@ -29,6 +29,12 @@ func openRuntime(t testing.TB) *ort.Runtime {
 // distributions are far from uniform.
 func tinyPolicy(t testing.TB, rt *ort.Runtime, temperature float64, graphs ...string) *model.Policy {
 	t.Helper()
+	return tinyPolicyOn(t, rt, temperature, nil, graphs...)
+}
+
+// tinyPolicyOn is tinyPolicy, device-resident on dev when it is not nil.
+func tinyPolicyOn(t testing.TB, rt *ort.Runtime, temperature float64, dev *ort.Device, graphs ...string) *model.Policy {
+	t.Helper()
 	c := model.Tiny(48, testTokens())
 	s, err := c.InitParams(5)
 	if err != nil {
@@ -45,7 +51,7 @@ func tinyPolicy(t testing.TB, rt *ort.Runtime, temperature float64, graphs ...st
 	}
 	loss := model.DefaultGRPOLoss()
 	loss.Temperature = temperature
-	p, err := model.NewPolicy(rt, c, s, model.PolicyOptions{Graphs: graphs, Loss: loss, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
+	p, err := model.NewPolicy(rt, c, s, model.PolicyOptions{Graphs: graphs, Loss: loss, Device: dev, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +120,11 @@ func greedyParity(t *testing.T, decodeGraph string) {
 		for len(seq) < maxNew {
 			full := append(append([]int(nil), pr.IDs...), seq...)
 			var st Stats
-			logits, _, _, err := NewEngine(p, c, nil, c.BosTokenID).prefill(ctx, []Prompt{{IDs: full, Videos: pr.Videos}}, &st)
+			pre, err := NewEngine(p, c, nil, c.BosTokenID).prefill(ctx, []Prompt{{IDs: full, Videos: pr.Videos}}, &st)
 			if err != nil {
 				t.Fatal(err)
 			}
+			logits := pre.logits
 			best := 0
 			for j, v := range logits {
 				if v > logits[best] {

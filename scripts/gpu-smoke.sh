@@ -3,8 +3,12 @@
 # architecture's scaled-down synthetic Hugging Face checkpoint (BF16,
 # sharded), in full and as LoRA on its BF16 base, goes through vision,
 # prefill, KV-cache decoding and a GRPO training step on the CUDA execution
-# provider; logits, loss, log-probs and gradients are checked against the same
-# model on CPU, and one "smoke ..." line per model gives the timings.
+# provider, twice: with the weights fed from the host at every run, and
+# device-resident (weights, KV cache, gradients and AdamW on the GPU; see
+# docs/device.md); logits, loss, log-probs and gradients of both are checked
+# against the same model on CPU, and "smoke ..." lines per model give the
+# timings and, for the resident path, the bytes a decode step and a GRPO
+# step moved between host and GPU.
 #
 # Usage: bash scripts/gpu-smoke.sh [DEVICE_ID]
 #

@@ -134,7 +134,9 @@ func (o *AdamW) Trainable() []string {
 }
 
 // Moments returns the first and second moment buffers of a trainable
-// parameter (the optimizer's own slices: read only).
+// parameter: the optimizer's own slices, which the next Step reads and
+// Save writes (an optimizer whose moments live on a device copies them
+// here before Save and from here after Load).
 func (o *AdamW) Moments(name string) (m, v []float32, ok bool) {
 	i, ok := o.byName[name]
 	if !ok {
@@ -266,25 +268,21 @@ func (o *AdamW) Step(grads map[string][]float32) (StepStats, error) {
 		o.calls++
 		return st, ErrNonFinite
 	}
-	scale := 1.0
-	if cfg.MaxGradNorm > 0 && norm > cfg.MaxGradNorm {
-		scale = cfg.MaxGradNorm / (norm + 1e-6)
-		st.Clipped = true
-	}
+	scale, clipped := cfg.ClipScale(norm)
+	st.Clipped = clipped
 	t := o.step + 1
-	bc1 := 1 - math.Pow(cfg.Beta1, float64(t))
-	bc2 := 1 - math.Pow(cfg.Beta2, float64(t))
+	cf := cfg.Coefficients(o.step, o.calls)
 	k := coeffs{
 		clip:      st.Clipped,
 		scale:     float32(scale),
-		decay:     float32(1 - st.LR*cfg.WeightDecay),
+		decay:     cf.Decay,
 		useDecay:  cfg.WeightDecay != 0,
-		w1:        float32(1 - cfg.Beta1),
-		beta2:     float32(cfg.Beta2),
-		c2:        float32(1 - cfg.Beta2),
-		bc2sqrt:   float32(math.Sqrt(bc2)),
-		eps:       float32(cfg.Eps),
-		negStepSz: float32(-(st.LR / bc1)),
+		w1:        cf.W1,
+		beta2:     cf.Beta2,
+		c2:        cf.C2,
+		bc2sqrt:   cf.BC2Sqrt,
+		eps:       cf.Eps,
+		negStepSz: cf.NegStepSize,
 	}
 	err = o.parallel(func(w, j int) error { return o.update(&o.scratch[w], o.jobs[j], gs, &k) })
 	if err != nil {
@@ -294,6 +292,64 @@ func (o *AdamW) Step(grads map[string][]float32) (StepStats, error) {
 	o.calls++
 	st.Step = t
 	return st, nil
+}
+
+// Coefficients are the float32 scalars of one AdamW update, computed in
+// float64 and rounded once; the host update and the device update graph
+// (BuildStepGraph) use the same values.
+type Coefficients struct {
+	// LR is the learning rate of the update.
+	LR float64
+	// Decay is 1 - lr*weight_decay.
+	Decay float32
+	// W1 is 1 - β1, C2 is 1 - β2, Beta2 is β2.
+	W1, Beta2, C2 float32
+	// BC2Sqrt is sqrt(1 - β2^t).
+	BC2Sqrt float32
+	// Eps is ε.
+	Eps float32
+	// NegStepSize is -lr / (1 - β1^t).
+	NegStepSize float32
+}
+
+// Coefficients returns the scalars of the update that follows step
+// applied updates at schedule position calls (t = step+1).
+func (c Config) Coefficients(step, calls int) Coefficients {
+	lr := c.LRAt(calls)
+	t := float64(step + 1)
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	return Coefficients{
+		LR:          lr,
+		Decay:       float32(1 - lr*c.WeightDecay),
+		W1:          float32(1 - c.Beta1),
+		Beta2:       float32(c.Beta2),
+		C2:          float32(1 - c.Beta2),
+		BC2Sqrt:     float32(math.Sqrt(bc2)),
+		Eps:         float32(c.Eps),
+		NegStepSize: float32(-(lr / bc1)),
+	}
+}
+
+// ClipScale is the factor gradients of global norm norm are multiplied
+// by (torch's clip_grad_norm_: max/(norm+1e-6) above the maximum) and
+// whether it clips.
+func (c Config) ClipScale(norm float64) (float64, bool) {
+	if c.MaxGradNorm > 0 && norm > c.MaxGradNorm {
+		return c.MaxGradNorm / (norm + 1e-6), true
+	}
+	return 1, false
+}
+
+// Record advances the step counters as Step does without touching the
+// parameters or moments: an applied update counts as a step, and every
+// call moves the schedule. An optimizer that updates the parameters
+// elsewhere (on a device) keeps its counters here.
+func (o *AdamW) Record(applied bool) {
+	if applied {
+		o.step++
+	}
+	o.calls++
 }
 
 // coeffs are the per-step float32 scalars of the update.

@@ -15,6 +15,18 @@
 // writes inputs in place and reads outputs in place, and Binding.Run does
 // not allocate tensor memory.
 //
+// Device memory: Runtime.OpenDevice returns a Mem, the memory of one
+// device (CPUDevice: memory ONNX Runtime allocates apart from Go's;
+// CUDADevice(n): a GPU). Values live there (Mem.Alloc, Mem.Upload), are
+// bound to sessions once through ONNX Runtime I/O binding
+// (Session.BindDevice: inputs, preallocated outputs, outputs allocated on
+// the device at run time), and cross to and from Go memory only through
+// Mem.CopyIn/CopyOut (and Upload/Download), which the Mem's Ledger counts
+// in bytes per Kind (weights, cache, activations, logits, gradients,
+// optimizer, metrics). onnxruntime_go does not wrap these C API calls; a
+// small cgo companion (devapi.c) reaches them through the library
+// onnxruntime_go loaded (see docs/device.md).
+//
 // Tensors are plain Go values (Tensor: a shape and a typed slice), so
 // callers never see onnxruntime_go types. Rank-0 (scalar) tensors are
 // supported in both directions with Shape []int64{} and a one-element Data

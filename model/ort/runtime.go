@@ -32,11 +32,12 @@ type Runtime struct {
 	// NewSession call.
 	life   sync.RWMutex
 	closed bool
-	mu     sync.Mutex // guards sessions
+	mu     sync.Mutex // guards sessions and mems
 
 	path     string
 	version  string
 	sessions map[*Session]struct{}
+	mems     map[*Mem]struct{}
 }
 
 // Open loads ONNX Runtime (or takes another reference to the already loaded
@@ -66,7 +67,7 @@ func Open(libPath string) (*Runtime, error) {
 		return nil, fmt.Errorf("ort: onnxruntime is already loaded from %s in this process; cannot also load %s", env.path, path)
 	}
 	env.refs++
-	return &Runtime{path: path, version: env.version, sessions: map[*Session]struct{}{}}, nil
+	return &Runtime{path: path, version: env.version, sessions: map[*Session]struct{}{}, mems: map[*Mem]struct{}{}}, nil
 }
 
 // Close closes every Session still open on r and releases r's reference on
@@ -84,8 +85,18 @@ func (r *Runtime) Close() error {
 	for s := range r.sessions {
 		open = append(open, s)
 	}
+	mems := make([]*Mem, 0, len(r.mems))
+	for m := range r.mems {
+		mems = append(mems, m)
+	}
 	r.mu.Unlock()
 	var firstErr error
+	// Device values first: their allocators belong to copy sessions.
+	for _, m := range mems {
+		if err := m.Close(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
 	for _, s := range open {
 		if err := s.Close(); err != nil && firstErr == nil {
 			firstErr = err
@@ -120,5 +131,24 @@ func (r *Runtime) track(s *Session) {
 func (r *Runtime) forget(s *Session) {
 	r.mu.Lock()
 	delete(r.sessions, s)
+	r.mu.Unlock()
+}
+
+// trackMem records m as owned by r; false once r is closed.
+func (r *Runtime) trackMem(m *Mem) bool {
+	r.life.RLock()
+	defer r.life.RUnlock()
+	if r.closed {
+		return false
+	}
+	r.mu.Lock()
+	r.mems[m] = struct{}{}
+	r.mu.Unlock()
+	return true
+}
+
+func (r *Runtime) forgetMem(m *Mem) {
+	r.mu.Lock()
+	delete(r.mems, m)
 	r.mu.Unlock()
 }

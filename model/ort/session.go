@@ -32,8 +32,9 @@ type Session struct {
 	closed bool
 	sess   *onnx.DynamicAdvancedSession
 
-	bmu        sync.Mutex // guards bindings and bindClosed
+	bmu        sync.Mutex // guards bindings, dbindings and bindClosed
 	bindings   map[*Binding]struct{}
+	dbindings  map[*DeviceBinding]struct{}
 	bindClosed bool
 }
 
@@ -71,7 +72,7 @@ func (r *Runtime) newSession(name string, model []byte, path string, opt Options
 	s := &Session{
 		rt: r, name: name, opt: opt, inputs: ins, outputs: outs,
 		inIdx: map[string]int{}, outIdx: map[string]int{},
-		bindings: map[*Binding]struct{}{},
+		bindings: map[*Binding]struct{}{}, dbindings: map[*DeviceBinding]struct{}{},
 	}
 	inNames := make([]string, len(ins))
 	for i, ti := range ins {
@@ -144,18 +145,27 @@ func sessionOptions(opt Options) (*onnx.SessionOptions, error) {
 			return fail("optimized model path", err)
 		}
 	}
-	keys := make([]string, 0, len(opt.ConfigEntries))
-	for k := range opt.ConfigEntries {
+	entries := spinEntries(opt.AllowSpinning)
+	for k, v := range opt.ConfigEntries {
+		entries[k] = v
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if err := so.AddSessionConfigEntry(k, opt.ConfigEntries[k]); err != nil {
+		if err := so.AddSessionConfigEntry(k, entries[k]); err != nil {
 			return fail("config entry "+k, err)
 		}
 	}
+	if opt.DisableCPUArena {
+		if err := so.SetCpuMemArena(false); err != nil {
+			return fail("cpu memory arena", err)
+		}
+	}
 	if opt.Provider == ProviderCUDA {
-		if err := appendCUDA(so, opt.DeviceID); err != nil {
+		if err := appendCUDA(so, opt.DeviceID, opt.ProviderOptions); err != nil {
 			so.Destroy()
 			return nil, err
 		}
@@ -163,13 +173,19 @@ func sessionOptions(opt Options) (*onnx.SessionOptions, error) {
 	return so, nil
 }
 
-func appendCUDA(so *onnx.SessionOptions, device int) error {
+func appendCUDA(so *onnx.SessionOptions, device int, extra map[string]string) error {
 	co, err := onnx.NewCUDAProviderOptions()
 	if err != nil {
 		return fmt.Errorf("%w: cuda (device %d): %w", ErrProviderUnavailable, device, err)
 	}
 	defer co.Destroy()
-	if err := co.Update(map[string]string{"device_id": strconv.Itoa(device)}); err != nil {
+	po := map[string]string{"device_id": strconv.Itoa(device)}
+	for k, v := range extra {
+		if k != "device_id" {
+			po[k] = v
+		}
+	}
+	if err := co.Update(po); err != nil {
 		return fmt.Errorf("%w: cuda (device %d): %w", ErrProviderUnavailable, device, err)
 	}
 	if err := so.AppendExecutionProviderCUDA(co); err != nil {
@@ -205,9 +221,18 @@ func (s *Session) Close() error {
 	for b := range s.bindings {
 		bs = append(bs, b)
 	}
+	dbs := make([]*DeviceBinding, 0, len(s.dbindings))
+	for b := range s.dbindings {
+		dbs = append(dbs, b)
+	}
 	s.bmu.Unlock()
 	var firstErr error
 	for _, b := range bs {
+		if err := b.Close(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, b := range dbs {
 		if err := b.Close(); err != nil && firstErr == nil {
 			firstErr = err
 		}

@@ -39,11 +39,7 @@ type GPU struct {
 // PromptTextTokens of text, capped by rollout.max_prompt_tokens. It
 // returns the input and a description of the estimate.
 func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
-	v := c.VisionConfig
-	vision := 0
-	if tp, px := v.TemporalPatchSize, v.PatchSize*v.SpatialMergeSize; tp > 0 && px > 0 {
-		vision = (cfg.Data.Sampling.Frames + tp - 1) / tp * (cfg.Data.Sampling.MaxPixels / (px * px))
-	}
+	vision := VisionTokens(cfg, c)
 	prompt := vision + PromptTextTokens
 	how := fmt.Sprintf("%d vision + %d text", vision, PromptTextTokens)
 	if mp := cfg.Rollout.MaxPrompt; mp > 0 && prompt > mp {
@@ -70,6 +66,16 @@ func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 		Reference: g.KLCoef > 0 && c.LoRA == nil,
 		Recompute: cfg.Model.Recompute,
 	}, how
+}
+
+// VisionTokens is the number of merged vision tokens of one sampled video
+// of cfg (data.sampling frames at max_pixels) for the model c.
+func VisionTokens(cfg *configs.Config, c model.Config) int {
+	v := c.VisionConfig
+	if tp, px := v.TemporalPatchSize, v.PatchSize*v.SpatialMergeSize; tp > 0 && px > 0 {
+		return (cfg.Data.Sampling.Frames + tp - 1) / tp * (cfg.Data.Sampling.MaxPixels / (px * px))
+	}
+	return 0
 }
 
 // RunTool runs a command with a short timeout and returns its stdout.
