@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,27 +23,6 @@ func VideoLoader() Loader {
 		}
 		return got.Frames, got.SampleFPS, nil
 	})
-}
-
-// ProbeInputs checks every input with video.Probe (cheap: no decoding) and
-// returns the usable ones and the skipped ones with reasons.
-func ProbeInputs(ctx context.Context, inputs []Input) ([]Input, []Skip, error) {
-	var ok []Input
-	var skipped []Skip
-	for _, in := range inputs {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		if _, err := video.Probe(in.Path); err != nil {
-			if errors.Is(err, video.ErrNoOpenCV) {
-				return nil, nil, err
-			}
-			skipped = append(skipped, Skip{Video: in.Path, VideoID: in.ID, Reason: err.Error()})
-			continue
-		}
-		ok = append(ok, in)
-	}
-	return ok, skipped, nil
 }
 
 // SyntheticOptions returns the scene settings of synthetic video i of a

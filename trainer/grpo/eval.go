@@ -221,7 +221,7 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 	vopt := rollout.VideoOptions{MinPixels: req.MinPixels, MaxPixels: req.MaxPixels}
 	base := filepath.Dir(req.Data)
 	s := rollout.Sampling{Temperature: 0, TopP: 1, MaxNewTokens: max(1, req.MaxNewTokens)}
-	if id, ok := tok.TokenID("<|endoftext|>"); ok {
+	if id, ok := tok.TokenID(tokenizer.EndOfText); ok {
 		s.StopTokens = []int{id}
 	}
 	var viu reward.VIUBenchAccumulator

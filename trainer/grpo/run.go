@@ -54,7 +54,7 @@ func TokenizerName(cfg *configs.Config) string {
 // TinyModel returns the tiny model configuration for a tokenizer.
 func TinyModel(tok *tokenizer.Tokenizer) (model.Config, error) {
 	ids := make([]int, 8)
-	for i, name := range []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"} {
+	for i, name := range tokenizer.QwenSpecials() {
 		id, ok := tok.TokenID(name)
 		if !ok {
 			return model.Config{}, fmt.Errorf("tokenizer lacks the special token %s", name)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 )
@@ -219,7 +220,7 @@ func meanStd(xs []float64) (mean, std float64) {
 func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
 	r := t.cfg.Rollout
 	s := rollout.Sampling{Temperature: temperature, TopP: r.TopP, TopK: r.TopK, MaxNewTokens: maxNew, StopStrings: r.Stop}
-	if id, ok := t.tok.TokenID("<|endoftext|>"); ok {
+	if id, ok := t.tok.TokenID(tokenizer.EndOfText); ok {
 		s.StopTokens = append(s.StopTokens, id)
 	}
 	if s.TopP <= 0 {
