@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -322,14 +323,14 @@ func ReadDir(dir string) ([]tasks.Sample, error) {
 // to dir (absolute paths are used as they are): one list per video input,
 // so a grounding or counting sample gives one list and a jigsaw sample one
 // list per clip, in presented order.
-func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
+func LoadFrames(dir string, s *tasks.Sample) ([][]*frame.Frame, error) {
 	vids := s.Frames.Videos()
-	out := make([][]*video.Frame, len(vids))
+	out := make([][]*frame.Frame, len(vids))
 	for i, v := range vids {
 		if len(v) == 0 {
 			return nil, fmt.Errorf("sample %s: video input %d has no frames", s.ID, i+1)
 		}
-		out[i] = make([]*video.Frame, len(v))
+		out[i] = make([]*frame.Frame, len(v))
 		for j, p := range v {
 			fp := filepath.FromSlash(p)
 			if !filepath.IsAbs(fp) {

@@ -15,21 +15,21 @@ import (
 	"sync"
 
 	"github.com/videossr/videossr-go/tasks"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Loader samples the frames of one video file; fps is the sampling rate
 // (frames / duration). Errors are reported as the reason the input was
 // skipped, so they should be one line.
 type Loader interface {
-	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*video.Frame, fps float64, err error)
+	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*frame.Frame, fps float64, err error)
 }
 
 // LoaderFunc adapts a function to Loader.
-type LoaderFunc func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error)
+type LoaderFunc func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error)
 
 // Load implements Loader.
-func (f LoaderFunc) Load(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+func (f LoaderFunc) Load(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 	return f(ctx, path, s)
 }
 
@@ -76,7 +76,7 @@ var ErrAllInputsFailed = errors.New("every input video failed")
 // its last job is done.
 type cacheEntry struct {
 	once   sync.Once
-	frames []*video.Frame
+	frames []*frame.Frame
 	fps    float64
 	err    error
 	refs   int
@@ -354,13 +354,13 @@ func runJob(ctx context.Context, plan *Plan, cache *frameCache, out string, j Jo
 }
 
 // fitFrames resizes donor frames to w x h (shared when already that size).
-func fitFrames(fs []*video.Frame, w, h int) []*video.Frame {
-	out := make([]*video.Frame, len(fs))
+func fitFrames(fs []*frame.Frame, w, h int) []*frame.Frame {
+	out := make([]*frame.Frame, len(fs))
 	for i, f := range fs {
 		if f.W == w && f.H == h {
 			out[i] = f
 		} else {
-			out[i] = video.Resize(f, w, h)
+			out[i] = frame.Resize(f, w, h)
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -14,7 +15,7 @@ import (
 // cfg.Frames frames spread over [StartFrac, EndFrac] of the duration,
 // resized into the pixel budget; the fps is frames / duration.
 func VideoLoader() Loader {
-	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 		got, err := video.Sample(ctx, path, video.SampleOptions{
 			N: s.Frames, StartFrac: s.StartFrac, EndFrac: s.EndFrac, MaxPixels: s.MaxPixels, MinPixels: s.MinPixels,
 		})

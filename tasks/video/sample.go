@@ -3,6 +3,7 @@ package video
 import (
 	"errors"
 	"fmt"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"math"
 	"os"
 )
@@ -73,7 +74,7 @@ type Sampled struct {
 	// the source video (index / FPS).
 	Times []float64
 	// Frames holds the sampled frames (RGB, resized to the pixel budget).
-	Frames []*Frame
+	Frames []*frame.Frame
 	// SampleFPS is the sampling frame rate, N / Duration (VideoSSR's
 	// "sampling fps"): timestamps of sampled frame i are i / SampleFPS.
 	SampleFPS float64

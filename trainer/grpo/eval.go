@@ -21,6 +21,7 @@ import (
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
@@ -313,7 +314,7 @@ func progressOrDiscard(w io.Writer) io.Writer {
 
 // evalFrames returns a row's frames: its frame files, or frames sampled
 // from its video file.
-func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*video.Frame, error) {
+func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*frame.Frame, error) {
 	if len(s.Frames.All()) > 0 {
 		return dataset.LoadFrames(base, s)
 	}
@@ -332,7 +333,7 @@ func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*
 	if err != nil {
 		return nil, fmt.Errorf("eval: row %s: %w", s.ID, err)
 	}
-	return [][]*video.Frame{got.Frames}, nil
+	return [][]*frame.Frame{got.Frames}, nil
 }
 
 // Text renders the report.
