@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/rollout"
@@ -18,7 +17,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure the speed of parts of the system",
 	}
 	var (
-		cfgs, sets                               []string
+		cf                                       *configFlags
 		prompts, group, maxNew, text, runs, side int
 		hidden, layers, inter                    int
 	)
@@ -33,15 +32,15 @@ machine's measured copy bandwidth (weights + the KV cache of every row
 read once per step): a ratio of 1 would mean decode runs at the memory
 bandwidth bound.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := configs.Load(cfgs, sets)
+			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
-			tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+			tok, err := model.LoadTokenizer(cfg.Model.Tokenizer)
 			if err != nil {
 				return err
 			}
-			c, err := grpo.TinyModel(tok)
+			c, err := model.TinyFor(tok)
 			if err != nil {
 				return err
 			}
@@ -110,9 +109,8 @@ bandwidth bound.`,
 			return nil
 		},
 	}
+	cf = addConfigFlags(roll)
 	fl := roll.Flags()
-	fl.StringSliceVar(&cfgs, "config", nil, "config files (model, device and frame settings)")
-	fl.StringArrayVar(&sets, "set", nil, "override one config key (key=value)")
 	fl.IntVar(&prompts, "prompts", 8, "prompts per batch")
 	fl.IntVar(&group, "group", 8, "responses per prompt (G)")
 	fl.IntVar(&maxNew, "max-new", 12, "new tokens per response")

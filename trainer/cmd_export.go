@@ -21,8 +21,7 @@ import (
 type exportFlags struct {
 	out        string
 	checkpoint string
-	config     []string
-	sets       []string
+	config     *configFlags
 	opset      int
 	external   int
 	merge      bool
@@ -61,12 +60,11 @@ settings and rollout.temperature.`,
 			return runExport(cmd, f)
 		},
 	}
+	f.config = addConfigFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "output folder (created; files in it are replaced)")
 	fl.BoolVar(&f.merge, "merge", false, "fold the LoRA adapters of a LoRA checkpoint into the base weights (W + alpha/r B A) and export a plain model")
 	fl.StringVar(&f.checkpoint, "checkpoint", "", "model folder with config.json and model.safetensors (default: a fresh tiny model)")
-	fl.StringSliceVar(&f.config, "config", nil, "YAML overlays on the embedded default config, in order (file paths or embedded names)")
-	fl.StringArrayVar(&f.sets, "set", nil, "config override key=value (repeatable)")
 	fl.IntVar(&f.opset, "opset", onnx.DefaultOpset, fmt.Sprintf("ONNX opset of the graphs (%d..%d; %d suits tools that predate opset 18)", onnx.MinOpset, onnx.DefaultOpset, onnx.MinOpset))
 	fl.IntVar(&f.external, "external-data-threshold", model.DefaultExternalDataThreshold, "initializers of more bytes go to onnx/<graph>.onnx.data (-1: keep all inside the .onnx files)")
 	return cmd
@@ -96,7 +94,7 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 	if dir == "" && cfg.Model.Preset != "tiny" {
 		return fail(fmt.Errorf("model.preset %q: want tiny or hf (or give --checkpoint)", cfg.Model.Preset))
 	}
-	tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+	tok, err := model.LoadTokenizer(cfg.Model.Tokenizer)
 	if err != nil {
 		return fail(fmt.Errorf("model.tokenizer: %w", err))
 	}
@@ -106,7 +104,7 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 	}
 	files := map[string][]byte{}
 	if dir == "" {
-		c, err := grpo.TinyModel(tok)
+		c, err := model.TinyFor(tok)
 		if err != nil {
 			return fail(fmt.Errorf("model.tokenizer: %w", err))
 		}
@@ -117,7 +115,7 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 		files[tokenizer.FileName] = tokJSON
 		return c, store, files, nil
 	}
-	c, store, err := grpo.LoadWeights(dir)
+	c, store, err := model.LoadFolder(dir)
 	if err != nil {
 		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
@@ -222,7 +220,7 @@ func runExport(cmd *cobra.Command, f exportFlags) error {
 	if f.out == "" {
 		return errors.New("export: --out is required")
 	}
-	cfg, err := configs.Load(f.config, f.sets)
+	cfg, err := f.config.load()
 	if err != nil {
 		return err
 	}

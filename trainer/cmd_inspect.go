@@ -172,7 +172,7 @@ func inspectModel(w io.Writer, dir string) error {
 		}
 	}
 	if bp := filepath.Join(dir, "base.json"); exists(bp) {
-		ref, err := grpo.ReadBaseRef(bp)
+		ref, err := model.ReadBaseRef(bp)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/videossr/videossr-go/tasks/frame"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Decoder tuning. OpenCV's FFmpeg backend implements a seek to frame k as a

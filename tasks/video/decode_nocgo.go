@@ -5,6 +5,7 @@ package video
 import (
 	"context"
 	"fmt"
+
 	"github.com/videossr/videossr-go/tasks/frame"
 )
 

@@ -5,7 +5,6 @@ package video
 import (
 	"context"
 	"errors"
-	"github.com/videossr/videossr-go/tasks/frame"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // rawFramesAt decodes path sequentially with plain gocv reads and returns

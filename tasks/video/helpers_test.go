@@ -1,10 +1,11 @@
 package video
 
 import (
-	"github.com/videossr/videossr-go/tasks/frame"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // videosDir returns third_party/videos of the module, found by walking up

@@ -4,9 +4,10 @@ package video
 
 import (
 	"fmt"
-	"github.com/videossr/videossr-go/tasks/frame"
 
 	"gocv.io/x/gocv"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // encodeJPEG encodes with OpenCV's JPEG codec (libjpeg-turbo on Debian),

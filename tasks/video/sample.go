@@ -3,9 +3,10 @@ package video
 import (
 	"errors"
 	"fmt"
-	"github.com/videossr/videossr-go/tasks/frame"
 	"math"
 	"os"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Sentinel errors that callers branch on with errors.Is. Every error the

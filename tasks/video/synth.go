@@ -2,9 +2,10 @@ package video
 
 import (
 	"fmt"
-	"github.com/videossr/videossr-go/tasks/frame"
 	"math"
 	"math/rand/v2"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // SynthOptions describes a procedural test video (see Synthesize).

@@ -1,9 +1,10 @@
 package video
 
 import (
-	"github.com/videossr/videossr-go/tasks/frame"
 	"math"
 	"testing"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 func TestSynthesizeDeterministicAndSeeded(t *testing.T) {

@@ -36,26 +36,7 @@ import (
 const (
 	ckptDir    = "checkpoints"
 	latestFile = "latest"
-	baseFile   = "base.json"
 )
-
-// BaseRef is base.json: a LoRA checkpoint holds the adapters only, and the
-// frozen base is read again from where the run took it (a Hugging Face
-// folder, or the tiny model's seeded initialisation), then checked against
-// Checksum, so a base that changed since is an error rather than a silently
-// different model.
-type BaseRef struct {
-	// Preset is model.preset: tiny or hf.
-	Preset string `json:"preset"`
-	// Path is the Hugging Face folder (preset hf), absolute.
-	Path string `json:"path,omitempty"`
-	// InitSeed is model.init_seed (preset tiny).
-	InitSeed uint64 `json:"init_seed"`
-	// DType is the storage dtype of the base weights: F32, BF16 or F16.
-	DType string `json:"dtype"`
-	// Checksum is params.Store.Checksum of the base weights as held.
-	Checksum string `json:"checksum"`
-}
 
 // baseOf returns a store sharing the frozen (non-adapter) weights of store.
 func baseOf(store *params.Store) (*params.Store, error) {
@@ -84,12 +65,12 @@ func (t *Trainer) baseChecksum() (string, error) {
 }
 
 // baseRef describes the run's frozen LoRA base.
-func (t *Trainer) baseRef() (BaseRef, error) {
+func (t *Trainer) baseRef() (model.BaseRef, error) {
 	sum, err := t.baseChecksum()
 	if err != nil {
-		return BaseRef{}, err
+		return model.BaseRef{}, err
 	}
-	ref := BaseRef{Preset: t.cfg.Model.Preset, InitSeed: t.cfg.Model.InitSeed, DType: t.policy.Config.LoRA.BaseDType, Checksum: sum}
+	ref := model.BaseRef{Preset: t.cfg.Model.Preset, InitSeed: t.cfg.Model.InitSeed, DType: t.policy.Config.LoRA.BaseDType, Checksum: sum}
 	if ref.DType == "" {
 		ref.DType = safetensors.F32
 	}
@@ -295,7 +276,7 @@ func (t *Trainer) checkpoint() error {
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(tmp, baseFile), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, model.BaseRefFile), b, 0o644); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -488,10 +469,10 @@ func (t *Trainer) restore() (int, error) {
 	}
 	dir, st := t.resume.dir, t.resume.state
 	weights := t.policy.Store
-	if bp := filepath.Join(dir, baseFile); t.policy.Config.LoRA != nil && fileExists(bp) {
+	if bp := filepath.Join(dir, model.BaseRefFile); t.policy.Config.LoRA != nil && fileExists(bp) {
 		// Adapters only: the base loaded from the config must be the one
 		// the checkpoint was trained on.
-		saved, err := ReadBaseRef(bp)
+		saved, err := model.ReadBaseRef(bp)
 		if err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
 		}
@@ -614,23 +595,6 @@ func (t *Trainer) baseModelName() string {
 		return t.cfg.Model.Path
 	}
 	return "videossr-tiny"
-}
-
-// ReadBaseRef reads a LoRA checkpoint's base.json, checking that it names
-// a preset and a checksum.
-func ReadBaseRef(path string) (BaseRef, error) {
-	var ref BaseRef
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ref, err
-	}
-	if err := json.Unmarshal(b, &ref); err != nil {
-		return ref, fmt.Errorf("%s: %w", path, err)
-	}
-	if ref.Checksum == "" || (ref.Preset != "tiny" && ref.Preset != "hf") {
-		return ref, fmt.Errorf("%s: preset %q, checksum %q: not a base reference", path, ref.Preset, ref.Checksum)
-	}
-	return ref, nil
 }
 
 func fileExists(p string) bool {

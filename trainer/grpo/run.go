@@ -20,52 +20,16 @@ import (
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/safetensors"
-	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/trainer/eval"
 	"github.com/videossr/videossr-go/trainer/metrics"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
 
 // ErrNotSupported reports a configuration the trainer cannot run yet.
 var ErrNotSupported = errors.New("not supported yet")
-
-// LoadTokenizer returns the tokenizer a config names: "tiny" (embedded) or
-// a tokenizer.json file or folder.
-func LoadTokenizer(name string) (*tokenizer.Tokenizer, error) {
-	if name == "" || name == "tiny" {
-		return tokenizer.Tiny()
-	}
-	return tokenizer.Load(name)
-}
-
-// TokenizerName is the tokenizer a run of cfg uses: model.tokenizer, or
-// for a Hugging Face model left at "" or tiny, the folder's own
-// tokenizer.json (model.path).
-func TokenizerName(cfg *configs.Config) string {
-	name := cfg.Model.Tokenizer
-	if cfg.Model.Preset == "hf" && (name == "" || name == "tiny") {
-		return cfg.Model.Path
-	}
-	return name
-}
-
-// TinyModel returns the tiny model configuration for a tokenizer.
-func TinyModel(tok *tokenizer.Tokenizer) (model.Config, error) {
-	ids := make([]int, 8)
-	for i, name := range tokenizer.QwenSpecials() {
-		id, ok := tok.TokenID(name)
-		if !ok {
-			return model.Config{}, fmt.Errorf("tokenizer lacks the special token %s", name)
-		}
-		ids[i] = id
-	}
-	return model.Tiny(tok.VocabSize(), model.TinyTokens{
-		EndOfText: ids[0], ImStart: ids[1], ImEnd: ids[2], VisionStart: ids[3],
-		VisionEnd: ids[4], VisionPad: ids[5], ImagePad: ids[6], VideoPad: ids[7],
-	}), nil
-}
 
 // sessionOptions maps the device config onto ONNX Runtime options.
 func sessionOptions(d configs.DeviceConfig) ort.Options {
@@ -197,10 +161,10 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 	var err error
 	switch cfg.Model.Preset {
 	case "tiny":
-		if t.tok, err = LoadTokenizer(TokenizerName(cfg)); err != nil {
+		if t.tok, err = model.LoadTokenizer(cfg.Model.TokenizerName()); err != nil {
 			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
 		}
-		if mc, err = TinyModel(t.tok); err != nil {
+		if mc, err = model.TinyFor(t.tok); err != nil {
 			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
 		}
 		if store, err = mc.InitParams(cfg.Model.InitSeed); err != nil {
@@ -210,7 +174,7 @@ func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
 		if mc, store, err = model.LoadHFAs(cfg.Model.Path, baseDType(cfg.Model.LoRA)); err != nil {
 			return mc, nil, fmt.Errorf("model.path: %w", err)
 		}
-		if t.tok, err = LoadTokenizer(TokenizerName(cfg)); err != nil {
+		if t.tok, err = model.LoadTokenizer(cfg.Model.TokenizerName()); err != nil {
 			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
 		}
 		if t.tok.VocabSize() > mc.VocabSize {
@@ -603,7 +567,7 @@ func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchRe
 		}
 		return acc.Add(s.Subtype, sc)
 	}
-	if err := answerGreedily(ctx, t.engine, t.data.Bench, 16, t.sampling(t.cfg.Eval.MaxNewTokens, 0), bar, prompt, score); err != nil {
+	if err := eval.Answer(ctx, t.engine, t.data.Bench, 16, t.sampling(t.cfg.Eval.MaxNewTokens, 0), bar, prompt, score); err != nil {
 		return nil, err
 	}
 	rep := acc.Report(name)
