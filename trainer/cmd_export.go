@@ -50,8 +50,9 @@ tokenizer.json and its vocabulary fits. preprocessor_config.json carries the
 run's frame area bounds: those of DIR's own processor file (a checkpoint
 records its run's data.sampling), else the configuration's data.sampling.
 The export never writes into DIR. Otherwise the tiny model over the
-configured tokenizer is freshly initialised from model.init_seed. The GRPO training graph uses the configuration's grpo loss
-settings and rollout.temperature.`,
+configured tokenizer is freshly initialised from model.init_seed. The training graphs use the loss the trainer runs (the
+configuration's grpo loss settings, rollout.temperature and model.recompute;
+with grpo.kl_coef 0 there is no KL term and no ref_log_probs input).`,
 		Example: `  trainer export --out runs/tiny-export
   trainer export --checkpoint runs/default/checkpoints/step-40 --out /tmp/step40
   trainer export --config configs/ablations/no-kl.yaml --set model.init_seed=7 --out /tmp/m --opset 17`,
@@ -68,13 +69,6 @@ settings and rollout.temperature.`,
 	fl.IntVar(&f.opset, "opset", onnx.DefaultOpset, fmt.Sprintf("ONNX opset of the graphs (%d..%d; %d suits tools that predate opset 18)", onnx.MinOpset, onnx.DefaultOpset, onnx.MinOpset))
 	fl.IntVar(&f.external, "external-data-threshold", model.DefaultExternalDataThreshold, "initializers of more bytes go to onnx/<graph>.onnx.data (-1: keep all inside the .onnx files)")
 	return cmd
-}
-
-// lossFromConfig is the GRPO loss of the trainer configuration.
-func lossFromConfig(cfg *configs.Config) model.LossConfig {
-	g := cfg.GRPO
-	return model.LossConfig{Mode: "grpo", ClipLow: g.ClipLow, ClipHigh: g.ClipHigh, ClipC: g.ClipC, KLType: g.KLType,
-		KLCoef: g.KLCoef, EntropyCoef: g.EntropyCoef, Agg: g.LossAgg, Temperature: cfg.Rollout.Temperature}
 }
 
 // loadModel returns the model to export: the checkpoint's, the HF folder of
@@ -252,7 +246,7 @@ func runExport(cmd *cobra.Command, f exportFlags) error {
 		}
 	}
 	opt := model.ExportOptions{
-		Loss:                  lossFromConfig(cfg),
+		Loss:                  grpo.LossConfig(cfg),
 		Opset:                 f.opset,
 		ExternalDataThreshold: f.external,
 		Files:                 files,

@@ -120,8 +120,7 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
 		return nil, err
 	}
-	loss := lossConfig(cfg.GRPO, cfg.Rollout.Temperature)
-	loss.Recompute = cfg.Model.Recompute
+	loss := LossConfig(cfg)
 	base, per := PolicySessions(cfg.Device)
 	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per}); err != nil {
 		return nil, err

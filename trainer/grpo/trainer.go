@@ -187,8 +187,14 @@ func (t *Trainer) Close() error {
 	return errors.Join(errs...)
 }
 
-// lossConfig maps the GRPO config onto the training graph's loss.
-func lossConfig(g configs.GRPOConfig, temperature float64) model.LossConfig {
+// LossConfig is the training graph's loss for a run of cfg, the one
+// definition the trainer and 'trainer export' share: the grpo section's
+// clip ratios, KL estimator and coefficient (KL type none when kl_coef is
+// 0, so the graph takes no reference log-probs), entropy coefficient and
+// aggregation mode, rollout.temperature (1 when 0: greedy rollouts sample
+// nothing to correct) and model.recompute.
+func LossConfig(cfg *configs.Config) model.LossConfig {
+	g, temperature := cfg.GRPO, cfg.Rollout.Temperature
 	lc := model.DefaultGRPOLoss()
 	lc.ClipLow, lc.ClipHigh, lc.ClipC = g.ClipLow, g.ClipHigh, g.ClipC
 	lc.KLType, lc.KLCoef = g.KLType, g.KLCoef
@@ -200,6 +206,7 @@ func lossConfig(g configs.GRPOConfig, temperature float64) model.LossConfig {
 	if temperature > 0 {
 		lc.Temperature = temperature
 	}
+	lc.Recompute = cfg.Model.Recompute
 	return lc
 }
 
