@@ -77,6 +77,22 @@ func ZeroVarianceFraction(stats []GroupStats) float64 {
 	return float64(n) / float64(len(stats))
 }
 
+// meanStd returns the mean and the population standard deviation of xs
+// (0, 0 when empty).
+func meanStd(xs []float64) (mean, std float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(xs)))
+}
+
 // KL estimators of verl (x = logp - logp_ref per token), the names of
 // model.LossConfig.KLType.
 const (

@@ -10,8 +10,11 @@
 //	update   <- PPO-clipped loss + k3 KL, gradients from the ONNX training graph, AdamW
 //	log, evaluate, checkpoint
 //
-// The math (advantages, KL estimators, loss aggregation) are pure
-// functions in math.go; the loss itself runs inside the training graph.
+// step.go is one GRPO step in that order, a named function per phase.
+// The math (advantages, KL estimators, loss aggregation, and Loss, the
+// GRPO loss in plain Go) are pure functions in math.go; the loss that runs
+// is the same formula as ONNX ops inside the training graph, held to Loss
+// by a test.
 package grpo
 
 import (
@@ -224,6 +227,20 @@ func optimConfig(o configs.OptimConfig, steps int) optim.Config {
 	return c
 }
 
+// sampling returns the rollout settings (temperature 0 = greedy), stopping
+// at the end-of-text token too.
+func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
+	r := t.cfg.Rollout
+	s := rollout.Sampling{Temperature: temperature, TopP: r.TopP, TopK: r.TopK, MaxNewTokens: maxNew, StopStrings: r.Stop}
+	if id, ok := t.tok.TokenID(tokenizer.EndOfText); ok {
+		s.StopTokens = append(s.StopTokens, id)
+	}
+	if s.TopP <= 0 {
+		s.TopP = 1
+	}
+	return s
+}
+
 // reward scores one response of a sample.
 func (t *Trainer) reward(s *tasks.Sample, response string) float64 {
 	src := string(s.DataSource)
@@ -305,15 +322,32 @@ func accumulate(acc map[string][]float32, g map[string][]float32, w float64) {
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
+// SFTStats is what one supervised warm-up step measured. Metrics names
+// each field in metrics.jsonl.
+type SFTStats struct {
+	Loss     float64 // token-mean NLL of the answers
+	GradNorm float64 // before clipping
+	LR       float64
+	Skipped  bool // the loss or gradients were not finite: no update
+}
+
+// Metrics returns the step's metrics under their metrics.jsonl names.
+func (s SFTStats) Metrics() map[string]float64 {
+	if s.Skipped {
+		return map[string]float64{metrics.Loss: s.Loss, metrics.Skipped: 1}
+	}
+	return map[string]float64{metrics.Loss: s.Loss, metrics.GradNorm: s.GradNorm, metrics.LR: s.LR}
+}
+
 // sftStep runs one supervised warm-up step over a batch: NLL of the answer
 // (and the end-of-turn token), token-mean over the whole batch.
-func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, error) {
+func (t *Trainer) sftStep(ctx context.Context, step int) (SFTStats, error) {
 	c := t.cfg.SFT
 	ss := t.draw.draw("sft", step, c.BatchSize)
 	t.at("sft", step)
 	ps, err := t.prompts(ss, t.data.TrainDir)
 	if err != nil {
-		return nil, err
+		return SFTStats{}, err
 	}
 	imEnd := t.policy.Config.EosTokenID
 	rows := make([]row, len(ss))
@@ -328,11 +362,11 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, er
 	for _, mb := range splitMicro(ps, rows, t.cfg.GRPO.MicroBatchRows) {
 		sb, vb, err := seqBatch(t.policy.Config, ps, rows, mb, t.pad)
 		if err != nil {
-			return nil, err
+			return SFTStats{}, err
 		}
 		res, err := t.policy.TrainStep(ctx, model.GraphSFT, sb, vb, model.StepInputs{})
 		if err != nil {
-			return nil, err
+			return SFTStats{}, err
 		}
 		n := 0
 		for _, i := range mb.rows {
@@ -345,10 +379,10 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, er
 	st, err := t.optim.Step(grads)
 	if errors.Is(err, optim.ErrNonFinite) || !finite(loss) {
 		t.log.Warn("sft step skipped: non-finite loss or gradients", "step", step, "loss", loss)
-		return map[string]float64{"loss": loss, "skipped": 1}, nil
+		return SFTStats{Loss: loss, Skipped: true}, nil
 	}
 	if err != nil {
-		return nil, err
+		return SFTStats{}, err
 	}
-	return map[string]float64{"loss": loss, "grad_norm": st.GradNorm, "lr": st.LR}, nil
+	return SFTStats{Loss: loss, GradNorm: st.GradNorm, LR: st.LR}, nil
 }
