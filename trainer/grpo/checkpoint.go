@@ -55,7 +55,7 @@ func baseOf(store *params.Store) (*params.Store, error) {
 // baseChecksum is the checksum of the policy's frozen LoRA base.
 func (t *Trainer) baseChecksum() (string, error) {
 	if t.baseSum == "" {
-		base, err := baseOf(t.policy.Store)
+		base, err := baseOf(t.store)
 		if err != nil {
 			return "", err
 		}
@@ -70,7 +70,7 @@ func (t *Trainer) baseRef() (model.BaseRef, error) {
 	if err != nil {
 		return model.BaseRef{}, err
 	}
-	ref := model.BaseRef{Preset: t.cfg.Model.Preset, InitSeed: t.cfg.Model.InitSeed, DType: t.policy.Config.LoRA.BaseDType, Checksum: sum}
+	ref := model.BaseRef{Preset: t.cfg.Model.Preset, InitSeed: t.cfg.Model.InitSeed, DType: t.mc.LoRA.BaseDType, Checksum: sum}
 	if ref.DType == "" {
 		ref.DType = safetensors.F32
 	}
@@ -267,7 +267,7 @@ func (t *Trainer) checkpoint() error {
 	// A LoRA run saves the adapters of the policy and of the reference,
 	// and where the frozen base comes from, not a copy of the base (16 GB
 	// in BF16 for an 8B model).
-	if t.policy.Config.LoRA != nil {
+	if t.mc.LoRA != nil {
 		ref, err := t.baseRef()
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
@@ -283,11 +283,11 @@ func (t *Trainer) checkpoint() error {
 	for _, w := range []struct {
 		file  string
 		store *params.Store
-	}{{"model.safetensors", t.policy.Store}, {"reference.safetensors", t.ref}} {
+	}{{"model.safetensors", t.store}, {"reference.safetensors", t.ref}} {
 		if w.store == nil {
 			continue // no reference before the GRPO phase or without KL
 		}
-		part, err := t.policy.Config.TrainableStore(w.store)
+		part, err := t.mc.TrainableStore(w.store)
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
@@ -298,14 +298,14 @@ func (t *Trainer) checkpoint() error {
 	if err := t.optim.Save(filepath.Join(tmp, "optimizer.safetensors")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := t.policy.Config.SaveJSON(filepath.Join(tmp, "config.json")); err != nil {
+	if err := t.mc.SaveJSON(filepath.Join(tmp, "config.json")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := t.saveProcessor(tmp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if t.policy.Config.LoRA != nil {
-		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.policy.Config, t.policy.Store, t.baseModelName()); err != nil {
+	if t.mc.LoRA != nil {
+		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.mc, t.store, t.baseModelName()); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -468,8 +468,8 @@ func (t *Trainer) restore() (int, error) {
 		}
 	}
 	dir, st := t.resume.dir, t.resume.state
-	weights := t.policy.Store
-	if bp := filepath.Join(dir, model.BaseRefFile); t.policy.Config.LoRA != nil && fileExists(bp) {
+	weights := t.store
+	if bp := filepath.Join(dir, model.BaseRefFile); t.mc.LoRA != nil && fileExists(bp) {
 		// Adapters only: the base loaded from the config must be the one
 		// the checkpoint was trained on.
 		saved, err := model.ReadBaseRef(bp)
@@ -483,7 +483,7 @@ func (t *Trainer) restore() (int, error) {
 		if sum != saved.Checksum {
 			return 0, fmt.Errorf("resume: the frozen base weights differ from those %s was trained on (%s base %s); model.path, model.init_seed and model.lora.base_dtype must match the run's", dir, saved.Preset, cmp.Or(saved.Path, "-"))
 		}
-		if weights, err = t.policy.Config.TrainableStore(weights); err != nil {
+		if weights, err = t.mc.TrainableStore(weights); err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
 		}
 	}
@@ -568,14 +568,14 @@ func (st *State) validate(cfg *configs.Config) error {
 // loadReference reads a checkpoint's reference.safetensors: the whole
 // reference, or with LoRA its adapters over the policy's frozen base.
 func (t *Trainer) loadReference(path string) (*params.Store, error) {
-	if t.policy.Config.LoRA == nil {
+	if t.mc.LoRA == nil {
 		return params.Load(path)
 	}
 	ref, err := t.referenceStore()
 	if err != nil {
 		return nil, err
 	}
-	adapters, err := t.policy.Config.TrainableStore(ref)
+	adapters, err := t.mc.TrainableStore(ref)
 	if err != nil {
 		return nil, err
 	}

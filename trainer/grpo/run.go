@@ -307,7 +307,7 @@ func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchRe
 // normalisation, the run's frame area bounds) into dir.
 func (t *Trainer) saveProcessor(dir string) error {
 	s := t.cfg.Data.Sampling
-	return model.SaveProcessor(dir, t.policy.Config, s.MinPixels, s.MaxPixels)
+	return model.SaveProcessor(dir, t.mc, s.MinPixels, s.MaxPixels)
 }
 
 // writeFinal writes the policy's model folder (writeModel) with its
@@ -334,7 +334,7 @@ func (t *Trainer) writeModel(dir string) error {
 	}
 	// With LoRA, final/ holds the merged weights (a plain model that eval
 	// and export read as is) and the adapters alone in the PEFT layout.
-	c, store := t.policy.Config, t.policy.Store
+	c, store := t.mc, t.store
 	if c.LoRA != nil {
 		if err := model.SaveAdapters(filepath.Join(dir, "adapter"), c, store, t.baseModelName()); err != nil {
 			return err

@@ -21,6 +21,7 @@ import (
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/safetensors"
+	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/trainer/metrics"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
@@ -55,7 +56,10 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	t := &Trainer{cfg: cfg, opt: opt, log: opt.Log, cache: map[string]rollout.Prompt{}}
+	t := &Trainer{cfg: cfg, opt: opt, log: opt.Log, cache: map[string]rollout.Prompt{}, rewards: opt.Rewards}
+	if t.rewards == nil {
+		t.rewards = reward.DefaultRegistry()
+	}
 	defer func() {
 		if err != nil {
 			t.Close()
@@ -110,6 +114,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.data, err = PrepareData(ctx, cfg, opt.Progress, logf); err != nil {
 		return nil, err
 	}
+	if err := t.checkGroundTruths(t.data); err != nil {
+		return nil, err
+	}
 	if t.draw, err = newSampler(cfg.Seed, t.data.Train, cfg.Data.Mix); err != nil {
 		return nil, err
 	}
@@ -120,10 +127,13 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	}
 	loss := LossConfig(cfg)
 	base, per := PolicySessions(cfg.Device)
-	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per}); err != nil {
+	pol, err := model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per})
+	if err != nil {
 		return nil, err
 	}
-	t.engine = rollout.NewEngine(t.policy, mc, t.tok, t.pad)
+	t.mc, t.store, t.sessions = mc, store, pol
+	t.policy = modelPolicy{pol}
+	t.engine = rollout.NewEngine(pol, mc, t.tok, t.pad)
 	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
 	t.unsaved = true
 
@@ -307,8 +317,8 @@ func planOverflows(mc model.Config, in model.PlanInput) error {
 // LoRA the frozen base weights are shared (they never change) and only the
 // adapters are copied, so the reference costs no second copy of the model.
 func (t *Trainer) referenceStore() (*params.Store, error) {
-	st := t.policy.Store
-	if t.policy.Config.LoRA == nil {
+	st := t.store
+	if t.mc.LoRA == nil {
 		return st.Clone(), nil
 	}
 	ref := params.New()
@@ -336,7 +346,7 @@ func (t *Trainer) newOptimizer() error {
 		oc = optimConfig(t.cfg.GRPO.Optim, t.cfg.GRPO.Steps)
 	}
 	// With LoRA only the adapters are trained (the store shares their data).
-	trainable, err := t.policy.Config.TrainableStore(t.policy.Store)
+	trainable, err := t.mc.TrainableStore(t.store)
 	if err != nil {
 		return fmt.Errorf("optimizer: %w", err)
 	}

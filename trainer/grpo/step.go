@@ -3,10 +3,12 @@ package grpo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/trainer/metrics"
@@ -152,15 +154,30 @@ func (t *Trainer) rollOut(ctx context.Context, prompts []rollout.Prompt, step in
 	return responses, nil
 }
 
-// score computes the verifiable reward of every response.
-func (t *Trainer) score(_ context.Context, samples []tasks.Sample, responses []rollout.Sample, st *StepStats) ([]float64, error) {
+// score computes the verifiable reward of every response: the G responses
+// of a sample as one batch of its reward (Options.Rewards). A scoring
+// error (a plug-in that fails) stops the step, naming the sample.
+func (t *Trainer) score(ctx context.Context, samples []tasks.Sample, responses []rollout.Sample, st *StepStats) ([]float64, error) {
 	rewards := make([]float64, len(responses))
+	for p, idx := range responsesByPrompt(responses) {
+		s := &samples[p]
+		items := make([]reward.Item, len(idx))
+		for k, i := range idx {
+			items[k] = reward.Item{DataSource: t.rewardSource(s), Response: responses[i].Text, GroundTruth: s.Answer}
+		}
+		scores, err := t.rewards.Score(ctx, items)
+		if err != nil {
+			return nil, fmt.Errorf("score sample %s: %w", s.ID, err)
+		}
+		for k, i := range idx {
+			rewards[i] = scores[k]
+		}
+	}
 	bySource := map[tasks.DataSource][]float64{}
 	var tokens, sum float64
 	for i, r := range responses {
-		s := &samples[r.Prompt]
-		rewards[i] = t.reward(s, r.Text)
-		bySource[s.DataSource] = append(bySource[s.DataSource], rewards[i])
+		src := samples[r.Prompt].DataSource
+		bySource[src] = append(bySource[src], rewards[i])
 		tokens += float64(len(r.Tokens))
 	}
 	for _, r := range rewards {
@@ -174,6 +191,19 @@ func (t *Trainer) score(_ context.Context, samples []tasks.Sample, responses []r
 		st.SourceRewards[src] = RewardStats{Mean: mean, Std: std}
 	}
 	return rewards, nil
+}
+
+// responsesByPrompt returns the indices of each prompt's responses, by
+// prompt index, in order.
+func responsesByPrompt(responses []rollout.Sample) [][]int {
+	var by [][]int
+	for i, r := range responses {
+		for len(by) <= r.Prompt {
+			by = append(by, nil)
+		}
+		by[r.Prompt] = append(by[r.Prompt], i)
+	}
+	return by
 }
 
 // advantages computes the group-relative advantages of the rewards (laid
@@ -210,7 +240,7 @@ func (t *Trainer) microBatches(prompts []rollout.Prompt, rows []row) ([]microBat
 	mbs := splitMicro(prompts, rows, t.cfg.GRPO.MicroBatchRows)
 	for k := range mbs {
 		var err error
-		if mbs[k].seq, mbs[k].vision, err = seqBatch(t.policy.Config, prompts, rows, mbs[k], t.pad); err != nil {
+		if mbs[k].seq, mbs[k].vision, err = seqBatch(t.mc, prompts, rows, mbs[k], t.pad); err != nil {
 			return nil, err
 		}
 	}
@@ -223,13 +253,8 @@ func (t *Trainer) referenceLogProbs(ctx context.Context, mbs []microBatch, rows 
 	if t.ref == nil {
 		return nil
 	}
-	rp := t.policy.WithStore(t.ref)
 	for _, mb := range mbs {
-		emb, err := rp.Encode(ctx, mb.vision)
-		if err != nil {
-			return err
-		}
-		lp, _, err := rp.LogProbs(ctx, mb.seq, emb)
+		lp, err := t.policy.ReferenceLogProbs(ctx, t.ref, mb.seq, mb.vision)
 		if err != nil {
 			return err
 		}

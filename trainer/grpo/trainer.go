@@ -51,6 +51,10 @@ type Options struct {
 	Out io.Writer
 	// Log receives structured logs (nil: discarded).
 	Log *slog.Logger
+	// Rewards scores the responses by data source (nil: the built-in
+	// rewards, reward.DefaultRegistry). Register a scorer (a reward.ScoreFunc,
+	// a reward/plugin command) to replace one; its errors stop the step.
+	Rewards *reward.Registry
 	// StopAfter, when > 0, stops the run (as SIGINT would: checkpoint and
 	// return ErrStopped) after this many GRPO steps of this process.
 	StopAfter int
@@ -124,14 +128,23 @@ type Trainer struct {
 	cfg    *configs.Config
 	opt    Options
 	log    *slog.Logger
-	rt     *ort.Runtime
-	policy *model.Policy
-	ref    *params.Store
-	tok    *tokenizer.Tokenizer
-	engine *rollout.Engine
-	data   *Data
-	draw   *sampler
-	optim  *optim.AdamW
+	rt  *ort.Runtime
+	tok *tokenizer.Tokenizer
+	// mc and store are the policy's architecture and weights (the host
+	// copy that checkpoints save); ref is the frozen reference's weights
+	// (nil without a KL loss).
+	mc    model.Config
+	store *params.Store
+	ref   *params.Store
+	// The loop's collaborators (loop.go), and the owner of the policy's
+	// sessions.
+	policy   Policy
+	engine   Engine
+	optim    Optimizer
+	sessions io.Closer
+	data     *Data
+	draw     *sampler
+	rewards  *reward.Registry
 	state  State
 	met    *metrics.Writer
 	cache  map[string]rollout.Prompt
@@ -180,8 +193,8 @@ func (t *Trainer) Close() error {
 	if t.met != nil {
 		errs = append(errs, t.met.Close())
 	}
-	if t.policy != nil {
-		errs = append(errs, t.policy.Close())
+	if t.sessions != nil {
+		errs = append(errs, t.sessions.Close())
 	}
 	if t.rt != nil {
 		errs = append(errs, t.rt.Close())
@@ -241,17 +254,34 @@ func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
 	return s
 }
 
-// reward scores one response of a sample.
-func (t *Trainer) reward(s *tasks.Sample, response string) float64 {
-	src := string(s.DataSource)
+// rewardSource is the reward a sample is scored with: its data source, or
+// with data.reward strict the binary variant of it.
+func (t *Trainer) rewardSource(s *tasks.Sample) string {
 	if t.cfg.Data.Reward == "strict" {
-		src = "strict:" + src
+		return reward.StrictPrefix + string(s.DataSource)
 	}
-	r, err := reward.Score(src, response, s.Answer)
-	if err != nil {
-		return 0
+	return string(s.DataSource)
+}
+
+// checkGroundTruths validates every ground truth once, before training:
+// the training samples against the reward they are scored with, the
+// held-out VIUBench against its scorer. A malformed one is an error naming
+// the sample, not a response scored 0 at every step.
+func (t *Trainer) checkGroundTruths(d *Data) error {
+	for _, src := range tasks.AllDataSources() {
+		for i := range d.Train[src] {
+			s := &d.Train[src][i]
+			if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
+				return fmt.Errorf("data: training sample %s: %w", s.ID, err)
+			}
+		}
 	}
-	return r
+	for _, s := range d.Bench {
+		if _, err := reward.VIUBenchScore(s.Subtype, "", s.Answer); err != nil {
+			return fmt.Errorf("data: VIUBench sample %s: %w", s.ID, err)
+		}
+	}
+	return nil
 }
 
 // maxCacheBytes bounds the patches the prompt cache keeps: the tiny run
@@ -279,7 +309,7 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	}
 	vopt := t.vopt
 	vopt.FPS = s.FPS
-	p, err := rollout.BuildPrompt(t.tok, t.policy.Config, s.Prompt, frames, vopt)
+	p, err := rollout.BuildPrompt(t.tok, t.mc, s.Prompt, frames, vopt)
 	if err != nil {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: %w", s.ID, err)
 	}
@@ -349,7 +379,7 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (SFTStats, error) {
 	if err != nil {
 		return SFTStats{}, err
 	}
-	imEnd := t.policy.Config.EosTokenID
+	imEnd := t.mc.EosTokenID
 	rows := make([]row, len(ss))
 	tokens := 0
 	for i := range ss {
@@ -360,7 +390,7 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (SFTStats, error) {
 	grads := map[string][]float32{}
 	var loss float64
 	for _, mb := range splitMicro(ps, rows, t.cfg.GRPO.MicroBatchRows) {
-		sb, vb, err := seqBatch(t.policy.Config, ps, rows, mb, t.pad)
+		sb, vb, err := seqBatch(t.mc, ps, rows, mb, t.pad)
 		if err != nil {
 			return SFTStats{}, err
 		}
