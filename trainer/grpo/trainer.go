@@ -125,9 +125,9 @@ func ReadResult(runDir string) (*Result, error) {
 
 // Trainer holds a run's state.
 type Trainer struct {
-	cfg    *configs.Config
-	opt    Options
-	log    *slog.Logger
+	cfg *configs.Config
+	opt Options
+	log *slog.Logger
 	rt  *ort.Runtime
 	tok *tokenizer.Tokenizer
 	// mc and store are the policy's architecture and weights (the host
@@ -145,9 +145,9 @@ type Trainer struct {
 	data     *Data
 	draw     *sampler
 	rewards  *reward.Registry
-	state  State
-	met    *metrics.Writer
-	cache  map[string]rollout.Prompt
+	state    State
+	met      *metrics.Writer
+	cache    map[string]rollout.Prompt
 	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
 	cacheBytes int64
 	vopt       rollout.VideoOptions
