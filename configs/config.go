@@ -78,6 +78,16 @@ type ModelConfig struct {
 	Recompute bool `mapstructure:"recompute" yaml:"recompute"`
 }
 
+// TokenizerName is the tokenizer a run uses (model.LoadTokenizer's name):
+// tokenizer, or for a Hugging Face model whose tokenizer is left at "" or
+// tiny, the folder's own tokenizer.json (path).
+func (m ModelConfig) TokenizerName() string {
+	if m.Preset == "hf" && (m.Tokenizer == "" || m.Tokenizer == "tiny") {
+		return m.Path
+	}
+	return m.Tokenizer
+}
+
 // LoRAConfig selects low-rank adapters on a frozen base (rank 0 = full
 // fine-tuning).
 type LoRAConfig struct {

@@ -94,6 +94,9 @@ type IOLoss struct {
 	EntropyCoef float64 `json:"entropy_coef"`
 	Agg         string  `json:"loss_agg_mode"`
 	Temperature float64 `json:"temperature"`
+	// Recompute: the graph recomputes each layer's activations in the
+	// backward pass (LossConfig.Recompute); gradients are unchanged.
+	Recompute bool `json:"recompute,omitempty"`
 }
 
 // IOSpec is the content of onnx/io.json.
@@ -264,9 +267,10 @@ func exportGraph(c Config, store *params.Store, name, dir string, opt ExportOpti
 		lc := opt.Loss
 		if name == GraphSFT {
 			lc = SFTLoss()
+			lc.Recompute = opt.Loss.Recompute // as BuildGraph builds it
 		}
 		ig.Loss = &IOLoss{Mode: lc.Mode, ClipLow: lc.ClipLow, ClipHigh: lc.ClipHigh, ClipC: lc.ClipC, KLType: lc.KLType,
-			KLCoef: lc.KLCoef, EntropyCoef: lc.EntropyCoef, Agg: lc.Agg, Temperature: lc.Temperature}
+			KLCoef: lc.KLCoef, EntropyCoef: lc.EntropyCoef, Agg: lc.Agg, Temperature: lc.Temperature, Recompute: lc.Recompute}
 	} else {
 		eo.ParamData = ParamData(store)
 	}

@@ -172,3 +172,37 @@ func lossGraph(g *onnx.Graph, lc LossConfig, logp, ent, mask *onnx.Value) lossOu
 	out.values[OutLoss] = loss
 	return out
 }
+
+// Inputs of the loss graph alone (BuildLoss): what the training graph's
+// model part computes for the loss, per response token.
+const (
+	InTokenLogProbs = "token_log_probs" // [B,R] log-probs of the response tokens
+	InTokenEntropy  = "token_entropy"   // [B,R] entropies of the next-token distributions
+)
+
+// BuildLoss emits the loss of lc alone: the part of the training graph
+// after the model, as a graph from per-token log-probs (InTokenLogProbs),
+// entropies (InTokenEntropy) and the response mask (InRespMask), plus for
+// GRPO the advantages, old and (with a KL type) reference log-probs of
+// the training graph, to the training graph's outputs: the loss, pg_loss,
+// kl_loss, clip_frac, ppo_kl and entropy. The training graph runs these
+// very ops; this graph lets a test hold them against a plain-Go reference
+// of the GRPO loss on any batch.
+func BuildLoss(lc LossConfig, float onnx.DType) (*Built, error) {
+	if err := lc.Validate(); err != nil {
+		return nil, err
+	}
+	g := onnx.NewGraph("loss_"+lc.Mode, float)
+	logp := g.Input(InTokenLogProbs, float, []int64{-1, -1}, "batch", "response")
+	ent := g.Input(InTokenEntropy, float, []int64{-1, -1}, "batch", "response")
+	mask := g.Input(InRespMask, float, []int64{-1, -1}, "batch", "response")
+	out := lossGraph(g, lc, logp, ent, mask)
+	delete(out.values, OutLogProbs) // the input itself
+	for _, name := range out.names() {
+		g.Output(name, out.values[name])
+	}
+	if err := g.Err(); err != nil {
+		return nil, fmt.Errorf("build loss graph: %w", err)
+	}
+	return &Built{Graph: g}, nil
+}

@@ -7,7 +7,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/tasks"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Tokenizer is what prompt building needs of a tokenizer.
@@ -35,7 +35,7 @@ type VideoOptions struct {
 
 // Video resizes frames to the pixel budget (aspect kept, sides multiples of
 // patch x merge) and cuts them into patches.
-func Video(c model.Config, frames []*video.Frame, opt VideoOptions) (model.VisionInput, error) {
+func Video(c model.Config, frames []*frame.Frame, opt VideoOptions) (model.VisionInput, error) {
 	if len(frames) == 0 {
 		return model.VisionInput{}, fmt.Errorf("video: no frames")
 	}
@@ -51,7 +51,7 @@ func Video(c model.Config, frames []*video.Frame, opt VideoOptions) (model.Visio
 			return model.VisionInput{}, fmt.Errorf("video: frame %d is %dx%d, frame 0 %dx%d", i, f.W, f.H, w0, h0)
 		}
 		if f.W != w || f.H != h {
-			f = video.Resize(f, w, h)
+			f = frame.Resize(f, w, h)
 		}
 		pix[i] = f.Pix
 	}
@@ -62,7 +62,7 @@ func Video(c model.Config, frames []*video.Frame, opt VideoOptions) (model.Visio
 // assistant generation prompt), replaces each tasks.VideoPlaceholder, in
 // order, with <|vision_start|>, one <|video_pad|> per merged vision token of
 // the matching video and <|vision_end|>, and tokenises the result.
-func BuildPrompt(tok Tokenizer, c model.Config, msgs []tasks.Message, videos [][]*video.Frame, opt VideoOptions) (Prompt, error) {
+func BuildPrompt(tok Tokenizer, c model.Config, msgs []tasks.Message, videos [][]*frame.Frame, opt VideoOptions) (Prompt, error) {
 	tm := make([]tokenizer.Message, len(msgs))
 	for i, m := range msgs {
 		tm[i] = tokenizer.Message{Role: m.Role, Content: m.Content}

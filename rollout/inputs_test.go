@@ -9,7 +9,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/tasks"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // charTok is a toy tokenizer: one id per byte, specials by name.
@@ -85,12 +85,12 @@ func TestQwen3TokenizerDrivesPrompt(t *testing.T) {
 	}
 	c := model.Tiny(151936, model.TinyTokens{EndOfText: 151643, ImStart: 151644, ImEnd: 151645, VisionStart: 151652, VisionEnd: 151653, VisionPad: 151654, ImagePad: 151655, VideoPad: 151656})
 	c.ModelType = model.ModelQwen3VL
-	frames := make([]*video.Frame, 4)
+	frames := make([]*frame.Frame, 4)
 	for i := range frames {
-		frames[i] = video.NewFrame(56, 56)
+		frames[i] = frame.New(56, 56)
 	}
 	msgs := tasks.BuildPrompt(tasks.CountingQuestion(), 1, false)
-	p, err := BuildPrompt(tok, c, msgs, [][]*video.Frame{frames}, VideoOptions{MinPixels: 784, MaxPixels: 3136, FPS: 2})
+	p, err := BuildPrompt(tok, c, msgs, [][]*frame.Frame{frames}, VideoOptions{MinPixels: 784, MaxPixels: 3136, FPS: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

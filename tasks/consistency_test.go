@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/reward"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/perturb"
 	"github.com/videossr/videossr-go/tasks/video"
 )
@@ -152,16 +153,16 @@ func TestSameSeedByteIdentical(t *testing.T) {
 
 // trainFrames returns 48 synthetic frames at the training size of a 4:3
 // video (295x221, inside the 256x256 pixel budget).
-func trainFrames(b *testing.B) []*video.Frame {
+func trainFrames(b *testing.B) []*frame.Frame {
 	o := video.DefaultSynthOptions()
 	o.Frames = 48
 	fs, err := video.Synthesize(o)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, h := video.FitPixels(o.W, o.H, 256*256, 128*128)
+	w, h := frame.FitPixels(o.W, o.H, 256*256, 128*128)
 	for i, f := range fs {
-		fs[i] = video.Resize(f, w, h)
+		fs[i] = frame.Resize(f, w, h)
 	}
 	return fs
 }

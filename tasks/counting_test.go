@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/shapes"
-	"github.com/videossr/videossr-go/tasks/video"
 )
 
 func classOf(t *testing.T, name string) shapes.Class {
@@ -173,9 +173,9 @@ func TestCountingInstancesPerFrameUniformWhenRoomy(t *testing.T) {
 // the answer equals what can be seen.
 func TestCountingShapesDoNotShareAPixel(t *testing.T) {
 	const w, h = 64, 48
-	frames := make([]*video.Frame, 48)
+	frames := make([]*frame.Frame, 48)
 	for i := range frames {
-		frames[i] = video.NewFrame(w, h)
+		frames[i] = frame.New(w, h)
 	}
 	cfg := DefaultCountingConfig()
 	cfg.MaxFramesPerClass, cfg.MaxInstances = 4, 4
@@ -188,7 +188,7 @@ func TestCountingShapesDoNotShareAPixel(t *testing.T) {
 		for fi, ps := range checkCountingSample(t, g, cfg, w, h) {
 			owner := make([]int, w*h)
 			for k, p := range ps {
-				alone := video.NewFrame(w, h)
+				alone := frame.New(w, h)
 				shapes.Draw(alone, instanceOf(t, p))
 				touched := 0
 				for i := 0; i < w*h; i++ {

@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Source is the input of a generator: the sampled frames of one video.
 type Source struct {
 	// Frames are the sampled frames, in time order.
-	Frames []*video.Frame
+	Frames []*frame.Frame
 	// FPS is the sampling rate (frames / duration of the source video).
 	FPS float64
 	// Donor holds frames of another video, used only by the swap
 	// perturbation (nil otherwise).
-	Donor []*video.Frame
+	Donor []*frame.Frame
 	// DonorID names the donor video in the metadata.
 	DonorID string
 }
@@ -36,17 +36,17 @@ type Generated struct {
 	// Meta records the draws.
 	Meta Meta
 	// Frames are the frames of a single-video sample (grounding, counting).
-	Frames []*video.Frame
+	Frames []*frame.Frame
 	// Clips are the video inputs of a jigsaw sample, in presented order.
-	Clips [][]*video.Frame
+	Clips [][]*frame.Frame
 }
 
 // Videos returns the frames one list per video input.
-func (g *Generated) Videos() [][]*video.Frame {
+func (g *Generated) Videos() [][]*frame.Frame {
 	if g.Clips != nil {
 		return g.Clips
 	}
-	return [][]*video.Frame{g.Frames}
+	return [][]*frame.Frame{g.Frames}
 }
 
 // ErrBadSource reports unusable generator input (too few frames, frames of

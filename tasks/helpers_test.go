@@ -4,16 +4,16 @@ import (
 	"math"
 	"testing"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // tinyFrames returns n frames of w x h with seeded random content (each
 // frame distinct).
-func tinyFrames(n, w, h int, seed uint64) []*video.Frame {
+func tinyFrames(n, w, h int, seed uint64) []*frame.Frame {
 	rng := NewRand(seed)
-	out := make([]*video.Frame, n)
+	out := make([]*frame.Frame, n)
 	for i := range out {
-		f := video.NewFrame(w, h)
+		f := frame.New(w, h)
 		for j := range f.Pix {
 			f.Pix[j] = byte(rng.IntN(256))
 		}

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // GenerateJigsaw cuts the frames into cfg.Clips equal contiguous clips and
@@ -26,7 +26,7 @@ func GenerateJigsaw(src Source, cfg JigsawConfig, rng *rand.Rand) (*Generated, e
 	}
 	clipLen := len(src.Frames) / n
 	presented := rng.Perm(n)
-	clips := make([][]*video.Frame, n)
+	clips := make([][]*frame.Frame, n)
 	for p, c := range presented {
 		clips[p] = slices.Clone(src.Frames[c*clipLen : (c+1)*clipLen])
 	}

@@ -21,7 +21,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure the speed of parts of the system",
 	}
 	var (
-		cfgs, sets                               []string
+		cf                                       *configFlags
 		prompts, group, maxNew, text, runs, side int
 		hidden, layers, inter                    int
 	)
@@ -42,15 +42,15 @@ them) and the compute bound the float32 matrix-product rate ONNX Runtime
 reaches here with the rollout's threads (a 512x512 MatMul); the ratio holds
 the larger of the two against the measured step.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := configs.Load(cfgs, sets)
+			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
-			tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+			tok, err := model.LoadTokenizer(cfg.Model.Tokenizer)
 			if err != nil {
 				return err
 			}
-			c, err := grpo.TinyModel(tok)
+			c, err := model.TinyFor(tok)
 			if err != nil {
 				return err
 			}
@@ -130,9 +130,8 @@ the larger of the two against the measured step.`,
 			return nil
 		},
 	}
+	cf = addConfigFlags(roll)
 	fl := roll.Flags()
-	fl.StringSliceVar(&cfgs, "config", nil, "config files (model, device and frame settings)")
-	fl.StringArrayVar(&sets, "set", nil, "override one config key (key=value)")
 	fl.IntVar(&prompts, "prompts", 8, "prompts per batch")
 	fl.IntVar(&group, "group", 8, "responses per prompt (G)")
 	fl.IntVar(&maxNew, "max-new", 12, "new tokens per response")
@@ -198,11 +197,11 @@ func benchGPU(w io.Writer) error {
 		}
 		var c model.Config
 		if gc.ref == "" {
-			tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+			tok, err := model.LoadTokenizer(cfg.Model.Tokenizer)
 			if err != nil {
 				return err
 			}
-			if c, err = grpo.TinyModel(tok); err != nil {
+			if c, err = model.TinyFor(tok); err != nil {
 				return err
 			}
 		} else if c, err = model.ReferenceConfig(gc.ref); err != nil {

@@ -36,8 +36,7 @@ const (
 var errCannotRun = errors.New("cannot run")
 
 type doctorFlags struct {
-	configs []string
-	sets    []string
+	config *configFlags
 }
 
 func newDoctorCmd() *cobra.Command {
@@ -66,9 +65,9 @@ warnings or not, and 1 when one of them has a MISSING line.`,
 			return runDoctor(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringSliceVar(&f.configs, "config", nil, "config files to check, each overlaid on the embedded default (repeatable; embedded names work too; a.yaml+b.yaml layers b on a)")
-	fl.StringArrayVar(&f.sets, "set", nil, "config override key=value applied to every checked config (repeatable)")
+	f.config = addConfigFlags(cmd)
+	// doctor checks each --config file alone (see Long), not their merge.
+	cmd.Flags().Lookup("config").Usage = "config files to check, each overlaid on the embedded default (repeatable; embedded names work too; a.yaml+b.yaml layers b on a)"
 	return cmd
 }
 
@@ -114,8 +113,8 @@ func runDoctor(ctx context.Context, w io.Writer, f *doctorFlags) error {
 		paths    []string
 		selected bool
 	}
-	targets := []target{{name: "default (embedded configs/default.yaml)", selected: len(f.configs) == 0}}
-	for _, p := range f.configs {
+	targets := []target{{name: "default (embedded configs/default.yaml)", selected: len(f.config.files) == 0}}
+	for _, p := range f.config.files {
 		// "a.yaml+b.yaml" checks b overlaid on a, as training with
 		// --config a.yaml --config b.yaml would run.
 		targets = append(targets, target{name: p, paths: strings.Split(p, "+"), selected: true})
@@ -127,7 +126,7 @@ func runDoctor(ctx context.Context, w io.Writer, f *doctorFlags) error {
 		}
 		fmt.Fprintf(w, "\nconfig %s\n", t.name)
 		d.missing = 0
-		cfg, err := configs.Load(t.paths, f.sets)
+		cfg, err := (&configFlags{files: t.paths, sets: f.config.sets}).load()
 		if err != nil {
 			d.line(docMissing, "config", "%v", err)
 		} else {
@@ -372,8 +371,8 @@ func (d *doctor) config(cfg *configs.Config) {
 		}
 	}
 
-	tokName := grpo.TokenizerName(cfg)
-	tok, err := grpo.LoadTokenizer(tokName)
+	tokName := cfg.Model.TokenizerName()
+	tok, err := model.LoadTokenizer(tokName)
 	if err != nil {
 		tok = nil
 		d.line(docMissing, "tokenizer", "model.tokenizer %q: %v", tokName, err)
@@ -405,7 +404,7 @@ func (d *doctor) modelConfig(cfg *configs.Config, tok *tokenizer.Tokenizer) (mod
 			d.line(docMissing, "model", "the tiny model is sized by its tokenizer, which did not load")
 			return model.Config{}, false
 		}
-		c, err := grpo.TinyModel(tok)
+		c, err := model.TinyFor(tok)
 		if err != nil {
 			d.line(docMissing, "model", "tiny: %v", err)
 			return model.Config{}, false

@@ -167,11 +167,11 @@ func TestDoctorConfigs(t *testing.T) {
 func writeDoctorHF(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	tok, err := grpo.LoadTokenizer("tiny")
+	tok, err := model.LoadTokenizer("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := grpo.TinyModel(tok)
+	c, err := model.TinyFor(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,11 +316,11 @@ func TestPlanInputDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := grpo.LoadTokenizer("tiny")
+	tok, err := model.LoadTokenizer("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := grpo.TinyModel(tok)
+	c, err := model.TinyFor(tok)
 	if err != nil {
 		t.Fatal(err)
 	}

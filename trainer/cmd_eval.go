@@ -8,16 +8,16 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/videossr/videossr-go/configs"
+	"github.com/videossr/videossr-go/trainer/eval"
 	"github.com/videossr/videossr-go/trainer/grpo"
 )
 
 func newEvalCmd() *cobra.Command {
 	var (
 		ckpt, data, preds string
-		cfgs, sets        []string
 		batch             int
-		quiet             bool
+		cf                *configFlags
+		q                 *quietFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --checkpoint DIR --data FILE",
@@ -41,7 +41,7 @@ trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
 			if ckpt == "" || data == "" {
 				return errors.New("eval: --checkpoint and --data are required")
 			}
-			cfg, err := configs.Load(cfgs, sets)
+			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
@@ -49,15 +49,13 @@ trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
 			if _, err := grpo.VerifyCheckpoint(ckpt); err != nil {
 				return fmt.Errorf("eval: --checkpoint: %w", err)
 			}
-			req := grpo.EvalRequest{
-				Model: ckpt, Data: data, Device: cfg.Device, Frames: cfg.Data.Sampling.Frames,
-				MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels,
-				MaxNewTokens: cfg.Eval.MaxNewTokens, Batch: batch,
+			so, per := grpo.PolicySessions(cfg.Device)
+			req := eval.Request{
+				Model: ckpt, Data: data, Library: cfg.Device.Library, Session: so, GraphSession: per,
+				Frames: cfg.Data.Sampling.Frames, MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels,
+				MaxNewTokens: cfg.Eval.MaxNewTokens, Batch: batch, Progress: q.progress(cmd),
 			}
-			if !quiet {
-				req.Progress = cmd.ErrOrStderr()
-			}
-			rep, err := grpo.Evaluate(cmd.Context(), req)
+			rep, err := eval.Evaluate(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -79,13 +77,11 @@ trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
 			return nil
 		},
 	}
+	cf, q = addConfigFlags(cmd), addQuietFlag(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&ckpt, "checkpoint", "", "model folder (config.json, model.safetensors, tokenizer.json)")
 	fl.StringVar(&data, "data", "", "JSONL evaluation file")
 	fl.StringVar(&preds, "predictions", "", "also write each row's response and score as JSONL to this file")
-	fl.StringSliceVar(&cfgs, "config", nil, "config files for the device and video settings (as for training)")
-	fl.StringArrayVar(&sets, "set", nil, "override one config key (key=value)")
 	fl.IntVar(&batch, "batch", 16, "prompts decoded together")
-	fl.BoolVar(&quiet, "quiet", false, "no progress bar")
 	return cmd
 }

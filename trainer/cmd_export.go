@@ -21,8 +21,7 @@ import (
 type exportFlags struct {
 	out        string
 	checkpoint string
-	config     []string
-	sets       []string
+	config     *configFlags
 	opset      int
 	external   int
 	merge      bool
@@ -51,8 +50,9 @@ tokenizer.json and its vocabulary fits. preprocessor_config.json carries the
 run's frame area bounds: those of DIR's own processor file (a checkpoint
 records its run's data.sampling), else the configuration's data.sampling.
 The export never writes into DIR. Otherwise the tiny model over the
-configured tokenizer is freshly initialised from model.init_seed. The GRPO training graph uses the configuration's grpo loss
-settings and rollout.temperature.`,
+configured tokenizer is freshly initialised from model.init_seed. The training graphs use the loss the trainer runs (the
+configuration's grpo loss settings, rollout.temperature and model.recompute;
+with grpo.kl_coef 0 there is no KL term and no ref_log_probs input).`,
 		Example: `  trainer export --out runs/tiny-export
   trainer export --checkpoint runs/default/checkpoints/step-40 --out /tmp/step40
   trainer export --config configs/ablations/no-kl.yaml --set model.init_seed=7 --out /tmp/m --opset 17`,
@@ -61,22 +61,14 @@ settings and rollout.temperature.`,
 			return runExport(cmd, f)
 		},
 	}
+	f.config = addConfigFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "output folder (created; files in it are replaced)")
 	fl.BoolVar(&f.merge, "merge", false, "fold the LoRA adapters of a LoRA checkpoint into the base weights (W + alpha/r B A) and export a plain model")
 	fl.StringVar(&f.checkpoint, "checkpoint", "", "model folder with config.json and model.safetensors (default: a fresh tiny model)")
-	fl.StringSliceVar(&f.config, "config", nil, "YAML overlays on the embedded default config, in order (file paths or embedded names)")
-	fl.StringArrayVar(&f.sets, "set", nil, "config override key=value (repeatable)")
 	fl.IntVar(&f.opset, "opset", onnx.DefaultOpset, fmt.Sprintf("ONNX opset of the graphs (%d..%d; %d suits tools that predate opset 18)", onnx.MinOpset, onnx.DefaultOpset, onnx.MinOpset))
 	fl.IntVar(&f.external, "external-data-threshold", model.DefaultExternalDataThreshold, "initializers of more bytes go to onnx/<graph>.onnx.data (-1: keep all inside the .onnx files)")
 	return cmd
-}
-
-// lossFromConfig is the GRPO loss of the trainer configuration.
-func lossFromConfig(cfg *configs.Config) model.LossConfig {
-	g := cfg.GRPO
-	return model.LossConfig{Mode: "grpo", ClipLow: g.ClipLow, ClipHigh: g.ClipHigh, ClipC: g.ClipC, KLType: g.KLType,
-		KLCoef: g.KLCoef, EntropyCoef: g.EntropyCoef, Agg: g.LossAgg, Temperature: cfg.Rollout.Temperature}
 }
 
 // loadModel returns the model to export: the checkpoint's, the HF folder of
@@ -96,7 +88,7 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 	if dir == "" && cfg.Model.Preset != "tiny" {
 		return fail(fmt.Errorf("model.preset %q: want tiny or hf (or give --checkpoint)", cfg.Model.Preset))
 	}
-	tok, err := grpo.LoadTokenizer(cfg.Model.Tokenizer)
+	tok, err := model.LoadTokenizer(cfg.Model.Tokenizer)
 	if err != nil {
 		return fail(fmt.Errorf("model.tokenizer: %w", err))
 	}
@@ -106,7 +98,7 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 	}
 	files := map[string][]byte{}
 	if dir == "" {
-		c, err := grpo.TinyModel(tok)
+		c, err := model.TinyFor(tok)
 		if err != nil {
 			return fail(fmt.Errorf("model.tokenizer: %w", err))
 		}
@@ -117,7 +109,7 @@ func loadModel(cfg *configs.Config, checkpoint string) (model.Config, *params.St
 		files[tokenizer.FileName] = tokJSON
 		return c, store, files, nil
 	}
-	c, store, err := grpo.LoadWeights(dir)
+	c, store, err := model.LoadFolder(dir)
 	if err != nil {
 		return fail(fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
@@ -222,7 +214,7 @@ func runExport(cmd *cobra.Command, f exportFlags) error {
 	if f.out == "" {
 		return errors.New("export: --out is required")
 	}
-	cfg, err := configs.Load(f.config, f.sets)
+	cfg, err := f.config.load()
 	if err != nil {
 		return err
 	}
@@ -254,7 +246,7 @@ func runExport(cmd *cobra.Command, f exportFlags) error {
 		}
 	}
 	opt := model.ExportOptions{
-		Loss:                  lossFromConfig(cfg),
+		Loss:                  grpo.LossConfig(cfg),
 		Opset:                 f.opset,
 		ExternalDataThreshold: f.external,
 		Files:                 files,

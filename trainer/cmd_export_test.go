@@ -121,6 +121,38 @@ func TestExportCmdFreshAndCheckpoint(t *testing.T) {
 	}
 }
 
+// TestExportLossIsTheTrainers: export builds its training graphs with the
+// trainer's loss settings (grpo.LossConfig): with grpo.kl_coef 0 the GRPO
+// graph has no KL term and takes no ref_log_probs, and model.recompute
+// reaches both training graphs.
+func TestExportLossIsTheTrainers(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m")
+	if _, _, err := execCmd(t, newRootCmd(), "", "export", "--out", out, "--set", "grpo.kl_coef=0", "--set", "model.recompute=true"); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := model.LoadIOSpec(filepath.Join(out, model.ONNXDir, model.IOFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{model.GraphGRPO, model.GraphSFT} {
+		g, ok := spec.Graph(name)
+		if !ok || g.Loss == nil || !g.Loss.Recompute {
+			t.Fatalf("%s: loss %+v, want recompute", name, g.Loss)
+		}
+		if name != model.GraphGRPO {
+			continue
+		}
+		if g.Loss.KLType != model.KLNone {
+			t.Errorf("%s: kl_type %q with kl_coef 0, want none", name, g.Loss.KLType)
+		}
+		for _, in := range g.Inputs {
+			if in.Name == model.InRefLogProbs {
+				t.Errorf("%s takes %s with kl_coef 0", name, in.Name)
+			}
+		}
+	}
+}
+
 func TestExportCmdErrors(t *testing.T) {
 	tmp := t.TempDir()
 	bad := filepath.Join(tmp, "bad")

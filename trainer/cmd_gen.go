@@ -26,7 +26,7 @@ type genFlags struct {
 	maxPixels int
 	minPixels int
 	synthetic int
-	quiet     bool
+	quiet     *quietFlag
 	load      dataset.LoadOptions
 }
 
@@ -74,7 +74,7 @@ with the first one's pid.`,
 	fl.IntVar(&f.maxPixels, "max-pixels", tasks.DefaultSamplingConfig().MaxPixels, "largest frame size in pixels, aspect kept (overrides sampling.max_pixels of --config)")
 	fl.IntVar(&f.minPixels, "min-pixels", tasks.DefaultSamplingConfig().MinPixels, "smallest frame size in pixels (overrides sampling.min_pixels of --config)")
 	fl.IntVar(&f.synthetic, "synthetic", 0, "first make N synthetic videos under OUT/synthetic and use them as inputs (works with no downloaded data)")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	f.quiet = addQuietFlag(cmd)
 	addLoadFlags(fl, &f.load)
 	cmd.AddCommand(newGenMergeCmd(), newGenVerifyCmd(), newGenExportVerlCmd())
 	return cmd
@@ -137,13 +137,9 @@ func addLoadFlags(fl *pflag.FlagSet, o *dataset.LoadOptions) {
 }
 
 // buildOptions wires the progress bar and skip lines to stderr.
-func buildOptions(cmd *cobra.Command, out string, workers int, formats []string, quiet bool) dataset.Options {
+func buildOptions(cmd *cobra.Command, out string, workers int, formats []string, q *quietFlag) dataset.Options {
 	stderr := cmd.ErrOrStderr()
-	o := dataset.Options{Out: out, Workers: workers, Formats: formats, Log: func(line string) { fmt.Fprintln(stderr, line) }}
-	if !quiet {
-		o.Progress = stderr
-	}
-	return o
+	return dataset.Options{Out: out, Workers: workers, Formats: formats, Log: func(line string) { fmt.Fprintln(stderr, line) }, Progress: q.progress(cmd)}
 }
 
 func printSummary(cmd *cobra.Command, out string, sum *dataset.Summary) {

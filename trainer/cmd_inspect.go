@@ -136,7 +136,7 @@ func inspectRun(w io.Writer, dir string) error {
 // headline formats the metrics a person looks at first.
 func headline(v map[string]float64) string {
 	var parts []string
-	for _, k := range []string{"loss", "reward/mean", "zero_var_frac", "kl", "entropy", "grad_norm", "lr", "step_s"} {
+	for _, k := range metrics.Headline() {
 		if x, ok := v[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.4g", k, x))
 		}
@@ -172,7 +172,7 @@ func inspectModel(w io.Writer, dir string) error {
 		}
 	}
 	if bp := filepath.Join(dir, "base.json"); exists(bp) {
-		ref, err := grpo.ReadBaseRef(bp)
+		ref, err := model.ReadBaseRef(bp)
 		if err != nil {
 			return err
 		}

@@ -6,18 +6,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/videossr/videossr-go/trainer/grpo"
+	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
 func TestInspect(t *testing.T) {
 	dir := t.TempDir()
 	// A model folder.
-	tok, err := grpo.LoadTokenizer("tiny")
+	tok, err := model.LoadTokenizer("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := grpo.TinyModel(tok)
+	c, err := model.TinyFor(tok)
 	if err != nil {
 		t.Fatal(err)
 	}

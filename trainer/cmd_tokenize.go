@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/tokenizer"
 )
 
@@ -47,7 +48,7 @@ error naming its line number.`,
   echo '[1017, 872]' | trainer tokenize --decode`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tk, err := loadTokenizer(o.tokenizer)
+			tk, err := model.LoadTokenizer(o.tokenizer)
 			if err != nil {
 				return err
 			}
@@ -60,14 +61,6 @@ error naming its line number.`,
 	f.BoolVar(&o.skipSpecial, "skip-special", false, "with --decode: leave special tokens out of the text")
 	f.BoolVar(&o.tokens, "tokens", false, `when encoding: add "tokens", the vocabulary form of each id`)
 	return cmd
-}
-
-// loadTokenizer returns the tokenizer named by the --tokenizer flag.
-func loadTokenizer(spec string) (*tokenizer.Tokenizer, error) {
-	if spec == "" || spec == "tiny" {
-		return tokenizer.Tiny()
-	}
-	return tokenizer.Load(spec)
 }
 
 // encodedLine is one output line of encoding.

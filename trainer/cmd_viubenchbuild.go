@@ -21,7 +21,7 @@ func newViubenchBuildCmd() *cobra.Command {
 		maxPixels  int
 		subtypes   []string
 		formats    []string
-		quiet      bool
+		quiet      *quietFlag
 		load       dataset.LoadOptions
 	)
 	var names []string
@@ -79,7 +79,7 @@ interrupted build resumes when run again.`,
 	fl.IntVar(&maxPixels, "max-pixels", tasks.ViubenchSampling().MaxPixels, "largest frame size in pixels, aspect kept (512x512 for evaluation)")
 	fl.StringSliceVar(&subtypes, "subtypes", nil, "build only these subtypes (default all nine)")
 	fl.StringSliceVar(&formats, "format", []string{"jsonl", "parquet"}, "data files to write: jsonl, parquet")
-	fl.BoolVar(&quiet, "quiet", false, "no progress bar")
+	quiet = addQuietFlag(cmd)
 	addLoadFlags(fl, &load)
 	return cmd
 }

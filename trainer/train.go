@@ -15,44 +15,40 @@ import (
 
 // trainFlags are the flags of the root (training) command.
 type trainFlags struct {
-	configs []string
-	sets    []string
-	resume  string
-	runDir  string
-	quiet   bool
+	config *configFlags
+	quiet  *quietFlag
+	resume string
+	runDir string
 }
 
 func addTrainFlags(cmd *cobra.Command) {
-	f := &trainFlags{}
+	f := &trainFlags{config: addConfigFlags(cmd), quiet: addQuietFlag(cmd)}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.configs, "config", nil, "YAML config files merged in order over the embedded configs/default.yaml (repeatable; embedded names such as ablations/strict-reward.yaml work too)")
-	fl.StringArrayVar(&f.sets, "set", nil, "override one key, e.g. --set grpo.steps=10 (value parsed as YAML; repeatable)")
 	fl.StringVar(&f.resume, "resume", "", "continue the run in RUN_DIR from its last checkpoint, with the config saved there (--set still applies)")
 	fl.StringVar(&f.runDir, "run-dir", "", "run directory (overrides run_dir of the config)")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress bars")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) }
 }
 
 // loadTrainConfig resolves the run's configuration from the flags.
 func loadTrainConfig(f *trainFlags) (*configs.Config, error) {
-	paths := f.configs
+	c := *f.config
 	if f.resume != "" {
-		if len(f.configs) > 0 {
+		if len(c.files) > 0 {
 			return nil, errors.New("--resume uses the config saved in the run directory; drop --config (use --set to change a key)")
 		}
-		paths = []string{filepath.Join(f.resume, "config.yaml")}
-		if _, err := os.Stat(paths[0]); err != nil {
+		c.files = []string{filepath.Join(f.resume, "config.yaml")}
+		if _, err := os.Stat(c.files[0]); err != nil {
 			return nil, fmt.Errorf("--resume %s: %w", f.resume, err)
 		}
 	}
-	sets := f.sets
+	var extra []string
 	if f.runDir != "" {
-		sets = append(sets, "run_dir="+f.runDir)
+		extra = append(extra, "run_dir="+f.runDir)
 	}
 	if f.resume != "" {
-		sets = append(sets, "run_dir="+f.resume)
+		extra = append(extra, "run_dir="+f.resume)
 	}
-	return configs.Load(paths, sets)
+	return c.load(extra...)
 }
 
 func runTrain(cmd *cobra.Command, f *trainFlags) error {
@@ -60,10 +56,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
-	opt := grpo.Options{Resume: f.resume != "", Out: cmd.OutOrStdout(), Log: slog.Default()}
-	if !f.quiet {
-		opt.Progress = cmd.ErrOrStderr()
-	}
+	opt := grpo.Options{Resume: f.resume != "", Out: cmd.OutOrStdout(), Log: slog.Default(), Progress: f.quiet.progress(cmd)}
 	_, err = grpo.Run(cmd.Context(), cfg, opt)
 	return err
 }

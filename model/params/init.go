@@ -41,13 +41,6 @@ func FillTruncNormal(dst []float32, rng *rand.Rand, mean, std, lo, hi float64) e
 	return nil
 }
 
-// FillConst sets every element of dst to v.
-func FillConst(dst []float32, v float32) {
-	for i := range dst {
-		dst[i] = v
-	}
-}
-
 // AddNormal appends a parameter drawn from N(0, std²).
 func (s *Store) AddNormal(name string, shape []int, rng *rand.Rand, std float64) (*Param, error) {
 	p, err := s.Add(name, shape, nil)

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -363,7 +364,7 @@ func (o ReadOptions) maxFrameBytes() int64 {
 
 // LoadFrames decodes the frames of a sample whose frame paths are relative
 // to dir, with the default ReadOptions (see LoadFramesWith).
-func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
+func LoadFrames(dir string, s *tasks.Sample) ([][]*frame.Frame, error) {
 	return LoadFramesWith(dir, s, ReadOptions{})
 }
 
@@ -373,14 +374,14 @@ func LoadFrames(dir string, s *tasks.Sample) ([][]*video.Frame, error) {
 // per clip, in presented order. Only regular files within the size cap are
 // read, and images larger than video.MaxImagePixels are refused before
 // they are decoded.
-func LoadFramesWith(dir string, s *tasks.Sample, opt ReadOptions) ([][]*video.Frame, error) {
+func LoadFramesWith(dir string, s *tasks.Sample, opt ReadOptions) ([][]*frame.Frame, error) {
 	vids := s.Frames.Videos()
-	out := make([][]*video.Frame, len(vids))
+	out := make([][]*frame.Frame, len(vids))
 	for i, v := range vids {
 		if len(v) == 0 {
 			return nil, fmt.Errorf("sample %s: video input %d has no frames", s.ID, i+1)
 		}
-		out[i] = make([]*video.Frame, len(v))
+		out[i] = make([]*frame.Frame, len(v))
 		for j, p := range v {
 			fp, err := ResolvePath(dir, p, opt.AllowOutside)
 			if err != nil {

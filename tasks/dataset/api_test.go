@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -108,7 +109,7 @@ func TestGenerateReturnsSamplesAndLoadFrames(t *testing.T) {
 
 // meanAbsDiff returns the mean absolute byte difference of two frames of
 // the same size.
-func meanAbsDiff(a, b *video.Frame) float64 {
+func meanAbsDiff(a, b *frame.Frame) float64 {
 	var s int
 	for i := range a.Pix {
 		d := int(a.Pix[i]) - int(b.Pix[i])
@@ -162,7 +163,7 @@ func TestCheckInputs(t *testing.T) {
 	if len(ok) != 2 || ok[0].ID != "x" || ok[1].ID != "y" || len(skipped) != 1 || !strings.Contains(skipped[0].Reason, "truncated") {
 		t.Fatalf("ok %v skipped %v", ok, skipped)
 	}
-	noCV := LoaderFunc(func(ctx context.Context, p string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+	noCV := LoaderFunc(func(ctx context.Context, p string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 		return nil, 0, video.ErrNoOpenCV
 	})
 	if _, _, err := CheckInputs(context.Background(), inputs, smallSampling(), noCV, 1); !errors.Is(err, video.ErrNoOpenCV) {

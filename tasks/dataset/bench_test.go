@@ -8,21 +8,22 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
 // trainingFrames returns 48 synthetic frames at the training size of a 4:3
 // video (295x221 inside the 256x256 pixel budget).
-func trainingFrames(b *testing.B) []*video.Frame {
+func trainingFrames(b *testing.B) []*frame.Frame {
 	o := video.DefaultSynthOptions()
 	o.Frames = 48
 	fs, err := video.Synthesize(o)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, h := video.FitPixels(o.W, o.H, 256*256, 128*128)
+	w, h := frame.FitPixels(o.W, o.H, 256*256, 128*128)
 	for i, f := range fs {
-		fs[i] = video.Resize(f, w, h)
+		fs[i] = frame.Resize(f, w, h)
 	}
 	return fs
 }
@@ -39,7 +40,7 @@ func BenchmarkSample(b *testing.B) {
 			out := b.TempDir()
 			in := Input{Path: "/videos/bench.mp4", ID: "bench.mp4"}
 			plan := &Plan{Kind: "gen", Split: "train", Seed: 1, Sampling: cfg.Sampling, Specs: []tasks.TaskSpec{spec}, Inputs: []Input{in}}
-			loader := LoaderFunc(func(context.Context, string, tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+			loader := LoaderFunc(func(context.Context, string, tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 				return frames, 1.2, nil
 			})
 			cache := &frameCache{entries: map[int]*cacheEntry{0: {refs: 1 << 30}}, loader: loader, sampling: cfg.Sampling, inputs: plan.Inputs}

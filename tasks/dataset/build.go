@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -24,14 +25,14 @@ import (
 // with an error wrapping video.ErrDamaged: the frames are used and the
 // video is listed as damaged (see VideoLoaderWith).
 type Loader interface {
-	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*video.Frame, fps float64, err error)
+	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*frame.Frame, fps float64, err error)
 }
 
 // LoaderFunc adapts a function to Loader.
-type LoaderFunc func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error)
+type LoaderFunc func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error)
 
 // Load implements Loader.
-func (f LoaderFunc) Load(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+func (f LoaderFunc) Load(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 	return f(ctx, path, s)
 }
 
@@ -83,7 +84,7 @@ var ErrAllInputsFailed = errors.New("every input video failed")
 // its last job is done.
 type cacheEntry struct {
 	once   sync.Once
-	frames []*video.Frame
+	frames []*frame.Frame
 	fps    float64
 	err    error
 	warn   error // the frames are used, but the decoder reported damage
@@ -442,13 +443,13 @@ func makeSample(ctx context.Context, plan *Plan, cache *frameCache, e *cacheEntr
 }
 
 // fitFrames resizes donor frames to w x h (shared when already that size).
-func fitFrames(fs []*video.Frame, w, h int) []*video.Frame {
-	out := make([]*video.Frame, len(fs))
+func fitFrames(fs []*frame.Frame, w, h int) []*frame.Frame {
+	out := make([]*frame.Frame, len(fs))
 	for i, f := range fs {
 		if f.W == w && f.H == h {
 			out[i] = f
 		} else {
-			out[i] = video.Resize(f, w, h)
+			out[i] = frame.Resize(f, w, h)
 		}
 	}
 	return out

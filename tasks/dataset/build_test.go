@@ -14,13 +14,14 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
 // fakeLoader makes frames from the path alone: small random frames, a
 // duration from the name; paths containing "broken" fail.
 func fakeLoader() Loader {
-	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
@@ -30,9 +31,9 @@ func fakeLoader() Loader {
 		h := fnv.New64a()
 		h.Write([]byte(path))
 		rng := tasks.NewRand(h.Sum64())
-		frames := make([]*video.Frame, s.Frames)
+		frames := make([]*frame.Frame, s.Frames)
 		for i := range frames {
-			f := video.NewFrame(24, 18)
+			f := frame.New(24, 18)
 			for j := range f.Pix {
 				f.Pix[j] = byte(rng.IntN(256))
 			}
@@ -185,7 +186,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	var loads atomic.Int32
 	inner := fakeLoader()
-	stopper := LoaderFunc(func(c context.Context, p string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+	stopper := LoaderFunc(func(c context.Context, p string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 		if loads.Add(1) == 3 {
 			cancel()
 		}

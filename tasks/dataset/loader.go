@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -34,7 +35,7 @@ func VideoLoader() Loader { return VideoLoaderWith(LoadOptions{}) }
 // skipped), or with o.KeepDamaged gives its frames together with an error
 // wrapping video.ErrDamaged (and is used and listed as damaged).
 func VideoLoaderWith(o LoadOptions) Loader {
-	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 		got, err := video.Sample(ctx, path, video.SampleOptions{
 			N: s.Frames, StartFrac: s.StartFrac, EndFrac: s.EndFrac, MaxPixels: s.MaxPixels, MinPixels: s.MinPixels,
 			MaxFileBytes: o.MaxVideoBytes, KeepDamaged: o.KeepDamaged,
@@ -51,7 +52,7 @@ func VideoLoaderWith(o LoadOptions) Loader {
 
 // keptDamaged reports whether a Loader result is a damaged video's frames
 // to use anyway (see VideoLoaderWith).
-func keptDamaged(frames []*video.Frame, err error) bool {
+func keptDamaged(frames []*frame.Frame, err error) bool {
 	return err != nil && len(frames) > 0 && errors.Is(err, video.ErrDamaged)
 }
 
@@ -59,27 +60,6 @@ func keptDamaged(frames []*video.Frame, err error) bool {
 func damageReason(in Input, err error) string {
 	r := strings.ReplaceAll(err.Error(), "\n", " ")
 	return strings.TrimPrefix(r, fmt.Sprintf("video %q: ", in.Path))
-}
-
-// ProbeInputs checks every input with video.Probe (cheap: no decoding) and
-// returns the usable ones and the skipped ones with reasons.
-func ProbeInputs(ctx context.Context, inputs []Input) ([]Input, []Skip, error) {
-	var ok []Input
-	var skipped []Skip
-	for _, in := range inputs {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		if _, err := video.Probe(in.Path); err != nil {
-			if errors.Is(err, video.ErrNoOpenCV) {
-				return nil, nil, err
-			}
-			skipped = append(skipped, Skip{Video: in.Path, VideoID: in.ID, Reason: err.Error()})
-			continue
-		}
-		ok = append(ok, in)
-	}
-	return ok, skipped, nil
 }
 
 // SyntheticOptions returns the scene settings of synthetic video i of a

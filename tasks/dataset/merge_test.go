@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -86,7 +87,7 @@ func TestMergeRefusesIncompleteOrMixedShards(t *testing.T) {
 // behave like VideoLoaderWith on a video whose decoder logged errors.
 func damagedLoader(keep bool) Loader {
 	inner := fakeLoader()
-	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*video.Frame, float64, error) {
+	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 		frames, fps, err := inner.Load(ctx, path, s)
 		if err != nil || !strings.Contains(path, "damaged") {
 			return frames, fps, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -42,7 +43,7 @@ func TestReadersRefuseNonRegularFiles(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	jpg, err := video.NewFrame(8, 8).EncodeJPEG(90)
+	jpg, err := video.EncodeJPEG(frame.New(8, 8), 90)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -74,15 +75,15 @@ type sourceFrames struct {
 	paths []string
 	blobs [][]byte
 	sums  []string // sha256 of each blob
-	index map[*video.Frame]int
+	index map[*frame.Frame]int
 }
 
 // writeSources stores an input's sampled frames as
 // root/sources/<key>/NN.jpg (atomically: a temporary folder renamed into
 // place). A complete folder left by an earlier run of the same settings is
 // reused as it is.
-func writeSources(root, key string, frames []*video.Frame, quality int) (*sourceFrames, error) {
-	sf := &sourceFrames{paths: make([]string, len(frames)), blobs: make([][]byte, len(frames)), sums: make([]string, len(frames)), index: make(map[*video.Frame]int, len(frames))}
+func writeSources(root, key string, frames []*frame.Frame, quality int) (*sourceFrames, error) {
+	sf := &sourceFrames{paths: make([]string, len(frames)), blobs: make([][]byte, len(frames)), sums: make([]string, len(frames)), index: make(map[*frame.Frame]int, len(frames))}
 	for i, f := range frames {
 		sf.paths[i] = path.Join(SourcesDir, key, fmt.Sprintf("%02d.jpg", i))
 		sf.index[f] = i
@@ -109,7 +110,7 @@ func writeSources(root, key string, frames []*video.Frame, quality int) (*source
 		}
 	}
 	for i, f := range frames {
-		b, err := f.EncodeJPEG(quality)
+		b, err := video.EncodeJPEG(f, quality)
 		if err != nil {
 			return nil, fmt.Errorf("source frames %s: %w", key, err)
 		}
@@ -170,7 +171,7 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 					continue
 				}
 			}
-			b, err := f.EncodeJPEG(quality)
+			b, err := video.EncodeJPEG(f, quality)
 			if err != nil {
 				return list, nil, nil, fmt.Errorf("sample %s: %w", id, err)
 			}

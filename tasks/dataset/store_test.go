@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/videossr/videossr-go/tasks"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 func TestWriteSourcesReuseAndRepair(t *testing.T) {
 	root := t.TempDir()
-	frames := make([]*video.Frame, 5)
+	frames := make([]*frame.Frame, 5)
 	for i := range frames {
-		f := video.NewFrame(8, 6)
+		f := frame.New(8, 6)
 		for j := range f.Pix {
 			f.Pix[j] = byte(i*40 + j)
 		}
@@ -56,7 +56,7 @@ func TestWriteSourcesReuseAndRepair(t *testing.T) {
 	// writeFrames points unchanged frames at the sources and stores the rest.
 	changed := frames[1].Clone()
 	changed.Pix[0] ^= 0xff
-	g := &tasks.Generated{Frames: []*video.Frame{frames[0], changed, frames[2]}}
+	g := &tasks.Generated{Frames: []*frame.Frame{frames[0], changed, frames[2]}}
 	list, blobs, sums, err := writeFrames(root, "sample1", g, 90, fixed)
 	if err != nil {
 		t.Fatal(err)

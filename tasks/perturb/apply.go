@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Params holds the random parameters a perturbation actually drew (noise
@@ -17,13 +17,13 @@ type Params map[string]any
 // Input is what a perturbation works on.
 type Input struct {
 	// Frames is the whole clip; only Frames[Start:Start+Length] is changed.
-	Frames []*video.Frame
+	Frames []*frame.Frame
 	// Start is the index of the first perturbed frame; Length the number of
 	// perturbed frames (at least 1).
 	Start, Length int
 	// Donor holds the frames of another video; Swap takes Length
 	// consecutive frames from it. Other kinds ignore it.
-	Donor []*video.Frame
+	Donor []*frame.Frame
 }
 
 // Parameter ranges of the spec (section 3).
@@ -60,7 +60,7 @@ const (
 //     source indices past the end of the clip are clamped to the last
 //     frame (the clip freezes on it). An error is returned when the clamping
 //     would leave the segment unchanged.
-func Apply(kind Kind, in Input, rng *rand.Rand) ([]*video.Frame, Params, error) {
+func Apply(kind Kind, in Input, rng *rand.Rand) ([]*frame.Frame, Params, error) {
 	if !kind.Valid() {
 		_, err := Parse(string(kind))
 		return nil, nil, fmt.Errorf("apply perturbation: %w", err)
@@ -68,7 +68,7 @@ func Apply(kind Kind, in Input, rng *rand.Rand) ([]*video.Frame, Params, error) 
 	if err := validate(kind, in, rng); err != nil {
 		return nil, nil, fmt.Errorf("apply %s: %w", kind, err)
 	}
-	out := make([]*video.Frame, len(in.Frames))
+	out := make([]*frame.Frame, len(in.Frames))
 	copy(out, in.Frames)
 	seg := in.Frames[in.Start : in.Start+in.Length]
 	dst := out[in.Start : in.Start+in.Length]
@@ -151,7 +151,7 @@ func Apply(kind Kind, in Input, rng *rand.Rand) ([]*video.Frame, Params, error) 
 		ds := rng.IntN(len(in.Donor) - in.Length + 1)
 		p["donor_start"] = ds
 		for i, f := range seg {
-			dst[i] = video.Resize(in.Donor[ds+i], f.W, f.H)
+			dst[i] = frame.Resize(in.Donor[ds+i], f.W, f.H)
 		}
 	case Slow:
 		src := make([]int, in.Length)
@@ -241,7 +241,7 @@ func uniform(rng *rand.Rand, lo, hi float64) float64 {
 }
 
 // cloneFrom sets dst[i] to a copy of seg[src[i]].
-func cloneFrom(dst, seg []*video.Frame, src []int) {
+func cloneFrom(dst, seg []*frame.Frame, src []int) {
 	for i, j := range src {
 		dst[i] = seg[j].Clone()
 	}

@@ -11,17 +11,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // makeClip returns n distinct frames of w x h with smooth gradients plus
 // per-frame random texture; every value is in 20..235 so no channel is
 // black (zoom_out's border test relies on it).
-func makeClip(n, w, h int, seed uint64) []*video.Frame {
+func makeClip(n, w, h int, seed uint64) []*frame.Frame {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	out := make([]*video.Frame, n)
+	out := make([]*frame.Frame, n)
 	for i := range out {
-		f := video.NewFrame(w, h)
+		f := frame.New(w, h)
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				r := 20 + (x*150)/w + rng.IntN(40)
@@ -36,10 +36,10 @@ func makeClip(n, w, h int, seed uint64) []*video.Frame {
 }
 
 // constClip returns n frames of w x h filled with one colour.
-func constClip(n, w, h int, r, g, b uint8) []*video.Frame {
-	out := make([]*video.Frame, n)
+func constClip(n, w, h int, r, g, b uint8) []*frame.Frame {
+	out := make([]*frame.Frame, n)
 	for i := range out {
-		f := video.NewFrame(w, h)
+		f := frame.New(w, h)
 		for p := 0; p < len(f.Pix); p += 3 {
 			f.Pix[p], f.Pix[p+1], f.Pix[p+2] = r, g, b
 		}
@@ -49,7 +49,7 @@ func constClip(n, w, h int, r, g, b uint8) []*video.Frame {
 }
 
 // hashFrames hashes sizes and bytes of all frames.
-func hashFrames(fs []*video.Frame) [32]byte {
+func hashFrames(fs []*frame.Frame) [32]byte {
 	h := sha256.New()
 	for _, f := range fs {
 		fmt.Fprintf(h, "%dx%d;", f.W, f.H)
@@ -62,7 +62,7 @@ func hashFrames(fs []*video.Frame) [32]byte {
 
 func newRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 
-func mustApply(t *testing.T, k Kind, in Input, seed uint64) ([]*video.Frame, Params) {
+func mustApply(t *testing.T, k Kind, in Input, seed uint64) ([]*frame.Frame, Params) {
 	t.Helper()
 	out, p, err := Apply(k, in, newRNG(seed))
 	if err != nil {
@@ -90,7 +90,7 @@ func TestEveryKindSegmentOnlyNoMutationDeterministic(t *testing.T) {
 			in := standardInput()
 			before := hashFrames(in.Frames)
 			donorBefore := hashFrames(in.Donor)
-			orig := make([]*video.Frame, len(in.Frames))
+			orig := make([]*frame.Frame, len(in.Frames))
 			for i, f := range in.Frames {
 				orig[i] = f.Clone()
 			}
@@ -199,7 +199,7 @@ func TestRotate90Then270(t *testing.T) {
 	}
 }
 
-func eq3(f *video.Frame, x, y int, r, g, b uint8) bool {
+func eq3(f *frame.Frame, x, y int, r, g, b uint8) bool {
 	r2, g2, b2 := f.At(x, y)
 	return r == r2 && g == g2 && b == b2
 }
@@ -261,13 +261,13 @@ func TestZoomInMagnifiesCentre(t *testing.T) {
 	// Horizontal ramp R = x: after zooming by s around the centre, output
 	// column x shows source column cx + (x+0.5)*cw/W - 0.5.
 	w, h := 200, 100
-	f := video.NewFrame(w, h)
+	f := frame.New(w, h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			f.Set(x, y, uint8(x), uint8(y), 100)
 		}
 	}
-	out, p := mustApply(t, ZoomIn, Input{Frames: []*video.Frame{f}, Start: 0, Length: 1}, 5)
+	out, p := mustApply(t, ZoomIn, Input{Frames: []*frame.Frame{f}, Start: 0, Length: 1}, 5)
 	scale := p["scale"].(float64)
 	if scale < zoomInMin || scale > zoomInMax {
 		t.Fatalf("scale %v outside range", scale)
@@ -368,7 +368,7 @@ func TestSaturation(t *testing.T) {
 	}
 	// Every grey stays grey.
 	for v := 0; v < 256; v++ {
-		f := []*video.Frame{constClip(1, 1, 1, uint8(v), uint8(v), uint8(v))[0]}
+		f := []*frame.Frame{constClip(1, 1, 1, uint8(v), uint8(v), uint8(v))[0]}
 		out, _, _ := Apply(Saturation, Input{Frames: f, Start: 0, Length: 1}, newRNG(1))
 		if !eq3(out[0], 0, 0, uint8(v), uint8(v), uint8(v)) {
 			t.Fatalf("grey %d changed under saturation", v)
@@ -410,7 +410,7 @@ func TestBlur(t *testing.T) {
 	// A one-pixel line spreads across into a Gaussian of variance sigma^2
 	// (a line rather than a point keeps the tails above the rounding).
 	for _, vertical := range []bool{true, false} {
-		f := video.NewFrame(41, 41)
+		f := frame.New(41, 41)
 		for i := 0; i < 41; i++ {
 			if vertical {
 				f.Set(20, i, 255, 255, 255)
@@ -418,7 +418,7 @@ func TestBlur(t *testing.T) {
 				f.Set(i, 20, 255, 255, 255)
 			}
 		}
-		out, _ = mustApply(t, Blur, Input{Frames: []*video.Frame{f}, Start: 0, Length: 1}, 1)
+		out, _ = mustApply(t, Blur, Input{Frames: []*frame.Frame{f}, Start: 0, Length: 1}, 1)
 		var mass, v float64
 		for d := -20; d <= 20; d++ {
 			var r uint8
@@ -461,7 +461,7 @@ func meanVar(p []byte) (float64, float64) {
 }
 
 // frameIndex returns the index of the input frame equal to f, or -1.
-func frameIndex(frames []*video.Frame, f *video.Frame) int {
+func frameIndex(frames []*frame.Frame, f *frame.Frame) int {
 	for i, g := range frames {
 		if g.Equal(f) {
 			return i
@@ -562,7 +562,7 @@ func TestSwap(t *testing.T) {
 		t.Fatalf("donor start %d out of range", ds)
 	}
 	for i := 0; i < in.Length; i++ {
-		want := video.Resize(in.Donor[ds+i], 32, 24)
+		want := frame.Resize(in.Donor[ds+i], 32, 24)
 		if !out[in.Start+i].Equal(want) {
 			t.Fatalf("segment frame %d is not donor frame %d resized", i, ds+i)
 		}
@@ -606,7 +606,7 @@ func TestSlowFast(t *testing.T) {
 func TestValidation(t *testing.T) {
 	frames := makeClip(10, 8, 8, 9)
 	bad := frames[:5:5]
-	bad = append(bad, &video.Frame{W: 8, H: 8, Pix: make([]byte, 10)})
+	bad = append(bad, &frame.Frame{W: 8, H: 8, Pix: make([]byte, 10)})
 	cases := []struct {
 		name string
 		kind Kind
@@ -618,7 +618,7 @@ func TestValidation(t *testing.T) {
 		{"zero length", Invert, Input{Frames: frames, Start: 0, Length: 0}, "length"},
 		{"past end", Invert, Input{Frames: frames, Start: 5, Length: 6}, "outside"},
 		{"negative start", Invert, Input{Frames: frames, Start: -1, Length: 2}, "outside"},
-		{"nil frame", Invert, Input{Frames: []*video.Frame{frames[0], nil}, Start: 0, Length: 1}, "nil"},
+		{"nil frame", Invert, Input{Frames: []*frame.Frame{frames[0], nil}, Start: 0, Length: 1}, "nil"},
 		{"bad frame", Invert, Input{Frames: bad, Start: 0, Length: 1}, "frame 5"},
 		{"shuffle of one", Shuffle, Input{Frames: frames, Start: 0, Length: 1}, "at least 2"},
 		{"stutter of two", Stutter, Input{Frames: frames, Start: 0, Length: 2}, "at least 3"},

@@ -4,13 +4,13 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // mapFrames sets dst[i] to a new frame holding op applied to seg[i].
-func mapFrames(dst, seg []*video.Frame, op func(dst, src []byte)) {
+func mapFrames(dst, seg []*frame.Frame, op func(dst, src []byte)) {
 	for i, f := range seg {
-		g := video.NewFrame(f.W, f.H)
+		g := frame.New(f.W, f.H)
 		op(g.Pix, f.Pix)
 		dst[i] = g
 	}
@@ -64,8 +64,8 @@ func swapRB(dst, src []byte) {
 
 // addNoise returns f plus independent Gaussian noise of standard deviation
 // sigma on every channel of every pixel, rounded and clipped to 0..255.
-func addNoise(f *video.Frame, sigma float64, rng *rand.Rand) *video.Frame {
-	g := video.NewFrame(f.W, f.H)
+func addNoise(f *frame.Frame, sigma float64, rng *rand.Rand) *frame.Frame {
+	g := frame.New(f.W, f.H)
 	for i, v := range f.Pix {
 		x := float64(v) + sigma*rng.NormFloat64()
 		g.Pix[i] = clamp8(int(math.Floor(x + 0.5)))
@@ -110,7 +110,7 @@ func grow(s []float32, n int) []float32 {
 
 // blur returns f convolved with the separable kernel k (odd length),
 // replicating the border pixels outside the frame.
-func (b *blurBuffers) blur(f *video.Frame, k []float32) *video.Frame {
+func (b *blurBuffers) blur(f *frame.Frame, k []float32) *frame.Frame {
 	r := len(k) / 2
 	w, h := f.W, f.H
 	stride := 3 * w
@@ -139,7 +139,7 @@ func (b *blurBuffers) blur(f *video.Frame, k []float32) *video.Frame {
 		}
 	}
 	// Vertical pass into the output.
-	g := video.NewFrame(w, h)
+	g := frame.New(w, h)
 	for y := 0; y < h; y++ {
 		for i := range acc {
 			acc[i] = 0

@@ -3,7 +3,7 @@ package perturb
 import (
 	"math"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // scaledSide returns round(side/scale), at least 1 and at most side.
@@ -13,8 +13,8 @@ func scaledSide(side int, scale float64) int {
 }
 
 // crop returns a copy of the w x h region of f whose top-left pixel is (x, y).
-func crop(f *video.Frame, x, y, w, h int) *video.Frame {
-	g := video.NewFrame(w, h)
+func crop(f *frame.Frame, x, y, w, h int) *frame.Frame {
+	g := frame.New(w, h)
 	for r := 0; r < h; r++ {
 		src := f.Pix[f.Offset(x, y+r):]
 		copy(g.Pix[3*w*r:3*w*(r+1)], src[:3*w])
@@ -24,19 +24,19 @@ func crop(f *video.Frame, x, y, w, h int) *video.Frame {
 
 // zoomIn crops the centre 1/scale of f and resizes the crop back to the
 // size of f. It returns the crop box as [x, y, w, h].
-func zoomIn(f *video.Frame, scale float64) (*video.Frame, [4]int) {
+func zoomIn(f *frame.Frame, scale float64) (*frame.Frame, [4]int) {
 	cw, ch := scaledSide(f.W, scale), scaledSide(f.H, scale)
 	x, y := (f.W-cw)/2, (f.H-ch)/2
 	c := crop(f, x, y, cw, ch)
-	return video.Resize(c, f.W, f.H), [4]int{x, y, cw, ch}
+	return frame.Resize(c, f.W, f.H), [4]int{x, y, cw, ch}
 }
 
 // zoomOut shrinks f by scale and centres it on a black frame of the size of
 // f. It returns the box of the shrunken picture as [x, y, w, h].
-func zoomOut(f *video.Frame, scale float64) (*video.Frame, [4]int) {
+func zoomOut(f *frame.Frame, scale float64) (*frame.Frame, [4]int) {
 	sw, sh := scaledSide(f.W, scale), scaledSide(f.H, scale)
-	small := video.Resize(f, sw, sh)
-	g := video.NewFrame(f.W, f.H)
+	small := frame.Resize(f, sw, sh)
+	g := frame.New(f.W, f.H)
 	x, y := (f.W-sw)/2, (f.H-sh)/2
 	for r := 0; r < sh; r++ {
 		copy(g.Pix[g.Offset(x, y+r):], small.Pix[3*sw*r:3*sw*(r+1)])
@@ -45,8 +45,8 @@ func zoomOut(f *video.Frame, scale float64) (*video.Frame, [4]int) {
 }
 
 // rotate180 returns f turned by 180 degrees.
-func rotate180(f *video.Frame) *video.Frame {
-	g := video.NewFrame(f.W, f.H)
+func rotate180(f *frame.Frame) *frame.Frame {
+	g := frame.New(f.W, f.H)
 	n := len(f.Pix)
 	for i := 0; i < n; i += 3 {
 		j := n - 3 - i
@@ -57,8 +57,8 @@ func rotate180(f *video.Frame) *video.Frame {
 
 // rotate90 returns f turned by 90 degrees clockwise: the result is H x W
 // and its pixel (x', y') is the source pixel (y', H-1-x').
-func rotate90(f *video.Frame) *video.Frame {
-	g := video.NewFrame(f.H, f.W)
+func rotate90(f *frame.Frame) *frame.Frame {
+	g := frame.New(f.H, f.W)
 	for y := 0; y < f.H; y++ {
 		xo := f.H - 1 - y // destination column of source row y
 		for x := 0; x < f.W; x++ {
@@ -72,8 +72,8 @@ func rotate90(f *video.Frame) *video.Frame {
 
 // rotate270 returns f turned by 270 degrees clockwise (90 counter-clockwise):
 // the result is H x W and its pixel (x', y') is the source pixel (W-1-y', x').
-func rotate270(f *video.Frame) *video.Frame {
-	g := video.NewFrame(f.H, f.W)
+func rotate270(f *frame.Frame) *frame.Frame {
+	g := frame.New(f.H, f.W)
 	for y := 0; y < f.H; y++ {
 		for x := 0; x < f.W; x++ {
 			s := f.Offset(x, y)
@@ -85,8 +85,8 @@ func rotate270(f *video.Frame) *video.Frame {
 }
 
 // mirror returns f flipped left to right.
-func mirror(f *video.Frame) *video.Frame {
-	g := video.NewFrame(f.W, f.H)
+func mirror(f *frame.Frame) *frame.Frame {
+	g := frame.New(f.W, f.H)
 	stride := 3 * f.W
 	for y := 0; y < f.H; y++ {
 		src := f.Pix[y*stride : (y+1)*stride]

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Class is a shape class of the counting task.
@@ -206,7 +206,7 @@ const fullBand = 0.71
 // blended with the coverage measured on a 4x4 sub-sample grid. Parts
 // outside the frame are clipped. An invalid frame, an unknown class or a
 // non-positive or non-finite size or position draws nothing.
-func Draw(f *video.Frame, in Instance) {
+func Draw(f *frame.Frame, in Instance) {
 	if f == nil || f.Validate() != nil {
 		return
 	}

@@ -5,12 +5,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // coverage returns the drawn area in square pixels of a white shape on a
 // black frame (the red channel over 255, summed).
-func coverage(f *video.Frame) float64 {
+func coverage(f *frame.Frame) float64 {
 	var s float64
 	for i := 0; i < len(f.Pix); i += 3 {
 		s += float64(f.Pix[i]) / 255
@@ -37,7 +37,7 @@ func TestDrawnAreaMatchesAnalytic(t *testing.T) {
 	for _, c := range []Class{Circle, Square, Triangle} {
 		for _, size := range []float64{20, 57.3, 90} {
 			for _, angle := range []float64{0, 17, 45, 90, 133.7, 250} {
-				f := video.NewFrame(128, 128)
+				f := frame.New(128, 128)
 				in := white(c, 64.3, 63.8, size, angle)
 				Draw(f, in)
 				got, want := coverage(f), Area(in)
@@ -52,7 +52,7 @@ func TestDrawnAreaMatchesAnalytic(t *testing.T) {
 func TestCentreColourExactAndEdgesBlended(t *testing.T) {
 	for _, c := range []Class{Circle, Square, Triangle} {
 		for _, angle := range []float64{0, 30, 71} {
-			f := video.NewFrame(100, 80)
+			f := frame.New(100, 80)
 			for i := range f.Pix {
 				f.Pix[i] = 10
 			}
@@ -85,7 +85,7 @@ func TestRotation(t *testing.T) {
 		c     Class
 		angle float64
 	}{{Square, 90}, {Triangle, 120}, {Circle, 77}} {
-		a, b := video.NewFrame(64, 64), video.NewFrame(64, 64)
+		a, b := frame.New(64, 64), frame.New(64, 64)
 		Draw(a, white(tc.c, 32, 32, 30, 10))
 		Draw(b, white(tc.c, 32, 32, 30, 10+tc.angle))
 		diff := 0
@@ -100,7 +100,7 @@ func TestRotation(t *testing.T) {
 	}
 	// A triangle at angle 0 points up: its top vertex row is above the
 	// centre by the circumradius, its base below by half that.
-	f := video.NewFrame(64, 64)
+	f := frame.New(64, 64)
 	Draw(f, white(Triangle, 32, 32, 30, 0))
 	top, bottom := 64, -1
 	for y := 0; y < 64; y++ {
@@ -116,9 +116,9 @@ func TestRotation(t *testing.T) {
 	}
 	// A 45-degree rotation turns the square into a diamond: the pixel at
 	// centre + (0.6*side) along x is inside only when rotated.
-	g := video.NewFrame(64, 64)
+	g := frame.New(64, 64)
 	Draw(g, white(Square, 32, 32, 30, 45))
-	h := video.NewFrame(64, 64)
+	h := frame.New(64, 64)
 	Draw(h, white(Square, 32, 32, 30, 0))
 	if r, _, _ := g.At(32+18, 32); r != 255 {
 		t.Errorf("rotated square does not reach its corner")
@@ -129,16 +129,16 @@ func TestRotation(t *testing.T) {
 }
 
 func TestDrawClipsAndIgnoresInvalid(t *testing.T) {
-	f := video.NewFrame(20, 20)
+	f := frame.New(20, 20)
 	Draw(f, white(Circle, 0, 0, 30, 0))     // partly outside
 	Draw(f, white(Square, 100, 100, 10, 0)) // fully outside
-	g := video.NewFrame(20, 20)
+	g := frame.New(20, 20)
 	Draw(g, white(Triangle, 10, 10, -5, 0)) // invalid size
 	Draw(g, white(Triangle, math.NaN(), 10, 5, 0))
 	Draw(g, white(Square, 10, 10, math.Inf(1), 0))
 	Draw(g, Instance{Class: Class(9), CX: 10, CY: 10, Size: 5, R: 255})
 	Draw(nil, white(Circle, 1, 1, 1, 0))
-	Draw(&video.Frame{W: 3, H: 3}, white(Circle, 1, 1, 1, 0))
+	Draw(&frame.Frame{W: 3, H: 3}, white(Circle, 1, 1, 1, 0))
 	if r, _, _ := f.At(2, 2); r != 255 {
 		t.Errorf("clipped circle not drawn in the frame")
 	}
@@ -156,7 +156,7 @@ func TestRadius(t *testing.T) {
 	for _, c := range []Class{Circle, Square, Triangle} {
 		for _, angle := range []float64{0, 33, 200} {
 			in := white(c, 64, 64, 40, angle)
-			f := video.NewFrame(128, 128)
+			f := frame.New(128, 128)
 			Draw(f, in)
 			far := 0.0
 			for y := 0; y < 128; y++ {
@@ -176,7 +176,7 @@ func TestRadius(t *testing.T) {
 
 // mask draws in alone on a blank frame and returns the touched pixels.
 func mask(in Instance, w, h int) []bool {
-	f := video.NewFrame(w, h)
+	f := frame.New(w, h)
 	in.R, in.G, in.B = 255, 255, 255
 	Draw(f, in)
 	m := make([]bool, w*h)
@@ -231,7 +231,7 @@ func TestOverlapConservative(t *testing.T) {
 }
 
 func BenchmarkDraw(b *testing.B) {
-	f := video.NewFrame(256, 256)
+	f := frame.New(256, 256)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for b.Loop() {
 		Draw(f, Instance{Class: Class(rng.IntN(3)), CX: 128, CY: 128, Size: 51 + 51*rng.Float64(),

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Decoder tuning. OpenCV's FFmpeg backend implements a seek to frame k as a
@@ -275,7 +277,7 @@ func (c *capture) read(k int, seeked bool) error {
 // decoded size). The decoded pixels are read in place: a resize (Resize's
 // integer area/bilinear filter) or a plain copy swaps the channels on the
 // way, so each frame is touched once.
-func (c *capture) frame(w, h int) (*Frame, error) {
+func (c *capture) frame(w, h int) (*frame.Frame, error) {
 	if c.mat.Type() != gocv.MatTypeCV8UC3 {
 		return nil, fmt.Errorf("video %q: unsupported decoded pixel type %v", c.path, c.mat.Type())
 	}
@@ -286,13 +288,11 @@ func (c *capture) frame(w, h int) (*Frame, error) {
 	}
 	data = data[:3*W*H]
 	if w <= 0 || h <= 0 || (w == W && h == H) {
-		f := NewFrame(W, H)
+		f := frame.New(W, H)
 		bgrToRGB(f.Pix, data)
 		return f, nil
 	}
-	f := NewFrame(w, h)
-	resizePix(f, data, W, H, true)
-	return f, nil
+	return frame.ResizeBGR(data, W, H, w, h), nil
 }
 
 // bgrToRGB copies src (BGR) into dst (RGB).
@@ -471,7 +471,7 @@ func (c *capture) sample(ctx context.Context, idx []int, opt SampleOptions) (*Sa
 		Info:      c.info,
 		Indices:   make([]int, 0, len(idx)),
 		Times:     make([]float64, 0, len(idx)),
-		Frames:    make([]*Frame, 0, len(idx)),
+		Frames:    make([]*frame.Frame, 0, len(idx)),
 		SampleFPS: float64(opt.N) / c.info.Duration,
 	}
 	var cost decodeCost
@@ -520,7 +520,7 @@ func (c *capture) sample(ctx context.Context, idx []int, opt SampleOptions) (*Sa
 		}
 		var w, h int
 		if opt.MaxPixels > 0 || opt.MinPixels > 0 {
-			w, h = FitPixels(c.mat.Cols(), c.mat.Rows(), opt.MaxPixels, opt.MinPixels)
+			w, h = frame.FitPixels(c.mat.Cols(), c.mat.Rows(), opt.MaxPixels, opt.MinPixels)
 		}
 		f, err := c.frame(w, h)
 		if err != nil {
@@ -583,7 +583,7 @@ func codecFor(path string) (string, error) {
 // WriteVideo writes frames (all the same size) to path at the given frame
 // rate: Motion-JPEG for .avi, MPEG-4 Part 2 for .mp4. The file is written
 // under a temporary name and renamed into place when complete.
-func WriteVideo(path string, frames []*Frame, fps float64) error {
+func WriteVideo(path string, frames []*frame.Frame, fps float64) error {
 	if len(frames) == 0 {
 		return fmt.Errorf("write video %q: no frames", path)
 	}
@@ -593,11 +593,11 @@ func WriteVideo(path string, frames []*Frame, fps float64) error {
 		}
 	}
 	return writeVideo(context.Background(), path, frames[0].W, frames[0].H, fps, len(frames),
-		func(i int) (*Frame, error) { return frames[i], nil })
+		func(i int) (*frame.Frame, error) { return frames[i], nil })
 }
 
 // writeVideo writes n frames produced by get.
-func writeVideo(ctx context.Context, path string, w, h int, fps float64, n int, get func(int) (*Frame, error)) error {
+func writeVideo(ctx context.Context, path string, w, h int, fps float64, n int, get func(int) (*frame.Frame, error)) error {
 	codec, err := codecFor(path)
 	if err != nil {
 		return err
@@ -681,7 +681,7 @@ func MakeSyntheticVideo(ctx context.Context, path string, opt SynthOptions) erro
 	if err != nil {
 		return fmt.Errorf("synthetic video %q: %w", path, err)
 	}
-	return writeVideo(ctx, path, opt.W, opt.H, opt.FPS, opt.Frames, func(i int) (*Frame, error) {
+	return writeVideo(ctx, path, opt.W, opt.H, opt.FPS, opt.Frames, func(i int) (*frame.Frame, error) {
 		return s.frame(i), nil
 	})
 }

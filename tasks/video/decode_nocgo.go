@@ -5,6 +5,8 @@ package video
 import (
 	"context"
 	"fmt"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Probe would report a video's frame rate, frame count, duration and size;
@@ -21,7 +23,7 @@ func Sample(ctx context.Context, path string, opt SampleOptions) (*Sampled, erro
 
 // WriteVideo would encode frames to a video file; this binary was built
 // without cgo, so it fails with ErrNoOpenCV.
-func WriteVideo(path string, frames []*Frame, fps float64) error {
+func WriteVideo(path string, frames []*frame.Frame, fps float64) error {
 	return fmt.Errorf("write video %q: %w", path, ErrNoOpenCV)
 }
 

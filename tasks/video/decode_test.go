@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // rawFramesAt decodes path sequentially with plain gocv reads and returns
 // the frames (RGB) at the wanted indices.
-func rawFramesAt(t testing.TB, path string, want []int) map[int]*Frame {
+func rawFramesAt(t testing.TB, path string, want []int) map[int]*frame.Frame {
 	t.Helper()
 	vc, err := gocv.VideoCaptureFileWithAPI(path, gocv.VideoCaptureFFmpeg)
 	if err != nil {
@@ -30,7 +32,7 @@ func rawFramesAt(t testing.TB, path string, want []int) map[int]*Frame {
 	for _, k := range want {
 		keep[k] = true
 	}
-	out := map[int]*Frame{}
+	out := map[int]*frame.Frame{}
 	for k := 0; len(out) < len(keep); k++ {
 		if keep[k] {
 			if !vc.Read(&m) {
@@ -40,7 +42,7 @@ func rawFramesAt(t testing.TB, path string, want []int) map[int]*Frame {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := NewFrame(m.Cols(), m.Rows())
+			f := frame.New(m.Cols(), m.Rows())
 			bgrToRGB(f.Pix, data)
 			out[k] = f
 		} else {
@@ -162,7 +164,7 @@ func TestSamplePixelBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, f := range s.Frames {
-				g := Resize(fs.Frames[i], f.W, f.H)
+				g := frame.Resize(fs.Frames[i], f.W, f.H)
 				if !f.Equal(g) {
 					t.Fatalf("frame %d: decoder resize differs from Resize", i)
 				}

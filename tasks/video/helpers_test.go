@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // videosDir returns third_party/videos of the module, found by walking up
@@ -37,7 +39,7 @@ func videosDir(t testing.TB) string {
 func sampleVideoNames() []string { return []string{"vtest.avi", "tree.avi", "Megamind.avi"} }
 
 // meanAbsDiff returns the mean absolute byte difference of two same-size frames.
-func meanAbsDiff(a, b *Frame) float64 {
+func meanAbsDiff(a, b *frame.Frame) float64 {
 	var s int64
 	for i := range a.Pix {
 		d := int64(a.Pix[i]) - int64(b.Pix[i])

@@ -6,12 +6,14 @@ import (
 	"fmt"
 
 	"gocv.io/x/gocv"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // encodeJPEG encodes with OpenCV's JPEG codec (libjpeg-turbo on Debian),
 // about 15x faster than image/jpeg. The bytes depend only on the frame,
 // the quality and the installed codec library.
-func encodeJPEG(f *Frame, quality int) ([]byte, error) {
+func encodeJPEG(f *frame.Frame, quality int) ([]byte, error) {
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("encode jpeg: %w", err)
 	}
@@ -39,7 +41,7 @@ func encodeJPEG(f *Frame, quality int) ([]byte, error) {
 
 // decodeJPEG decodes with OpenCV's image codecs (JPEG, PNG, ...) into an
 // RGB frame, about 20x faster than image/jpeg plus a conversion.
-func decodeJPEG(data []byte) (*Frame, error) {
+func decodeJPEG(data []byte) (*frame.Frame, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("decode image: no data")
 	}
@@ -56,7 +58,7 @@ func decodeJPEG(data []byte) (*Frame, error) {
 	if err != nil || len(src) < 3*w*h {
 		return nil, fmt.Errorf("decode image: unreadable decoded buffer")
 	}
-	f := NewFrame(w, h)
+	f := frame.New(w, h)
 	bgrToRGB(f.Pix, src[:3*w*h])
 	return f, nil
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // Sentinel errors that callers branch on with errors.Is. Every error the
@@ -94,7 +95,7 @@ type Sampled struct {
 	// the source video (index / FPS).
 	Times []float64
 	// Frames holds the sampled frames (RGB, resized to the pixel budget).
-	Frames []*Frame
+	Frames []*frame.Frame
 	// SampleFPS is the sampling frame rate, N / Duration (VideoSSR's
 	// "sampling fps"): timestamps of sampled frame i are i / SampleFPS.
 	SampleFPS float64
@@ -185,64 +186,6 @@ func checkFile(path string, maxBytes int64) error {
 	}
 	if maxBytes > 0 && st.Size() > maxBytes {
 		return fmt.Errorf("video %q: %w: %d bytes, the limit is %d", path, ErrTooLarge, st.Size(), maxBytes)
-	}
-	return nil
-}
-
-// WriteJPEGDir writes frames as dir/prefix_000.jpg, dir/prefix_001.jpg, ...
-// (at least three digits) with the given JPEG quality (1..100), creating dir
-// if needed. Each file is written to a temporary name and renamed, so a
-// reader never sees a partial image. It returns the paths in frame order.
-func WriteJPEGDir(dir, prefix string, frames []*Frame, quality int) ([]string, error) {
-	if quality < 1 || quality > 100 {
-		return nil, fmt.Errorf("write jpeg dir %q: quality %d outside 1..100", dir, quality)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("write jpeg dir %q: %w", dir, err)
-	}
-	paths := make([]string, 0, len(frames))
-	for i, f := range frames {
-		if f == nil {
-			return paths, fmt.Errorf("write jpeg dir %q: frame %d is nil", dir, i)
-		}
-		if err := f.Validate(); err != nil {
-			return paths, fmt.Errorf("write jpeg dir %q: frame %d: %w", dir, i, err)
-		}
-		data, err := f.EncodeJPEG(quality)
-		if err != nil {
-			return paths, fmt.Errorf("write jpeg dir %q: frame %d: %w", dir, i, err)
-		}
-		p := filepath.Join(dir, fmt.Sprintf("%s_%03d.jpg", prefix, i))
-		if err := writeFileAtomic(p, data); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	return paths, nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it into place.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(name, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(name, path)
-	}
-	if werr != nil {
-		os.Remove(name)
-		return fmt.Errorf("write %q: %w", path, werr)
 	}
 	return nil
 }

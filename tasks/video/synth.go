@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // SynthOptions describes a procedural test video (see Synthesize).
@@ -53,12 +55,12 @@ func (o SynthOptions) validate() error {
 //
 // The frames depend only on opt: the same options give byte-identical frames
 // on every platform (integer arithmetic only).
-func Synthesize(opt SynthOptions) ([]*Frame, error) {
+func Synthesize(opt SynthOptions) ([]*frame.Frame, error) {
 	s, err := newSynth(opt)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Frame, opt.Frames)
+	out := make([]*frame.Frame, opt.Frames)
 	for t := range out {
 		out[t] = s.frame(t)
 	}
@@ -68,7 +70,7 @@ func Synthesize(opt SynthOptions) ([]*Frame, error) {
 // synth holds the precomputed scene of a synthetic video.
 type synth struct {
 	opt        SynthOptions
-	bg         *Frame // the world, larger than the frame
+	bg         *frame.Frame // the world, larger than the frame
 	panX, panY int
 	objs       []synthObject
 }
@@ -177,8 +179,8 @@ func clamp255(v int) uint8 {
 }
 
 // renderBackground draws the asymmetric world of size bw x bh.
-func renderBackground(bw, bh int, seed uint64) *Frame {
-	bg := NewFrame(bw, bh)
+func renderBackground(bw, bh int, seed uint64) *frame.Frame {
+	bg := frame.New(bw, bh)
 	sunX, sunY, sunR := bw/5, bh/5, max(4, bh/8)
 	bldX0, bldX1 := bw*62/100, bw*74/100
 	bldY0 := bh * 30 / 100
@@ -273,13 +275,13 @@ func abs(v int) int {
 }
 
 // frame renders frame t.
-func (s *synth) frame(t int) *Frame {
+func (s *synth) frame(t int) *frame.Frame {
 	w, h := s.opt.W, s.opt.H
 	last := max(1, s.opt.Frames-1)
 	tt := min(t, last)
 	ox := s.panX * tt / last
 	oy := s.panY * (last - abs(2*tt-last)) / last
-	f := NewFrame(w, h)
+	f := frame.New(w, h)
 	for y := 0; y < h; y++ {
 		copy(f.Pix[3*y*w:3*(y+1)*w], s.bg.Pix[s.bg.Offset(ox, y+oy):s.bg.Offset(ox+w, y+oy)])
 	}

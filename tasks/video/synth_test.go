@@ -3,6 +3,8 @@ package video
 import (
 	"math"
 	"testing"
+
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 func TestSynthesizeDeterministicAndSeeded(t *testing.T) {
@@ -48,7 +50,7 @@ func TestSynthesizeRejectsBadOptions(t *testing.T) {
 }
 
 // meanLuma returns the mean of R+G+B over the frame.
-func meanLuma(f *Frame) float64 {
+func meanLuma(f *frame.Frame) float64 {
 	var s int
 	for _, v := range f.Pix {
 		s += int(v)
@@ -58,7 +60,7 @@ func meanLuma(f *Frame) float64 {
 
 // shiftedDiff is the mean abs difference between a(x+dx, y+dy), channel c
 // scaled by gain[c], and b(x, y), over the overlap.
-func shiftedDiff(a, b *Frame, dx, dy int, gain [3]float64) float64 {
+func shiftedDiff(a, b *frame.Frame, dx, dy int, gain [3]float64) float64 {
 	var s float64
 	n := 0
 	for y := 0; y < b.H; y++ {
@@ -157,7 +159,7 @@ func TestSynthesizePerturbationsVisible(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := frames[len(frames)/2]
-	mirror, rot, swap := NewFrame(f.W, f.H), NewFrame(f.W, f.H), NewFrame(f.W, f.H)
+	mirror, rot, swap := frame.New(f.W, f.H), frame.New(f.W, f.H), frame.New(f.W, f.H)
 	for y := 0; y < f.H; y++ {
 		for x := 0; x < f.W; x++ {
 			r, g, b := f.At(x, y)
@@ -166,7 +168,7 @@ func TestSynthesizePerturbationsVisible(t *testing.T) {
 			swap.Set(x, y, b, g, r)
 		}
 	}
-	for name, g := range map[string]*Frame{"mirror": mirror, "rotate180": rot, "channel swap": swap} {
+	for name, g := range map[string]*frame.Frame{"mirror": mirror, "rotate180": rot, "channel swap": swap} {
 		if d := meanAbsDiff(f, g); d < 20 {
 			t.Errorf("%s changes the frame by only %.1f on average", name, d)
 		}

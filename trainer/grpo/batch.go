@@ -80,12 +80,6 @@ func (s *sampler) next(src tasks.DataSource) tasks.Sample {
 	return pool[perm[c%len(pool)]]
 }
 
-// row is one training sequence with the prompt it came from.
-type row struct {
-	prompt   int // index into the step's prompts
-	response []int
-}
-
 // microBatch is a set of rows whose prompts share one frame size, so their
 // videos go through the vision tower in one batch.
 type microBatch struct {
@@ -123,6 +117,16 @@ func splitMicro(prompts []rollout.Prompt, rows []row, maxRows int) []microBatch 
 			out = append(out, mb)
 			idx = idx[n:]
 		}
+	}
+	return out
+}
+
+// splitMini splits micro-batches into k mini-batches of about equal size.
+func splitMini(mbs []microBatch, k int) [][]microBatch {
+	k = min(k, len(mbs))
+	out := make([][]microBatch, k)
+	for i, mb := range mbs {
+		out[i*k/len(mbs)] = append(out[i*k/len(mbs)], mb)
 	}
 	return out
 }

@@ -36,26 +36,7 @@ import (
 const (
 	ckptDir    = "checkpoints"
 	latestFile = "latest"
-	baseFile   = "base.json"
 )
-
-// BaseRef is base.json: a LoRA checkpoint holds the adapters only, and the
-// frozen base is read again from where the run took it (a Hugging Face
-// folder, or the tiny model's seeded initialisation), then checked against
-// Checksum, so a base that changed since is an error rather than a silently
-// different model.
-type BaseRef struct {
-	// Preset is model.preset: tiny or hf.
-	Preset string `json:"preset"`
-	// Path is the Hugging Face folder (preset hf), absolute.
-	Path string `json:"path,omitempty"`
-	// InitSeed is model.init_seed (preset tiny).
-	InitSeed uint64 `json:"init_seed"`
-	// DType is the storage dtype of the base weights: F32, BF16 or F16.
-	DType string `json:"dtype"`
-	// Checksum is params.Store.Checksum of the base weights as held.
-	Checksum string `json:"checksum"`
-}
 
 // baseOf returns a store sharing the frozen (non-adapter) weights of store.
 func baseOf(store *params.Store) (*params.Store, error) {
@@ -74,7 +55,7 @@ func baseOf(store *params.Store) (*params.Store, error) {
 // baseChecksum is the checksum of the policy's frozen LoRA base.
 func (t *Trainer) baseChecksum() (string, error) {
 	if t.baseSum == "" {
-		base, err := baseOf(t.policy.Store)
+		base, err := baseOf(t.store)
 		if err != nil {
 			return "", err
 		}
@@ -84,12 +65,12 @@ func (t *Trainer) baseChecksum() (string, error) {
 }
 
 // baseRef describes the run's frozen LoRA base.
-func (t *Trainer) baseRef() (BaseRef, error) {
+func (t *Trainer) baseRef() (model.BaseRef, error) {
 	sum, err := t.baseChecksum()
 	if err != nil {
-		return BaseRef{}, err
+		return model.BaseRef{}, err
 	}
-	ref := BaseRef{Preset: t.cfg.Model.Preset, InitSeed: t.cfg.Model.InitSeed, DType: t.policy.Config.LoRA.BaseDType, Checksum: sum}
+	ref := model.BaseRef{Preset: t.cfg.Model.Preset, InitSeed: t.cfg.Model.InitSeed, DType: t.mc.LoRA.BaseDType, Checksum: sum}
 	if ref.DType == "" {
 		ref.DType = safetensors.F32
 	}
@@ -286,7 +267,7 @@ func (t *Trainer) checkpoint() error {
 	// A LoRA run saves the adapters of the policy and of the reference,
 	// and where the frozen base comes from, not a copy of the base (16 GB
 	// in BF16 for an 8B model).
-	if t.policy.Config.LoRA != nil {
+	if t.mc.LoRA != nil {
 		ref, err := t.baseRef()
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
@@ -295,18 +276,18 @@ func (t *Trainer) checkpoint() error {
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(tmp, baseFile), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, model.BaseRefFile), b, 0o644); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
 	for _, w := range []struct {
 		file  string
 		store *params.Store
-	}{{"model.safetensors", t.policy.Store}, {"reference.safetensors", t.ref}} {
+	}{{"model.safetensors", t.store}, {"reference.safetensors", t.ref}} {
 		if w.store == nil {
 			continue // no reference before the GRPO phase or without KL
 		}
-		part, err := t.policy.Config.TrainableStore(w.store)
+		part, err := t.mc.TrainableStore(w.store)
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
@@ -317,14 +298,14 @@ func (t *Trainer) checkpoint() error {
 	if err := t.optim.Save(filepath.Join(tmp, "optimizer.safetensors")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := t.policy.Config.SaveJSON(filepath.Join(tmp, "config.json")); err != nil {
+	if err := t.mc.SaveJSON(filepath.Join(tmp, "config.json")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := t.saveProcessor(tmp); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if t.policy.Config.LoRA != nil {
-		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.policy.Config, t.policy.Store, t.baseModelName()); err != nil {
+	if t.mc.LoRA != nil {
+		if err := model.SaveAdapters(filepath.Join(tmp, "adapter"), t.mc, t.store, t.baseModelName()); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -487,11 +468,11 @@ func (t *Trainer) restore() (int, error) {
 		}
 	}
 	dir, st := t.resume.dir, t.resume.state
-	weights := t.policy.Store
-	if bp := filepath.Join(dir, baseFile); t.policy.Config.LoRA != nil && fileExists(bp) {
+	weights := t.store
+	if bp := filepath.Join(dir, model.BaseRefFile); t.mc.LoRA != nil && fileExists(bp) {
 		// Adapters only: the base loaded from the config must be the one
 		// the checkpoint was trained on.
-		saved, err := ReadBaseRef(bp)
+		saved, err := model.ReadBaseRef(bp)
 		if err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
 		}
@@ -502,7 +483,7 @@ func (t *Trainer) restore() (int, error) {
 		if sum != saved.Checksum {
 			return 0, fmt.Errorf("resume: the frozen base weights differ from those %s was trained on (%s base %s); model.path, model.init_seed and model.lora.base_dtype must match the run's", dir, saved.Preset, cmp.Or(saved.Path, "-"))
 		}
-		if weights, err = t.policy.Config.TrainableStore(weights); err != nil {
+		if weights, err = t.mc.TrainableStore(weights); err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
 		}
 	}
@@ -587,14 +568,14 @@ func (st *State) validate(cfg *configs.Config) error {
 // loadReference reads a checkpoint's reference.safetensors: the whole
 // reference, or with LoRA its adapters over the policy's frozen base.
 func (t *Trainer) loadReference(path string) (*params.Store, error) {
-	if t.policy.Config.LoRA == nil {
+	if t.mc.LoRA == nil {
 		return params.Load(path)
 	}
 	ref, err := t.referenceStore()
 	if err != nil {
 		return nil, err
 	}
-	adapters, err := t.policy.Config.TrainableStore(ref)
+	adapters, err := t.mc.TrainableStore(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -614,23 +595,6 @@ func (t *Trainer) baseModelName() string {
 		return t.cfg.Model.Path
 	}
 	return "videossr-tiny"
-}
-
-// ReadBaseRef reads a LoRA checkpoint's base.json, checking that it names
-// a preset and a checksum.
-func ReadBaseRef(path string) (BaseRef, error) {
-	var ref BaseRef
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ref, err
-	}
-	if err := json.Unmarshal(b, &ref); err != nil {
-		return ref, fmt.Errorf("%s: %w", path, err)
-	}
-	if ref.Checksum == "" || (ref.Preset != "tiny" && ref.Preset != "hf") {
-		return ref, fmt.Errorf("%s: preset %q, checksum %q: not a base reference", path, ref.Preset, ref.Checksum)
-	}
-	return ref, nil
 }
 
 func fileExists(p string) bool {

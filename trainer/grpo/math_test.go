@@ -125,4 +125,9 @@ func TestPolicyLoss(t *testing.T) {
 			t.Errorf("PolicyLoss(%v, %v, %v) = %v %v, want %v %v", c.adv, c.logp, c.old, got, clipped, c.want, c.clipped)
 		}
 	}
+	// c = 0 turns the dual clip off (model.LossConfig.ClipC): A<0, ratio
+	// e^2 keeps its loss e^2.
+	if got, _ := PolicyLoss(-1, 1, -1, 0.2, 0.2, 0); !near(got, math.Exp(2), 1e-12) {
+		t.Errorf("PolicyLoss without dual clip = %v, want e^2", got)
+	}
 }

@@ -1,399 +1,29 @@
 package grpo
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"maps"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
-	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
-	"github.com/videossr/videossr-go/model/optim"
-	"github.com/videossr/videossr-go/model/ort"
-	"github.com/videossr/videossr-go/model/params"
-	"github.com/videossr/videossr-go/model/safetensors"
-	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
-	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/trainer/eval"
 	"github.com/videossr/videossr-go/trainer/metrics"
-	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
-
-// ErrNotSupported reports a configuration the trainer cannot run yet.
-var ErrNotSupported = errors.New("not supported yet")
-
-// LoadTokenizer returns the tokenizer a config names: "tiny" (embedded) or
-// a tokenizer.json file or folder.
-func LoadTokenizer(name string) (*tokenizer.Tokenizer, error) {
-	if name == "" || name == "tiny" {
-		return tokenizer.Tiny()
-	}
-	return tokenizer.Load(name)
-}
-
-// TokenizerName is the tokenizer a run of cfg uses: model.tokenizer, or
-// for a Hugging Face model left at "" or tiny, the folder's own
-// tokenizer.json (model.path).
-func TokenizerName(cfg *configs.Config) string {
-	name := cfg.Model.Tokenizer
-	if cfg.Model.Preset == "hf" && (name == "" || name == "tiny") {
-		return cfg.Model.Path
-	}
-	return name
-}
-
-// TinyModel returns the tiny model configuration for a tokenizer.
-func TinyModel(tok *tokenizer.Tokenizer) (model.Config, error) {
-	ids := make([]int, 8)
-	for i, name := range []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"} {
-		id, ok := tok.TokenID(name)
-		if !ok {
-			return model.Config{}, fmt.Errorf("tokenizer lacks the special token %s", name)
-		}
-		ids[i] = id
-	}
-	return model.Tiny(tok.VocabSize(), model.TinyTokens{
-		EndOfText: ids[0], ImStart: ids[1], ImEnd: ids[2], VisionStart: ids[3],
-		VisionEnd: ids[4], VisionPad: ids[5], ImagePad: ids[6], VideoPad: ids[7],
-	}), nil
-}
-
-// sessionOptions maps the device config onto ONNX Runtime options.
-func sessionOptions(d configs.DeviceConfig) ort.Options {
-	return ort.Options{Provider: d.Provider, DeviceID: d.DeviceID, IntraOpThreads: d.IntraOpThreads, InterOpThreads: d.InterOpThreads}
-}
-
-// PolicySessions returns the session options of a policy's graphs: the
-// rollout graphs (vision, prefill, decode) with device.rollout_threads
-// intra-op threads when set, the others with device.intra_op_threads.
-func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options) {
-	base := sessionOptions(d)
-	if d.RolloutThreads <= 0 {
-		return base, nil
-	}
-	r := base
-	r.IntraOpThreads = d.RolloutThreads
-	per := map[string]ort.Options{}
-	for _, g := range []string{model.GraphVision, model.GraphPrefill, model.GraphDecode, model.GraphDecodeStatic} {
-		per[g] = r
-	}
-	return base, per
-}
-
-func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Trainer, err error) {
-	if opt.Log == nil {
-		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	t := &Trainer{cfg: cfg, opt: opt, log: opt.Log, cache: map[string]rollout.Prompt{}}
-	defer func() {
-		if err != nil {
-			t.Close()
-		}
-	}()
-	if opt.Resume {
-		if st, err := os.Stat(cfg.RunDir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("resume: run directory %s: %w", cfg.RunDir, cmp.Or(err, errors.New("not a folder")))
-		}
-	}
-	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
-		return nil, fmt.Errorf("run dir: %w", err)
-	}
-	// One process per run directory; then tidy what a killed one left, and
-	// check the checkpoint to resume before any long work.
-	if t.lock, err = dataset.LockDir(cfg.RunDir); err != nil {
-		return nil, fmt.Errorf("run dir: %w", err)
-	}
-	if err := recoverCheckpoints(cfg.RunDir, t.log.Warn); err != nil {
-		return nil, err
-	}
-	if opt.Resume {
-		if err := t.checkResume(); err != nil {
-			return nil, err
-		}
-	}
-	mc, store, err := t.loadModel()
-	if err != nil {
-		return nil, err
-	}
-	t.pad = mc.BosTokenID
-	t.vopt = rollout.VideoOptions{MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels}
-
-	// Resolved config, saved with the run.
-	y, err := cfg.YAML()
-	if err != nil {
-		return nil, err
-	}
-	if !opt.Resume {
-		if err := writeFileAtomic(filepath.Join(cfg.RunDir, "config.yaml"), y); err != nil {
-			return nil, err
-		}
-	}
-
-	// Memory plan, before data and sessions.
-	if err := t.checkMemory(ctx, mc); err != nil {
-		return nil, err
-	}
-
-	// Data first: it needs no model.
-	logf := func(line string) { t.log.Warn(line) }
-	if t.data, err = PrepareData(ctx, cfg, opt.Progress, logf); err != nil {
-		return nil, err
-	}
-	if t.draw, err = newSampler(cfg.Seed, t.data.Train, cfg.Data.Mix); err != nil {
-		return nil, err
-	}
-
-	// Model.
-	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
-		return nil, err
-	}
-	loss := lossConfig(cfg.GRPO, cfg.Rollout.Temperature)
-	loss.Recompute = cfg.Model.Recompute
-	base, per := PolicySessions(cfg.Device)
-	if t.policy, err = model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per}); err != nil {
-		return nil, err
-	}
-	t.engine = rollout.NewEngine(t.policy, mc, t.tok, t.pad)
-	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
-	t.unsaved = true
-
-	keep := -1
-	if opt.Resume {
-		step, err := t.restore()
-		if err != nil {
-			return nil, err
-		}
-		keep = step
-	}
-	if t.optim == nil {
-		if err := t.newOptimizer(); err != nil {
-			return nil, err
-		}
-	}
-	if t.met, err = metrics.OpenWriter(filepath.Join(cfg.RunDir, "metrics.jsonl"), keep); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// loadModel returns the model config and weights of model.preset: the
-// tiny Qwen2-VL over the configured tokenizer, freshly initialised, or a
-// Hugging Face folder (model.path; its tokenizer.json unless
-// model.tokenizer names another). With model.lora.rank > 0 the adapters
-// are added.
-func (t *Trainer) loadModel() (model.Config, *params.Store, error) {
-	cfg := t.cfg
-	var mc model.Config
-	var store *params.Store
-	var err error
-	switch cfg.Model.Preset {
-	case "tiny":
-		if t.tok, err = LoadTokenizer(TokenizerName(cfg)); err != nil {
-			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
-		}
-		if mc, err = TinyModel(t.tok); err != nil {
-			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
-		}
-		if store, err = mc.InitParams(cfg.Model.InitSeed); err != nil {
-			return mc, nil, err
-		}
-	case "hf":
-		if mc, store, err = model.LoadHFAs(cfg.Model.Path, baseDType(cfg.Model.LoRA)); err != nil {
-			return mc, nil, fmt.Errorf("model.path: %w", err)
-		}
-		if t.tok, err = LoadTokenizer(TokenizerName(cfg)); err != nil {
-			return mc, nil, fmt.Errorf("model.tokenizer: %w", err)
-		}
-		if t.tok.VocabSize() > mc.VocabSize {
-			return mc, nil, fmt.Errorf("model.tokenizer: %d tokens for a model with vocab_size %d", t.tok.VocabSize(), mc.VocabSize)
-		}
-	default:
-		return mc, nil, fmt.Errorf("model.preset %q: %w (want tiny or hf)", cfg.Model.Preset, ErrNotSupported)
-	}
-	if l := cfg.Model.LoRA; l.Rank > 0 {
-		// The base dtype is what the store now holds (LoadHFAs resolved
-		// "stored"); a freshly initialised tiny base is float32 unless
-		// base_dtype names a half type.
-		dt := store.Params()[0].StorageDType()
-		if want := baseDType(l); want != model.StoredDType {
-			dt = want
-		}
-		mc.LoRA = loraConfig(l, dt)
-		if err := mc.HoldBase(store); err != nil {
-			return mc, nil, fmt.Errorf("model.lora.base_dtype: %w", err)
-		}
-		if err := mc.AddLoRA(store, cfg.Model.InitSeed); err != nil {
-			return mc, nil, fmt.Errorf("model.lora: %w", err)
-		}
-		t.log.Info("lora", "rank", l.Rank, "base_dtype", dt, "base", model.FormatBytes(store.Bytes()))
-	}
-	return mc, store, nil
-}
-
-// loraConfig is the model's LoRA settings for model.lora with the base
-// weights held as dtype.
-func loraConfig(l configs.LoRAConfig, dtype string) *model.LoRAConfig {
-	return &model.LoRAConfig{Rank: l.Rank, Alpha: l.Alpha, Dropout: l.Dropout, TargetModules: l.TargetModules, BaseDType: dtype}
-}
-
-// PlannedLoRA returns the LoRA settings a run of cfg will give the model c
-// (nil without LoRA), for planning before the weights are read: a
-// base_dtype of "stored" is taken from config.json's torch_dtype for a
-// Hugging Face model and is float32 for the tiny one.
-func PlannedLoRA(cfg *configs.Config, c model.Config) *model.LoRAConfig {
-	l := cfg.Model.LoRA
-	if l.Rank <= 0 {
-		return nil
-	}
-	dt := baseDType(l)
-	if dt == model.StoredDType {
-		dt = safetensors.F32
-		if st := model.DTypeOfTorch(c.TorchDtype); cfg.Model.Preset == "hf" && safetensors.IsHalf(st) {
-			dt = st
-		}
-	}
-	return loraConfig(l, dt)
-}
-
-// baseDType maps model.lora.base_dtype to the storage dtype LoadHFAs
-// takes. Without LoRA every weight is trained, so it is float32.
-func baseDType(l configs.LoRAConfig) string {
-	if l.Rank <= 0 {
-		return safetensors.F32
-	}
-	if dt := model.DTypeOfTorch(l.BaseDType); dt != "" {
-		return dt
-	}
-	return model.StoredDType
-}
-
-// checkMemory logs the run's memory plan (weights, KV cache, activations,
-// gradients, AdamW moments) and refuses, before any data is generated or
-// any step runs, a plan that cannot fit: on CUDA the selected GPU's free
-// memory, on CPU the available RAM (MemAvailable; without swap a larger
-// run is killed by the kernel part-way). The error names the largest item
-// and the keys that lower it. Sizes too large to plan in int64 bytes are
-// refused the same way.
-func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
-	in, how := sysinfo.PlanInput(t.cfg, mc)
-	if err := planOverflows(mc, in); err != nil {
-		return err
-	}
-	plan := model.PlanMemory(mc, in)
-	largest, size := plan.Largest()
-	t.log.Info("memory plan (trainer doctor prints the breakdown)", "total", model.FormatBytes(plan.Total), "largest", largest+" "+model.FormatBytes(size), "prompt_tokens", in.PromptLen, "estimate", how)
-	for _, l := range plan.Lines {
-		t.log.Debug("memory plan", "item", l)
-	}
-	if t.cfg.Device.Provider == "cuda" {
-		gpus, why := sysinfo.GPUs(ctx)
-		for _, g := range gpus {
-			if g.Index == t.cfg.Device.DeviceID {
-				if err := plan.Check(g.FreeMiB << 20); err != nil {
-					return fmt.Errorf("device.device_id %d (%s, %d MiB free): %w", g.Index, g.Name, g.FreeMiB, err)
-				}
-				return nil
-			}
-		}
-		return fmt.Errorf("device.provider cuda: GPU %d not found (%s); run 'trainer doctor'", t.cfg.Device.DeviceID, why)
-	}
-	_, avail, err := sysinfo.Meminfo("/proc/meminfo")
-	if err != nil {
-		t.log.Warn("memory plan not checked: cannot read the available RAM", "err", err)
-		return nil
-	}
-	if err := plan.Check(avail); err != nil {
-		return fmt.Errorf("device.provider cpu (%s RAM available; 'trainer doctor' prints the plan): %w", model.FormatBytes(avail), err)
-	}
-	return nil
-}
-
-// planOverflows refuses sizes whose memory plan would not fit in int64
-// bytes: it evaluates the plan's two size-driven items (KV cache and
-// activations, model.PlanMemory's formulas) in float64 first, and past
-// 2^62 bytes names the sizes to lower.
-func planOverflows(mc model.Config, in model.PlanInput) error {
-	f := func(v int) float64 { return math.Max(float64(v), 0) }
-	rows := f(in.Batch) * f(in.Group)
-	micro := f(in.MicroBatch)
-	if micro == 0 || micro > rows {
-		micro = rows
-	}
-	seq := f(in.PromptLen) + f(in.ResponseLen)
-	H, I, L := f(mc.HiddenSize), f(mc.IntermediateSize), f(mc.NumHiddenLayers)
-	heads := f(mc.NumAttentionHeads)
-	kv := f(mc.NumKeyValueHeads) * H / math.Max(heads, 1)
-	kvCache := rows * seq * L * 2 * kv * 8
-	perLayer := 7*H + 4*kv + 4*I + 2*heads*seq
-	act := micro*seq*((L+1)*perLayer+2*H)*8 + micro*f(in.ResponseLen)*f(mc.VocabSize)*8
-	if kvCache < 1<<62 && act < 1<<62 {
-		return nil
-	}
-	return fmt.Errorf("%w: %.0f prompts x %.0f responses of %.0f tokens need more than 4 EiB; lower grpo.batch_prompts, grpo.group_size, grpo.micro_batch_rows or rollout.max_new_tokens",
-		model.ErrOutOfMemory, f(in.Batch), f(in.Group), seq)
-}
-
-// referenceStore freezes the current policy as the KL reference. With
-// LoRA the frozen base weights are shared (they never change) and only the
-// adapters are copied, so the reference costs no second copy of the model.
-func (t *Trainer) referenceStore() (*params.Store, error) {
-	st := t.policy.Store
-	if t.policy.Config.LoRA == nil {
-		return st.Clone(), nil
-	}
-	ref := params.New()
-	for _, p := range st.Params() {
-		var err error
-		if model.IsLoRAParam(p.Name) {
-			_, err = ref.Add(p.Name, p.Shape, slices.Clone(p.Data))
-		} else {
-			_, err = ref.AddShared(p)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reference: %w", err)
-		}
-	}
-	return ref, nil
-}
-
-// newOptimizer makes the optimizer of the current phase (fresh moments).
-func (t *Trainer) newOptimizer() error {
-	var oc optim.Config
-	switch t.state.Phase {
-	case "sft":
-		oc = optimConfig(t.cfg.SFT.Optim, t.cfg.SFT.Steps)
-	default:
-		oc = optimConfig(t.cfg.GRPO.Optim, t.cfg.GRPO.Steps)
-	}
-	// With LoRA only the adapters are trained (the store shares their data).
-	trainable, err := t.policy.Config.TrainableStore(t.policy.Store)
-	if err != nil {
-		return fmt.Errorf("optimizer: %w", err)
-	}
-	o, err := optim.New(oc, trainable)
-	if err != nil {
-		return fmt.Errorf("optimizer: %w", err)
-	}
-	t.optim = o
-	return nil
-}
 
 // globalStep numbers SFT and GRPO steps on one axis (metrics, plots).
 func (t *Trainer) globalStep() int { return t.state.SFTStep + t.state.GRPOStep }
 
+// record writes one record of metrics.jsonl, with the step counts.
 func (t *Trainer) record(phase string, vals map[string]float64) error {
-	vals["sft_step"] = float64(t.state.SFTStep)
-	vals["grpo_step"] = float64(t.state.GRPOStep)
+	vals[metrics.SFTStep] = float64(t.state.SFTStep)
+	vals[metrics.GRPOStep] = float64(t.state.GRPOStep)
 	if err := t.met.Write(metrics.Record{Step: t.globalStep(), Phase: phase, Time: time.Now(), Values: vals}); err != nil {
 		return err
 	}
@@ -410,136 +40,190 @@ func (t *Trainer) plot() {
 	}
 }
 
+// run is the whole job, phase by phase. An error where the run may have
+// been stopped (a signal, Options.StopAfter) ends it through end, which
+// then saves a checkpoint to resume from.
 func (t *Trainer) run(ctx context.Context) (*Result, error) {
-	cfg := t.cfg
-	res := &Result{RunDir: cfg.RunDir}
-	stopped := func(err error) (*Result, error) {
-		if ctx.Err() != nil || errors.Is(err, ErrStopped) {
-			if cerr := t.saveStop(); cerr != nil {
-				return nil, errors.Join(err, cerr)
-			}
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%w (%w); continue it with: go run ./trainer --resume %s", ErrStopped, ctx.Err(), cfg.RunDir)
-			}
-			return nil, fmt.Errorf("%w; continue it with: go run ./trainer --resume %s", ErrStopped, cfg.RunDir)
-		}
+	if err := t.warmUp(ctx); err != nil {
+		return t.end(ctx, err)
+	}
+	if err := t.evaluateBefore(ctx); err != nil {
+		return t.end(ctx, err)
+	}
+	if err := t.trainGRPO(ctx); err != nil {
+		return t.end(ctx, err)
+	}
+	res, err := t.finish(ctx)
+	if err != nil {
+		return t.end(ctx, err)
+	}
+	t.report(res)
+	return res, nil
+}
+
+// stopPoint marks an error met where the run may have been stopped: end
+// turns it into ErrStopped with a checkpoint when the context was
+// cancelled or the error is ErrStopped.
+type stopPoint struct{ err error }
+
+func (s stopPoint) Error() string { return s.err.Error() }
+func (s stopPoint) Unwrap() error { return s.err }
+
+// mayStop marks err as met at a stop point.
+func mayStop(err error) error { return stopPoint{err} }
+
+// end returns a phase's error: at a stop point of a stopped run, after
+// saving a checkpoint (ErrStopped, with how to continue); otherwise as it
+// is.
+func (t *Trainer) end(ctx context.Context, err error) (*Result, error) {
+	var sp stopPoint
+	if !errors.As(err, &sp) {
 		return nil, err
 	}
+	err = sp.err
+	if ctx.Err() == nil && !errors.Is(err, ErrStopped) {
+		return nil, err
+	}
+	if cerr := t.saveStop(); cerr != nil {
+		return nil, errors.Join(err, cerr)
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%w (%w); continue it with: go run ./trainer --resume %s", ErrStopped, ctx.Err(), t.cfg.RunDir)
+	}
+	return nil, fmt.Errorf("%w; continue it with: go run ./trainer --resume %s", ErrStopped, t.cfg.RunDir)
+}
 
-	// Phase 1: supervised warm-up on the pretext answers.
+// warmUp is phase 1: supervised warm-up steps on the pretext answers; the
+// warmed-up policy is then frozen as the KL reference and GRPO gets a
+// fresh optimizer.
+func (t *Trainer) warmUp(ctx context.Context) error {
+	cfg := t.cfg
 	if t.state.Phase == "sft" {
 		bar := metrics.NewBar(t.progress(), "warm-up", cfg.SFT.Steps)
 		bar.Start(t.state.SFTStep)
 		for t.state.SFTStep < cfg.SFT.Steps {
 			if ctx.Err() != nil {
-				return stopped(ctx.Err())
+				return mayStop(ctx.Err())
 			}
-			vals, err := t.sftStep(ctx, t.state.SFTStep)
+			st, err := t.sftStep(ctx, t.state.SFTStep)
 			if err != nil {
-				return stopped(err)
+				return mayStop(err)
 			}
 			t.state.SFTStep++
 			t.commit()
-			if err := t.record("sft", vals); err != nil {
-				return nil, err
+			if err := t.record("sft", st.Metrics()); err != nil {
+				return err
 			}
-			bar.Set(t.state.SFTStep, fmt.Sprintf("loss %.3f", vals["loss"]))
+			bar.Set(t.state.SFTStep, fmt.Sprintf("loss %.3f", st.Loss))
 			if e := cfg.Checkpoint.Every; e > 0 && t.state.SFTStep%(e*5) == 0 {
 				if err := t.checkpoint(); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 		bar.Finish()
-		// The reference policy is the warmed-up one, frozen.
 		t.state.Phase = "grpo"
 		if cfg.GRPO.KLCoef > 0 {
 			ref, err := t.referenceStore()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			t.ref = ref
 		}
 		if err := t.newOptimizer(); err != nil {
-			return nil, err
+			return err
 		}
 		t.unsaved = true
 		// With an evaluation before GRPO, the checkpoint follows it (one
 		// write of the GRPO phase's first checkpoint, not two).
 		if !cfg.Eval.Before {
 			if err := t.checkpoint(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if cfg.GRPO.KLCoef > 0 && t.ref == nil {
+	if cfg.GRPO.KLCoef > 0 && t.ref == nil { // resumed in the GRPO phase
 		var err error
 		if t.ref, err = t.referenceStore(); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
 
-	// Evaluation before GRPO.
-	if t.state.Before == nil && cfg.Eval.Before && t.state.GRPOStep == 0 && len(t.data.Bench) > 0 {
-		rep, err := t.evaluate(ctx, "warm-up")
-		if err != nil {
-			return stopped(err)
-		}
-		t.state.Before = rep
-		t.unsaved = true
-		if err := t.checkpoint(); err != nil {
-			return nil, err
-		}
+// evaluateBefore scores the warmed-up policy on the held-out VIUBench
+// (eval.before), once per run.
+func (t *Trainer) evaluateBefore(ctx context.Context) error {
+	if t.state.Before != nil || !t.cfg.Eval.Before || t.state.GRPOStep != 0 || len(t.data.Bench) == 0 {
+		return nil
 	}
-	res.Before = t.state.Before
+	rep, err := t.evaluate(ctx, "warm-up")
+	if err != nil {
+		return mayStop(err)
+	}
+	t.state.Before = rep
+	t.unsaved = true
+	return t.checkpoint()
+}
 
-	// Phase 2: GRPO.
+// trainGRPO is phase 2: the GRPO steps, each recorded, with held-out
+// evaluations every eval.every steps and checkpoints every
+// checkpoint.every steps.
+func (t *Trainer) trainGRPO(ctx context.Context) error {
+	cfg := t.cfg
 	bar := metrics.NewBar(t.progress(), "grpo", cfg.GRPO.Steps)
 	bar.Start(t.state.GRPOStep)
 	done := 0
 	for t.state.GRPOStep < cfg.GRPO.Steps {
 		if ctx.Err() != nil {
-			return stopped(ctx.Err())
+			return mayStop(ctx.Err())
 		}
 		if t.opt.StopAfter > 0 && done >= t.opt.StopAfter {
-			return stopped(ErrStopped)
+			return mayStop(ErrStopped)
 		}
-		vals, err := t.grpoStep(ctx, t.state.GRPOStep)
+		st, err := t.grpoStep(ctx, t.state.GRPOStep)
 		if err != nil {
-			return stopped(err)
+			return mayStop(err)
 		}
 		t.state.GRPOStep++
 		done++
-		t.state.Rewards = append(t.state.Rewards, vals["reward/mean"])
-		t.state.ZeroVar = append(t.state.ZeroVar, vals["zero_var_frac"])
+		t.state.Rewards = append(t.state.Rewards, st.Reward)
+		t.state.ZeroVar = append(t.state.ZeroVar, st.ZeroVarFrac)
 		t.commit()
-		if err := t.record("grpo", vals); err != nil {
-			return nil, err
+		if err := t.record("grpo", st.Metrics()); err != nil {
+			return err
 		}
-		bar.Set(t.state.GRPOStep, fmt.Sprintf("reward %.3f", vals["reward/mean"]), fmt.Sprintf("zero-var %.2f", vals["zero_var_frac"]), fmt.Sprintf("kl %.4f", vals["kl"]))
+		bar.Set(t.state.GRPOStep, fmt.Sprintf("reward %.3f", st.Reward), fmt.Sprintf("zero-var %.2f", st.ZeroVarFrac), fmt.Sprintf("kl %.4f", st.KL))
 		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps && len(t.data.Bench) > 0 {
 			rep, err := t.evaluate(ctx, fmt.Sprintf("step %d", t.state.GRPOStep))
 			if err != nil {
-				return stopped(err)
+				return mayStop(err)
 			}
-			if err := t.record("eval", map[string]float64{"viubench/overall": rep.Overall}); err != nil {
-				return nil, err
+			if err := t.record("eval", map[string]float64{metrics.HeldoutMetric: rep.Overall}); err != nil {
+				return err
 			}
 		}
 		if e := cfg.Checkpoint.Every; e > 0 && t.state.GRPOStep%e == 0 {
 			if err := t.checkpoint(); err != nil {
-				return nil, err
+				return err
 			}
 			t.plot()
 		}
 	}
 	bar.Finish()
 	t.plot()
+	return nil
+}
 
+// finish scores the trained policy on the held-out VIUBench, writes the
+// last checkpoint, the model folder final/ and result.json.
+func (t *Trainer) finish(ctx context.Context) (*Result, error) {
+	cfg := t.cfg
+	res := &Result{RunDir: cfg.RunDir, Before: t.state.Before}
 	if len(t.data.Bench) > 0 {
 		after, err := t.evaluate(ctx, "grpo")
 		if err != nil {
-			return stopped(err)
+			return nil, mayStop(err)
 		}
 		res.After = after
 	}
@@ -558,19 +242,26 @@ func (t *Trainer) run(ctx context.Context) (*Result, error) {
 	if err := res.save(filepath.Join(cfg.RunDir, ResultFile)); err != nil {
 		return nil, err
 	}
-	if t.opt.Out != nil && res.After == nil {
-		fmt.Fprintf(t.opt.Out, "\nno held-out VIUBench (data.heldout_videos is 0)\ntraining reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, cfg.RunDir)
-	}
-	if t.opt.Out != nil && res.After != nil {
-		tab := reward.VIUBenchTable{Counts: true}
-		if res.Before != nil {
-			tab.Rows = append(tab.Rows, *res.Before)
-		}
-		tab.Rows = append(tab.Rows, *res.After)
-		fmt.Fprintf(t.opt.Out, "\nHeld-out VIUBench (%d questions), before and after GRPO:\n%s", res.After.Total(), tab.Table())
-		fmt.Fprintf(t.opt.Out, "training reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, cfg.RunDir)
-	}
 	return res, nil
+}
+
+// report prints the before/after table (Options.Out).
+func (t *Trainer) report(res *Result) {
+	w, dir := t.opt.Out, t.cfg.RunDir
+	if w == nil {
+		return
+	}
+	if res.After == nil {
+		fmt.Fprintf(w, "\nno held-out VIUBench (data.heldout_videos is 0)\ntraining reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, dir)
+		return
+	}
+	tab := reward.VIUBenchTable{Counts: true}
+	if res.Before != nil {
+		tab.Rows = append(tab.Rows, *res.Before)
+	}
+	tab.Rows = append(tab.Rows, *res.After)
+	fmt.Fprintf(w, "\nHeld-out VIUBench (%d questions), before and after GRPO:\n%s", res.After.Total(), tab.Table())
+	fmt.Fprintf(w, "training reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, dir)
 }
 
 func (t *Trainer) progress() io.Writer {
@@ -604,7 +295,7 @@ func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchRe
 		}
 		return acc.Add(s.Subtype, sc)
 	}
-	if err := answerGreedily(ctx, t.engine, t.data.Bench, 16, t.sampling(t.cfg.Eval.MaxNewTokens, 0), bar, prompt, score); err != nil {
+	if err := eval.Answer(ctx, t.engine, t.data.Bench, 16, t.sampling(t.cfg.Eval.MaxNewTokens, 0), bar, prompt, score); err != nil {
 		return nil, err
 	}
 	rep := acc.Report(name)
@@ -616,7 +307,7 @@ func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchRe
 // normalisation, the run's frame area bounds) into dir.
 func (t *Trainer) saveProcessor(dir string) error {
 	s := t.cfg.Data.Sampling
-	return model.SaveProcessor(dir, t.policy.Config, s.MinPixels, s.MaxPixels)
+	return model.SaveProcessor(dir, t.mc, s.MinPixels, s.MaxPixels)
 }
 
 // writeFinal writes the policy's model folder (writeModel) with its
@@ -643,7 +334,7 @@ func (t *Trainer) writeModel(dir string) error {
 	}
 	// With LoRA, final/ holds the merged weights (a plain model that eval
 	// and export read as is) and the adapters alone in the PEFT layout.
-	c, store := t.policy.Config, t.policy.Store
+	c, store := t.mc, t.store
 	if c.LoRA != nil {
 		if err := model.SaveAdapters(filepath.Join(dir, "adapter"), c, store, t.baseModelName()); err != nil {
 			return err

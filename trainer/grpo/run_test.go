@@ -18,6 +18,7 @@ import (
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/safetensors"
 	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/trainer/eval"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -212,11 +213,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 func writeHFFolder(t *testing.T, dtype string) (string, *params.Store) {
 	t.Helper()
 	hf := t.TempDir()
-	tok, err := LoadTokenizer("tiny")
+	tok, err := model.LoadTokenizer("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := TinyModel(tok)
+	mc, err := model.TinyFor(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestHFPresetRuns(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	fc, _, err := LoadWeights(filepath.Join(run, "final"))
+	fc, _, err := model.LoadFolder(filepath.Join(run, "final"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func TestHFBF16BaseKeptAsStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, got, err := LoadWeights(ck)
+	lc, got, err := model.LoadFolder(ck)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +343,7 @@ func TestHFBF16BaseKeptAsStored(t *testing.T) {
 	if err := os.WriteFile(wpath, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := LoadWeights(ck); err == nil || !strings.Contains(err.Error(), "differs from the one it was trained on") {
+	if _, _, err := model.LoadFolder(ck); err == nil || !strings.Contains(err.Error(), "differs from the one it was trained on") {
 		t.Fatalf("load with a changed base: %v", err)
 	}
 	if _, err := Run(context.Background(), cfg, Options{Resume: true}); err == nil || !strings.Contains(err.Error(), "frozen base weights differ") {
@@ -389,12 +390,12 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 	}
 	// The checkpoint holds the adapters only, plus where the base comes from.
 	saved := adaptersOnly(t, filepath.Join(ck, "model.safetensors"))
-	if _, err := os.Stat(filepath.Join(ck, baseFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(ck, model.BaseRefFile)); err != nil {
 		t.Fatal(err)
 	}
 	// Loading it rebuilds the model: the base as initialised, the adapters
 	// as saved.
-	lc, got, err := LoadWeights(ck)
+	lc, got, err := model.LoadFolder(ck)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,11 +408,11 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 			t.Fatalf("adapter %s not loaded from the checkpoint", p.Name)
 		}
 	}
-	tok, err := LoadTokenizer("tiny")
+	tok, err := model.LoadTokenizer("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := TinyModel(tok)
+	mc, err := model.TinyFor(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,11 +486,12 @@ func TestEvaluate(t *testing.T) {
 	if len(benches) == 0 {
 		t.Fatal("no VIUBench file")
 	}
-	req := EvalRequest{Model: filepath.Join(run, "final"), Device: cfg.Device, Frames: 8, MinPixels: 784, MaxPixels: 3136, MaxNewTokens: 8, Batch: 8}
-	var want *EvalReport
+	so, per := PolicySessions(cfg.Device)
+	req := eval.Request{Model: filepath.Join(run, "final"), Library: cfg.Device.Library, Session: so, GraphSession: per, Frames: 8, MinPixels: 784, MaxPixels: 3136, MaxNewTokens: 8, Batch: 8}
+	var want *eval.Report
 	for _, b := range benches {
 		req.Data = b
-		rep, err := Evaluate(context.Background(), req)
+		rep, err := eval.Evaluate(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -513,7 +515,7 @@ func TestEvaluate(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Data = generic
-	rep, err := Evaluate(context.Background(), req)
+	rep, err := eval.Evaluate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,7 +626,7 @@ func TestOneGPULoRAOverlayRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	adaptersOnly(t, filepath.Join(ck, "model.safetensors"))
-	lc, _, err := LoadWeights(ck)
+	lc, _, err := model.LoadFolder(ck)
 	if err != nil || lc.LoRA == nil || lc.LoRA.BaseDType != safetensors.BF16 {
 		t.Fatalf("checkpoint: %v, lora %+v", err, lc.LoRA)
 	}

@@ -3,227 +3,348 @@ package grpo
 import (
 	"context"
 	"errors"
-	"math"
+	"fmt"
 	"time"
 
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
-// grpoStep is one GRPO step. It returns the step's metrics.
-func (t *Trainer) grpoStep(ctx context.Context, step int) (map[string]float64, error) {
-	g := t.cfg.GRPO
-	t0 := time.Now()
-	m := map[string]float64{}
+// One GRPO step, top to bottom:
+//
+//	prompts   <- drawPrompts        grpo.batch_prompts samples of the task mix
+//	responses <- rollOut            G responses per prompt (one prefill per prompt, shared KV)
+//	rewards   <- score              the verifiable reward of each response
+//	adv       <- advantages         (r - mean_group) / (std_group + eps), per group of G
+//	rows      <- keepInformative    every response; with dynamic sampling only groups whose rewards differ
+//	ref       <- referenceLogProbs  the frozen reference's log-probs of the rows (KL loss)
+//	update    <- update             PPO-clipped loss through the training graph, gradient accumulation, AdamW
+//	stats     <- StepStats          metrics.jsonl, the progress bar
 
-	// 1. Prompts from the task mix.
-	ss := t.draw.draw("grpo", step, g.BatchPrompts)
-	ps, err := t.prompts(ss, t.data.TrainDir)
+// grpoStep runs GRPO step number step and returns what it measured.
+func (t *Trainer) grpoStep(ctx context.Context, step int) (StepStats, error) {
+	start := time.Now()
+	var st StepStats
+	samples, prompts, err := t.drawPrompts(step)
 	if err != nil {
-		return nil, err
+		return st, err
 	}
 	t.at("grpo/rollout", step)
+	responses, err := t.rollOut(ctx, prompts, step, &st)
+	if err != nil {
+		return st, err
+	}
+	rewards, err := t.score(ctx, samples, responses, &st)
+	if err != nil {
+		return st, err
+	}
+	adv, groups, err := t.advantages(rewards, &st)
+	if err != nil {
+		return st, err
+	}
+	rows := keepInformative(responses, adv, groups, t.cfg.GRPO.DynamicSampling)
+	st.RowsTrained = len(rows)
+	if len(rows) == 0 {
+		st.Skipped = 1 // no group to learn from: the step's update is skipped
+		st.Seconds = time.Since(start).Seconds()
+		return st, nil
+	}
+	mbs, err := t.microBatches(prompts, rows)
+	if err != nil {
+		return st, err
+	}
+	if err := t.referenceLogProbs(ctx, mbs, rows); err != nil {
+		return st, err
+	}
+	if err := t.update(ctx, step, mbs, rows, &st); err != nil {
+		return st, err
+	}
+	st.Seconds = time.Since(start).Seconds()
+	return st, nil
+}
 
-	// 2. G rollouts per prompt: one prefill per prompt, the KV shared
-	// (rollout.chunk_prompts prompts at a time).
-	samples, rst, err := t.engine.GenerateChunks(ctx, ps, g.GroupSize, t.sampling(t.cfg.Rollout.MaxNewTokens, t.cfg.Rollout.Temperature), t.cfg.Seed*1_000_003+uint64(step), t.cfg.Rollout.ChunkPrompts)
+// row is one response the update trains on.
+type row struct {
+	prompt   int       // index into the step's prompts
+	response []int     // response tokens
+	adv      float64   // its group-relative advantage
+	old      []float64 // per response token: log-prob under the rollout policy
+	ref      []float64 // per response token: log-prob under the frozen reference (nil without KL)
+}
+
+// StepStats is what one GRPO step measured. Metrics names each field in
+// metrics.jsonl.
+type StepStats struct {
+	RolloutSeconds    float64 // vision, prefill and decoding of the rollouts
+	RolloutTokensPerS float64 // decode throughput
+	ResponseLength    float64 // mean response length in tokens
+	Reward            float64 // mean reward over every response
+	// SourceRewards are the mean and (population) standard deviation of
+	// the rewards per data source.
+	SourceRewards map[tasks.DataSource]RewardStats
+	ZeroVarFrac   float64 // share of groups whose G rewards are all equal
+	RowsTrained   int     // responses the update trained on
+
+	// The update (zero when no row was trained): Updates optimizer steps
+	// were attempted (ppo_epochs x mini-batches) and Skipped of them
+	// skipped for a non-finite loss or gradients; a step with no row to
+	// train counts one skipped update. The losses and diagnostics are means
+	// over the attempted updates, GradNorm over the applied ones, LR is the
+	// last applied one's.
+	Updates, Skipped                           int
+	Loss, PGLoss, KL, PPOKL, Entropy, ClipFrac float64
+	GradNorm, LR                               float64
+
+	Seconds float64 // wall time of the step
+}
+
+// RewardStats are the mean and standard deviation of a set of rewards.
+type RewardStats struct{ Mean, Std float64 }
+
+// Metrics returns the step's metrics under their metrics.jsonl names.
+func (s StepStats) Metrics() map[string]float64 {
+	m := map[string]float64{
+		metrics.RolloutSeconds:    s.RolloutSeconds,
+		metrics.RolloutTokensPerS: s.RolloutTokensPerS,
+		metrics.ResponseLength:    s.ResponseLength,
+		metrics.RewardMean:        s.Reward,
+		metrics.ZeroVarFrac:       s.ZeroVarFrac,
+		metrics.RowsTrained:       float64(s.RowsTrained),
+		metrics.Skipped:           float64(s.Skipped),
+		metrics.StepSeconds:       s.Seconds,
+	}
+	for src, r := range s.SourceRewards {
+		m[metrics.SourceRewardMean(string(src))] = r.Mean
+		m[metrics.SourceRewardStd(string(src))] = r.Std
+	}
+	if s.Updates > 0 {
+		m[metrics.Loss], m[metrics.PGLoss], m[metrics.KL], m[metrics.PPOKL] = s.Loss, s.PGLoss, s.KL, s.PPOKL
+		m[metrics.Entropy], m[metrics.ClipFrac], m[metrics.LR] = s.Entropy, s.ClipFrac, s.LR
+		if s.Updates > s.Skipped {
+			m[metrics.GradNorm] = s.GradNorm
+		}
+	}
+	return m
+}
+
+// drawPrompts draws the step's samples from the task mix and builds their
+// model inputs.
+func (t *Trainer) drawPrompts(step int) ([]tasks.Sample, []rollout.Prompt, error) {
+	samples := t.draw.draw("grpo", step, t.cfg.GRPO.BatchPrompts)
+	prompts, err := t.prompts(samples, t.data.TrainDir)
+	return samples, prompts, err
+}
+
+// rollOut samples G responses per prompt, group by group, from a random
+// stream of (seed, step): one prefill per prompt with the KV shared by its
+// group, rollout.chunk_prompts prompts at a time.
+func (t *Trainer) rollOut(ctx context.Context, prompts []rollout.Prompt, step int, st *StepStats) ([]rollout.Sample, error) {
+	r := t.cfg.Rollout
+	seed := t.cfg.Seed*1_000_003 + uint64(step)
+	responses, rs, err := t.engine.GenerateChunks(ctx, prompts, t.cfg.GRPO.GroupSize, t.sampling(r.MaxNewTokens, r.Temperature), seed, r.ChunkPrompts)
 	if err != nil {
 		return nil, err
 	}
-	m["rollout_tokens_per_s"] = rst.DecodeTPS
-	m["rollout_s"] = (rst.Vision + rst.Prefill + rst.Gen).Seconds()
+	st.RolloutTokensPerS = rs.DecodeTPS
+	st.RolloutSeconds = (rs.Vision + rs.Prefill + rs.Gen).Seconds()
+	return responses, nil
+}
 
-	// 3. Verifiable rewards.
-	rewards := make([]float64, len(samples))
-	var respLen float64
+// score computes the verifiable reward of every response: the G responses
+// of a sample as one batch of its reward (Options.Rewards). A scoring
+// error (a plug-in that fails) stops the step, naming the sample.
+func (t *Trainer) score(ctx context.Context, samples []tasks.Sample, responses []rollout.Sample, st *StepStats) ([]float64, error) {
+	rewards := make([]float64, len(responses))
+	for p, idx := range responsesByPrompt(responses) {
+		s := &samples[p]
+		items := make([]reward.Item, len(idx))
+		for k, i := range idx {
+			items[k] = reward.Item{DataSource: t.rewardSource(s), Response: responses[i].Text, GroundTruth: s.Answer}
+		}
+		scores, err := t.rewards.Score(ctx, items)
+		if err != nil {
+			return nil, fmt.Errorf("score sample %s: %w", s.ID, err)
+		}
+		for k, i := range idx {
+			rewards[i] = scores[k]
+		}
+	}
 	bySource := map[tasks.DataSource][]float64{}
-	for i, s := range samples {
-		smp := &ss[s.Prompt]
-		rewards[i] = t.reward(smp, s.Text)
-		bySource[smp.DataSource] = append(bySource[smp.DataSource], rewards[i])
-		respLen += float64(len(s.Tokens))
+	var tokens, sum float64
+	for i, r := range responses {
+		src := samples[r.Prompt].DataSource
+		bySource[src] = append(bySource[src], rewards[i])
+		tokens += float64(len(r.Tokens))
 	}
-	m["response_length"] = respLen / float64(len(samples))
-	var all float64
 	for _, r := range rewards {
-		all += r
+		sum += r
 	}
-	m["reward/mean"] = all / float64(len(rewards))
+	st.ResponseLength = tokens / float64(len(responses))
+	st.Reward = sum / float64(len(rewards))
+	st.SourceRewards = map[tasks.DataSource]RewardStats{}
 	for src, rs := range bySource {
 		mean, std := meanStd(rs)
-		m["reward/"+string(src)+"/mean"] = mean
-		m["reward/"+string(src)+"/std"] = std
+		st.SourceRewards[src] = RewardStats{Mean: mean, Std: std}
 	}
+	return rewards, nil
+}
 
-	// 4. Group-relative advantages.
-	adv, stats, err := GroupAdvantages(rewards, g.GroupSize, g.NormAdvByStd, g.AdvEps)
+// responsesByPrompt returns the indices of each prompt's responses, by
+// prompt index, in order.
+func responsesByPrompt(responses []rollout.Sample) [][]int {
+	var by [][]int
+	for i, r := range responses {
+		for len(by) <= r.Prompt {
+			by = append(by, nil)
+		}
+		by[r.Prompt] = append(by[r.Prompt], i)
+	}
+	return by
+}
+
+// advantages computes the group-relative advantages of the rewards (laid
+// out group by group).
+func (t *Trainer) advantages(rewards []float64, st *StepStats) ([]float64, []GroupStats, error) {
+	g := t.cfg.GRPO
+	adv, groups, err := GroupAdvantages(rewards, g.GroupSize, g.NormAdvByStd, g.AdvEps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	m["zero_var_frac"] = ZeroVarianceFraction(stats)
+	st.ZeroVarFrac = ZeroVarianceFraction(groups)
+	return adv, groups, nil
+}
 
-	// Optional dynamic sampling: drop groups without signal.
-	rows := make([]row, 0, len(samples))
-	var rowAdv []float64
-	var old [][]float64
-	for i, s := range samples {
-		if g.DynamicSampling && stats[s.Prompt].ZeroVar {
+// keepInformative returns the rows to train on: every response with its
+// advantage and rollout log-probs, or with dynamic sampling only those of
+// groups whose rewards differ (a group of equal rewards has zero
+// advantages: no signal, only cost).
+func keepInformative(responses []rollout.Sample, adv []float64, groups []GroupStats, dynamic bool) []row {
+	rows := make([]row, 0, len(responses))
+	for i, r := range responses {
+		if dynamic && groups[r.Prompt].ZeroVar {
 			continue
 		}
-		rows = append(rows, row{prompt: s.Prompt, response: s.Tokens})
-		rowAdv = append(rowAdv, adv[i])
-		old = append(old, s.LogProbs)
+		rows = append(rows, row{prompt: r.Prompt, response: r.Tokens, adv: adv[i], old: r.LogProbs})
 	}
-	m["rows_trained"] = float64(len(rows))
-	if len(rows) == 0 {
-		m["skipped"] = 1
-		m["step_s"] = time.Since(t0).Seconds()
-		return m, nil
-	}
-	// Each micro-batch is laid out once, for the reference pass and every
-	// update over it.
-	mbs := splitMicro(ps, rows, g.MicroBatchRows)
+	return rows
+}
+
+// microBatches splits the rows into micro-batches of at most
+// grpo.micro_batch_rows rows whose videos share a frame size, each laid
+// out once for the reference pass and every update over it.
+func (t *Trainer) microBatches(prompts []rollout.Prompt, rows []row) ([]microBatch, error) {
+	mbs := splitMicro(prompts, rows, t.cfg.GRPO.MicroBatchRows)
 	for k := range mbs {
-		if mbs[k].seq, mbs[k].vision, err = seqBatch(t.policy.Config, ps, rows, mbs[k], t.pad); err != nil {
+		var err error
+		if mbs[k].seq, mbs[k].vision, err = seqBatch(t.mc, prompts, rows, mbs[k], t.pad); err != nil {
 			return nil, err
 		}
 	}
+	return mbs, nil
+}
 
-	// 5. Reference log-probs (frozen initial policy) for the KL loss.
-	ref := make([][]float64, len(rows))
-	if t.ref != nil {
-		rp := t.policy.WithStore(t.ref)
-		for _, mb := range mbs {
-			emb, err := rp.Encode(ctx, mb.vision)
-			if err != nil {
-				return nil, err
-			}
-			lp, _, err := rp.LogProbs(ctx, mb.seq, emb)
-			if err != nil {
-				return nil, err
-			}
-			for j, i := range mb.rows {
-				ref[i] = lp[j*mb.seq.R : j*mb.seq.R+len(rows[i].response)]
-			}
+// referenceLogProbs fills in each row's log-probs under the frozen
+// reference policy (none without a KL loss).
+func (t *Trainer) referenceLogProbs(ctx context.Context, mbs []microBatch, rows []row) error {
+	if t.ref == nil {
+		return nil
+	}
+	for _, mb := range mbs {
+		lp, err := t.policy.ReferenceLogProbs(ctx, t.ref, mb.seq, mb.vision)
+		if err != nil {
+			return err
+		}
+		for j, i := range mb.rows {
+			rows[i].ref = lp[j*mb.seq.R : j*mb.seq.R+len(rows[i].response)]
 		}
 	}
+	return nil
+}
 
-	// 6. Policy update: ppo_epochs x mini_batches optimizer steps; the
-	// micro-batch losses of a mini-batch are averaged (verl's gradient
-	// accumulation: each micro-batch's loss x 1/#micro-batches).
-	// Once the first optimizer step has changed the weights the update
-	// runs to its end even when ctx is cancelled: a stopped run then
-	// checkpoints this completed step, never half an update.
+// update runs grpo.ppo_epochs x grpo.mini_batches optimizer steps over the
+// micro-batches. The micro-batch losses of a mini-batch are averaged
+// (verl's gradient accumulation: each micro-batch's gradient x 1/#micro-
+// batches); a mini-batch whose loss or gradients are not finite is
+// skipped. Once the first optimizer step has changed the weights the
+// update runs to its end even when ctx is cancelled: a stopped run then
+// checkpoints this completed step, never half an update.
+func (t *Trainer) update(ctx context.Context, step int, mbs []microBatch, rows []row, st *StepStats) error {
+	g := t.cfg.GRPO
 	uctx := ctx
-	var sums struct{ loss, pg, kl, ent, clip, akl, norm, lr, n, skipped float64 }
+	var loss, pg, kl, ent, clip, akl, norm float64
 	for epoch := 0; epoch < max(1, g.PPOEpochs); epoch++ {
 		for _, mini := range splitMini(mbs, max(1, g.MiniBatches)) {
 			grads := map[string][]float32{}
-			var loss float64
-			ok := true
+			var miniLoss float64
+			finiteLoss := true
+			w := 1 / float64(len(mini))
 			for _, mb := range mini {
-				sb := mb.seq
-				in := model.StepInputs{Advantages: make([]float64, sb.B), OldLogProb: make([]float64, sb.B*sb.R)}
-				if t.ref != nil {
-					in.RefLogProb = make([]float64, sb.B*sb.R)
-				}
-				for j, i := range mb.rows {
-					in.Advantages[j] = rowAdv[i]
-					copy(in.OldLogProb[j*sb.R:], old[i])
-					if t.ref != nil {
-						copy(in.RefLogProb[j*sb.R:], ref[i])
-					}
-				}
-				res, err := t.policy.TrainStep(uctx, model.GraphGRPO, sb, mb.vision, in)
+				res, err := t.policy.TrainStep(uctx, model.GraphGRPO, mb.seq, mb.vision, stepInputs(mb, rows, t.ref != nil))
 				if err != nil {
-					return nil, err
+					return err
 				}
-				w := 1 / float64(len(mini))
 				accumulate(grads, res.Grads, w)
-				loss += w * res.Loss
-				sums.pg += w * res.PGLoss
-				sums.kl += w * res.KLLoss
-				sums.ent += w * res.Entropy
-				sums.clip += w * res.ClipFrac
-				sums.akl += w * res.ApproxKL
-				ok = ok && finite(res.Loss)
+				miniLoss += w * res.Loss
+				pg += w * res.PGLoss
+				kl += w * res.KLLoss
+				ent += w * res.Entropy
+				clip += w * res.ClipFrac
+				akl += w * res.ApproxKL
+				finiteLoss = finiteLoss && finite(res.Loss)
 			}
 			if t.opt.gradHook != nil {
 				t.opt.gradHook(step, grads)
 			}
-			sums.loss += loss
-			sums.n++
-			if !ok {
-				sums.skipped++
-				t.log.Warn("grpo update skipped: non-finite loss", "step", step, "loss", loss)
+			loss += miniLoss
+			st.Updates++
+			if !finiteLoss {
+				st.Skipped++
+				t.log.Warn("grpo update skipped: non-finite loss", "step", step, "loss", miniLoss)
 				continue
 			}
-			st, err := t.optim.Step(grads)
+			applied, err := t.optim.Step(grads)
 			uctx = context.WithoutCancel(ctx)
-			if sums.n == 1 {
+			if st.Updates == 1 {
 				t.at("grpo/update", step)
 			}
 			if errors.Is(err, optim.ErrNonFinite) {
-				sums.skipped++
+				st.Skipped++
 				t.log.Warn("grpo update skipped: non-finite gradients", "step", step, "reason", err.Error())
 				continue
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
-			sums.norm += st.GradNorm
-			sums.lr = st.LR
+			norm += applied.GradNorm
+			st.LR = applied.LR
 		}
 	}
-	n := sums.n
-	m["loss"], m["pg_loss"], m["kl_loss"] = sums.loss/n, sums.pg/n, sums.kl/n
-	// kl: the KL estimate to the reference (kl_type, before kl_coef);
-	// ppo_kl: the approximate KL of the update's old and new policy.
-	m["entropy"], m["clip_frac"], m["kl"], m["ppo_kl"] = sums.ent/n, sums.clip/n, sums.kl/n, sums.akl/n
-	if done := n - sums.skipped; done > 0 {
-		m["grad_norm"] = sums.norm / done
+	n := float64(st.Updates)
+	st.Loss, st.PGLoss, st.KL, st.Entropy, st.ClipFrac, st.PPOKL = loss/n, pg/n, kl/n, ent/n, clip/n, akl/n
+	if done := st.Updates - st.Skipped; done > 0 {
+		st.GradNorm = norm / float64(done)
 	}
-	m["lr"] = sums.lr
-	m["skipped"] = sums.skipped
-	m["step_s"] = time.Since(t0).Seconds()
-	return m, nil
+	return nil
 }
 
-// splitMini splits micro-batches into k mini-batches of about equal size.
-func splitMini(mbs []microBatch, k int) [][]microBatch {
-	k = min(k, len(mbs))
-	out := make([][]microBatch, k)
-	for i, mb := range mbs {
-		out[i*k/len(mbs)] = append(out[i*k/len(mbs)], mb)
+// stepInputs are the GRPO inputs of a micro-batch's rows: advantages, and
+// per response token the old and (withRef) reference log-probs.
+func stepInputs(mb microBatch, rows []row, withRef bool) model.StepInputs {
+	B, R := mb.seq.B, mb.seq.R
+	in := model.StepInputs{Advantages: make([]float64, B), OldLogProb: make([]float64, B*R)}
+	if withRef {
+		in.RefLogProb = make([]float64, B*R)
 	}
-	return out
-}
-
-func meanStd(xs []float64) (mean, std float64) {
-	if len(xs) == 0 {
-		return 0, 0
+	for j, i := range mb.rows {
+		in.Advantages[j] = rows[i].adv
+		copy(in.OldLogProb[j*R:], rows[i].old)
+		if withRef {
+			copy(in.RefLogProb[j*R:], rows[i].ref)
+		}
 	}
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	for _, x := range xs {
-		std += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(std / float64(len(xs)))
-}
-
-// sampling returns the rollout settings (temperature 0 = greedy).
-func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
-	r := t.cfg.Rollout
-	s := rollout.Sampling{Temperature: temperature, TopP: r.TopP, TopK: r.TopK, MaxNewTokens: maxNew, StopStrings: r.Stop}
-	if id, ok := t.tok.TokenID("<|endoftext|>"); ok {
-		s.StopTokens = append(s.StopTokens, id)
-	}
-	if s.TopP <= 0 {
-		s.TopP = 1
-	}
-	return s
+	return in
 }

@@ -10,8 +10,11 @@
 //	update   <- PPO-clipped loss + k3 KL, gradients from the ONNX training graph, AdamW
 //	log, evaluate, checkpoint
 //
-// The math (advantages, KL estimators, loss aggregation) are pure
-// functions in math.go; the loss itself runs inside the training graph.
+// step.go is one GRPO step in that order, a named function per phase.
+// The math (advantages, KL estimators, loss aggregation, and Loss, the
+// GRPO loss in plain Go) are pure functions in math.go; the loss that runs
+// is the same formula as ONNX ops inside the training graph, held to Loss
+// by a test.
 package grpo
 
 import (
@@ -48,6 +51,10 @@ type Options struct {
 	Out io.Writer
 	// Log receives structured logs (nil: discarded).
 	Log *slog.Logger
+	// Rewards scores the responses by data source (nil: the built-in
+	// rewards, reward.DefaultRegistry). Register a scorer (a reward.ScoreFunc,
+	// a reward/plugin command) to replace one; its errors stop the step.
+	Rewards *reward.Registry
 	// StopAfter, when > 0, stops the run (as SIGINT would: checkpoint and
 	// return ErrStopped) after this many GRPO steps of this process.
 	StopAfter int
@@ -118,20 +125,29 @@ func ReadResult(runDir string) (*Result, error) {
 
 // Trainer holds a run's state.
 type Trainer struct {
-	cfg    *configs.Config
-	opt    Options
-	log    *slog.Logger
-	rt     *ort.Runtime
-	policy *model.Policy
-	ref    *params.Store
-	tok    *tokenizer.Tokenizer
-	engine *rollout.Engine
-	data   *Data
-	draw   *sampler
-	optim  *optim.AdamW
-	state  State
-	met    *metrics.Writer
-	cache  map[string]rollout.Prompt
+	cfg *configs.Config
+	opt Options
+	log *slog.Logger
+	rt  *ort.Runtime
+	tok *tokenizer.Tokenizer
+	// mc and store are the policy's architecture and weights (the host
+	// copy that checkpoints save); ref is the frozen reference's weights
+	// (nil without a KL loss).
+	mc    model.Config
+	store *params.Store
+	ref   *params.Store
+	// The loop's collaborators (loop.go), and the owner of the policy's
+	// sessions.
+	policy   Policy
+	engine   Engine
+	optim    Optimizer
+	sessions io.Closer
+	data     *Data
+	draw     *sampler
+	rewards  *reward.Registry
+	state    State
+	met      *metrics.Writer
+	cache    map[string]rollout.Prompt
 	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
 	cacheBytes int64
 	vopt       rollout.VideoOptions
@@ -177,8 +193,8 @@ func (t *Trainer) Close() error {
 	if t.met != nil {
 		errs = append(errs, t.met.Close())
 	}
-	if t.policy != nil {
-		errs = append(errs, t.policy.Close())
+	if t.sessions != nil {
+		errs = append(errs, t.sessions.Close())
 	}
 	if t.rt != nil {
 		errs = append(errs, t.rt.Close())
@@ -187,8 +203,14 @@ func (t *Trainer) Close() error {
 	return errors.Join(errs...)
 }
 
-// lossConfig maps the GRPO config onto the training graph's loss.
-func lossConfig(g configs.GRPOConfig, temperature float64) model.LossConfig {
+// LossConfig is the training graph's loss for a run of cfg, the one
+// definition the trainer and 'trainer export' share: the grpo section's
+// clip ratios, KL estimator and coefficient (KL type none when kl_coef is
+// 0, so the graph takes no reference log-probs), entropy coefficient and
+// aggregation mode, rollout.temperature (1 when 0: greedy rollouts sample
+// nothing to correct) and model.recompute.
+func LossConfig(cfg *configs.Config) model.LossConfig {
+	g, temperature := cfg.GRPO, cfg.Rollout.Temperature
 	lc := model.DefaultGRPOLoss()
 	lc.ClipLow, lc.ClipHigh, lc.ClipC = g.ClipLow, g.ClipHigh, g.ClipC
 	lc.KLType, lc.KLCoef = g.KLType, g.KLCoef
@@ -200,6 +222,7 @@ func lossConfig(g configs.GRPOConfig, temperature float64) model.LossConfig {
 	if temperature > 0 {
 		lc.Temperature = temperature
 	}
+	lc.Recompute = cfg.Model.Recompute
 	return lc
 }
 
@@ -217,17 +240,48 @@ func optimConfig(o configs.OptimConfig, steps int) optim.Config {
 	return c
 }
 
-// reward scores one response of a sample.
-func (t *Trainer) reward(s *tasks.Sample, response string) float64 {
-	src := string(s.DataSource)
+// sampling returns the rollout settings (temperature 0 = greedy), stopping
+// at the end-of-text token too.
+func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
+	r := t.cfg.Rollout
+	s := rollout.Sampling{Temperature: temperature, TopP: r.TopP, TopK: r.TopK, MaxNewTokens: maxNew, StopStrings: r.Stop}
+	if id, ok := t.tok.TokenID(tokenizer.EndOfText); ok {
+		s.StopTokens = append(s.StopTokens, id)
+	}
+	if s.TopP <= 0 {
+		s.TopP = 1
+	}
+	return s
+}
+
+// rewardSource is the reward a sample is scored with: its data source, or
+// with data.reward strict the binary variant of it.
+func (t *Trainer) rewardSource(s *tasks.Sample) string {
 	if t.cfg.Data.Reward == "strict" {
-		src = "strict:" + src
+		return reward.StrictPrefix + string(s.DataSource)
 	}
-	r, err := reward.Score(src, response, s.Answer)
-	if err != nil {
-		return 0
+	return string(s.DataSource)
+}
+
+// checkGroundTruths validates every ground truth once, before training:
+// the training samples against the reward they are scored with, the
+// held-out VIUBench against its scorer. A malformed one is an error naming
+// the sample, not a response scored 0 at every step.
+func (t *Trainer) checkGroundTruths(d *Data) error {
+	for _, src := range tasks.AllDataSources() {
+		for i := range d.Train[src] {
+			s := &d.Train[src][i]
+			if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
+				return fmt.Errorf("data: training sample %s: %w", s.ID, err)
+			}
+		}
 	}
-	return r
+	for _, s := range d.Bench {
+		if _, err := reward.VIUBenchScore(s.Subtype, "", s.Answer); err != nil {
+			return fmt.Errorf("data: VIUBench sample %s: %w", s.ID, err)
+		}
+	}
+	return nil
 }
 
 // maxCacheBytes bounds the patches the prompt cache keeps: the tiny run
@@ -255,7 +309,7 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	}
 	vopt := t.vopt
 	vopt.FPS = s.FPS
-	p, err := rollout.BuildPrompt(t.tok, t.policy.Config, s.Prompt, frames, vopt)
+	p, err := rollout.BuildPrompt(t.tok, t.mc, s.Prompt, frames, vopt)
 	if err != nil {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: %w", s.ID, err)
 	}
@@ -298,17 +352,34 @@ func accumulate(acc map[string][]float32, g map[string][]float32, w float64) {
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
+// SFTStats is what one supervised warm-up step measured. Metrics names
+// each field in metrics.jsonl.
+type SFTStats struct {
+	Loss     float64 // token-mean NLL of the answers
+	GradNorm float64 // before clipping
+	LR       float64
+	Skipped  bool // the loss or gradients were not finite: no update
+}
+
+// Metrics returns the step's metrics under their metrics.jsonl names.
+func (s SFTStats) Metrics() map[string]float64 {
+	if s.Skipped {
+		return map[string]float64{metrics.Loss: s.Loss, metrics.Skipped: 1}
+	}
+	return map[string]float64{metrics.Loss: s.Loss, metrics.GradNorm: s.GradNorm, metrics.LR: s.LR}
+}
+
 // sftStep runs one supervised warm-up step over a batch: NLL of the answer
 // (and the end-of-turn token), token-mean over the whole batch.
-func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, error) {
+func (t *Trainer) sftStep(ctx context.Context, step int) (SFTStats, error) {
 	c := t.cfg.SFT
 	ss := t.draw.draw("sft", step, c.BatchSize)
 	t.at("sft", step)
 	ps, err := t.prompts(ss, t.data.TrainDir)
 	if err != nil {
-		return nil, err
+		return SFTStats{}, err
 	}
-	imEnd := t.policy.Config.EosTokenID
+	imEnd := t.mc.EosTokenID
 	rows := make([]row, len(ss))
 	tokens := 0
 	for i := range ss {
@@ -319,13 +390,13 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, er
 	grads := map[string][]float32{}
 	var loss float64
 	for _, mb := range splitMicro(ps, rows, t.cfg.GRPO.MicroBatchRows) {
-		sb, vb, err := seqBatch(t.policy.Config, ps, rows, mb, t.pad)
+		sb, vb, err := seqBatch(t.mc, ps, rows, mb, t.pad)
 		if err != nil {
-			return nil, err
+			return SFTStats{}, err
 		}
 		res, err := t.policy.TrainStep(ctx, model.GraphSFT, sb, vb, model.StepInputs{})
 		if err != nil {
-			return nil, err
+			return SFTStats{}, err
 		}
 		n := 0
 		for _, i := range mb.rows {
@@ -338,10 +409,10 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (map[string]float64, er
 	st, err := t.optim.Step(grads)
 	if errors.Is(err, optim.ErrNonFinite) || !finite(loss) {
 		t.log.Warn("sft step skipped: non-finite loss or gradients", "step", step, "loss", loss)
-		return map[string]float64{"loss": loss, "skipped": 1}, nil
+		return SFTStats{Loss: loss, Skipped: true}, nil
 	}
 	if err != nil {
-		return nil, err
+		return SFTStats{}, err
 	}
-	return map[string]float64{"loss": loss, "grad_norm": st.GradNorm, "lr": st.LR}, nil
+	return SFTStats{Loss: loss, GradNorm: st.GradNorm, LR: st.LR}, nil
 }

@@ -178,15 +178,11 @@ var (
 // per data source, and the held-out evaluations (phase "eval",
 // "viubench/overall") as points.
 var rewardLayers = []Layer{
-	{Series: []string{"reward/mean"}, Phase: "grpo", Faint: true, Color: colOverall},
-	{Series: []string{"reward/mean"}, Phase: "grpo", Smooth: AutoSmooth, Color: colOverall, Label: "{metric}, all sources (lines: mean of {window} steps; faint: raw values)"},
-	{Series: []string{"reward/*/mean"}, Phase: "grpo", Smooth: AutoSmooth, Thin: true, Label: "{metric}"},
+	{Series: []string{RewardMean}, Phase: "grpo", Faint: true, Color: colOverall},
+	{Series: []string{RewardMean}, Phase: "grpo", Smooth: AutoSmooth, Color: colOverall, Label: "{metric}, all sources (lines: mean of {window} steps; faint: raw values)"},
+	{Series: []string{SourceRewardMeans}, Phase: "grpo", Smooth: AutoSmooth, Thin: true, Label: "{metric}"},
 	{Series: []string{HeldoutMetric}, Phase: "eval", Points: true, Color: colHeldout, Label: "held-out VIUBench overall (eval)"},
 }
-
-// HeldoutMetric is the metric of the held-out evaluations (records of
-// phase "eval") that the reward chart and the summary draw as points.
-const HeldoutMetric = "viubench/overall"
 
 // smoothed returns the layers of a noisy per-step metric: its moving
 // average over its raw values drawn faint.
@@ -203,9 +199,9 @@ var standardPlots = []struct {
 	spec PlotSpec
 }{
 	{"reward.png", PlotSpec{Title: "training reward (held-out evaluations as points)", YLabel: "reward", Layers: rewardLayers}},
-	{"zero_var.png", PlotSpec{Title: "fraction of zero-variance groups", YLabel: "fraction", Series: []string{"zero_var_frac"}}},
-	{"kl.png", PlotSpec{Title: "KL to the reference policy", YLabel: "kl", Series: []string{"kl", "kl_loss"}}},
-	{"loss.png", PlotSpec{Title: "loss", YLabel: "loss", Series: []string{"loss", "pg_loss"}}},
+	{"zero_var.png", PlotSpec{Title: "fraction of zero-variance groups", YLabel: "fraction", Series: []string{ZeroVarFrac}}},
+	{"kl.png", PlotSpec{Title: "KL to the reference policy", YLabel: "kl", Series: []string{KL}}},
+	{"loss.png", PlotSpec{Title: "loss", YLabel: "loss", Series: []string{Loss, PGLoss}}},
 }
 
 // summaryPanels are the panels of summary.png, left to right, top to
@@ -215,13 +211,13 @@ var summaryPanels = []struct {
 	empty string
 }{
 	{PlotSpec{Title: "training reward", YLabel: "reward", Layers: rewardLayers}, "no GRPO step yet"},
-	{PlotSpec{Title: "zero-variance groups", YLabel: "fraction", Layers: smoothed("zero_var_frac", "grpo")}, "no GRPO step yet"},
-	{PlotSpec{Title: "KL to the reference", YLabel: "kl", Layers: smoothed("kl", "grpo")}, "no GRPO step yet"},
-	{PlotSpec{Title: "entropy of the sampled responses", YLabel: "entropy", Layers: smoothed("entropy", "grpo")}, "no GRPO step yet"},
+	{PlotSpec{Title: "zero-variance groups", YLabel: "fraction", Layers: smoothed(ZeroVarFrac, "grpo")}, "no GRPO step yet"},
+	{PlotSpec{Title: "KL to the reference", YLabel: "kl", Layers: smoothed(KL, "grpo")}, "no GRPO step yet"},
+	{PlotSpec{Title: "entropy of the sampled responses", YLabel: "entropy", Layers: smoothed(Entropy, "grpo")}, "no GRPO step yet"},
 	{PlotSpec{Title: "held-out VIUBench", YLabel: "overall", Layers: []Layer{
 		{Series: []string{HeldoutMetric}, Phase: "eval", Points: true, Color: colHeldout, Label: "held-out VIUBench overall (eval)"},
 	}}, "no held-out evaluation during GRPO (set eval.every)"},
-	{PlotSpec{Title: "response length", YLabel: "tokens", Layers: smoothed("response_length", "grpo")}, "no GRPO step yet"},
+	{PlotSpec{Title: "response length", YLabel: "tokens", Layers: smoothed(ResponseLength, "grpo")}, "no GRPO step yet"},
 }
 
 // Summary size: two columns of three panels.
@@ -296,7 +292,7 @@ func (c *canvas) emptyPanel(area image.Rectangle, title, note string) {
 // reward.png (the mean reward over every source as a moving average over
 // its faint raw values, one smoothed line per data source, and the
 // held-out evaluations as points), zero_var.png ("zero_var_frac"), kl.png
-// ("kl" and "kl_loss"), loss.png ("loss" and "pg_loss") and summary.png
+// ("kl"), loss.png ("loss" and "pg_loss") and summary.png
 // ([PlotSummary]). A chart whose series are all absent is skipped (an
 // older file of that name is left as it is).
 func PlotAll(dir string, recs []Record) error {

@@ -1,4 +1,4 @@
-package video
+package frame
 
 // Resizing is separable and integer-only: each axis gets a table of
 // fixed-point weights (computed with integer arithmetic, so the output is
@@ -121,8 +121,17 @@ func Resize(f *Frame, w, h int) *Frame {
 	if w == f.W && h == f.H {
 		return f.Clone()
 	}
-	out := NewFrame(w, h)
+	out := New(w, h)
 	resizePix(out, f.Pix, f.W, f.H, false)
+	return out
+}
+
+// ResizeBGR resamples packed BGR pixels src (sw x sh, 3 bytes each, as
+// OpenCV decodes them) into a new w x h RGB frame in one pass: the channel
+// swap costs nothing extra, so a decoded frame is touched once.
+func ResizeBGR(src []byte, sw, sh, w, h int) *Frame {
+	out := New(w, h)
+	resizePix(out, src, sw, sh, true)
 	return out
 }
 

@@ -1,26 +1,27 @@
-package grpo
+// Package eval scores a trained model: it decodes evaluation rows greedily
+// (VIUBench, multiple choice, temporal grounding, pretext samples) and
+// scores the answers with the paper's scorers. The trainer's held-out
+// evaluation during a run uses the same decoding (Answer).
+package eval
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
-	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
-	"github.com/videossr/videossr-go/model/safetensors"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
@@ -31,118 +32,18 @@ const (
 	SourceTemporalGrounding = "temporal_grounding" // answer: "start-end" seconds; mIoU, R@0.3/0.5/0.7
 )
 
-// LoadWeights reads the model of a folder written by the trainer or by
-// export (final/, a checkpoint, an export): config.json and
-// model.safetensors. A weights file that holds LoRA adapters (a checkpoint
-// of a LoRA run) gets its adapter settings from adapter/adapter_config.json
-// and, when it holds only the adapters, its frozen base from where base.json
-// says (checked against the recorded checksum); a merged model (final/ of
-// a LoRA run) loads as a plain model.
-func LoadWeights(dir string) (model.Config, *params.Store, error) {
-	wpath := filepath.Join(dir, model.WeightsFile)
-	f, err := safetensors.Read(wpath)
-	if err != nil || !slices.ContainsFunc(f.Names(), model.IsLoRAParam) {
-		// A plain model: any Hugging Face layout LoadHF reads (sharded
-		// weights, F16/BF16, Qwen2-VL, Qwen2.5-VL, Qwen3-VL).
-		return model.LoadHF(dir)
-	}
-	c, err := model.LoadJSON(filepath.Join(dir, model.ConfigFile))
-	if err != nil {
-		return c, nil, err
-	}
-	if c.Processor, err = model.LoadProcessor(dir, c); err != nil {
-		return c, nil, err
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "adapter", model.AdapterConfigFile))
-	if err != nil {
-		return c, nil, fmt.Errorf("%s holds LoRA adapters but their settings are missing: %w", wpath, err)
-	}
-	l, _, err := model.ParseAdapterConfig(raw)
-	if err != nil {
-		return c, nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	var store *params.Store
-	if bp := filepath.Join(dir, baseFile); fileExists(bp) {
-		if c, store, err = loadBase(c, l, bp); err != nil {
-			return c, nil, err
-		}
-		tr, err := c.TrainableStore(store)
-		if err != nil {
-			return c, nil, err
-		}
-		if err := tr.LoadFrom(f, true); err != nil {
-			return c, nil, fmt.Errorf("%w (file %s)", err, wpath)
-		}
-		return c, store, nil
-	}
-	// An older checkpoint with the base inside: it stays in the precision
-	// the file holds it in.
-	for _, name := range f.Names() {
-		if ti, ok := f.Info(name); ok && !model.IsLoRAParam(name) {
-			if safetensors.IsHalf(ti.DType) {
-				l.BaseDType = ti.DType
-			}
-			break
-		}
-	}
-	c.LoRA = &l
-	if store, err = c.InitParams(0); err != nil {
-		return c, nil, err
-	}
-	if err := c.HoldBase(store); err != nil {
-		return c, nil, err
-	}
-	if err := store.LoadFrom(f, true); err != nil {
-		return c, nil, fmt.Errorf("%w (file %s)", err, wpath)
-	}
-	return c, store, nil
-}
-
-// loadBase rebuilds the frozen base a LoRA checkpoint's base.json names
-// (the Hugging Face folder, or the tiny model initialised from its seed),
-// checks it against the recorded checksum, and adds zeroed adapters of l
-// for the checkpoint's to be loaded into.
-func loadBase(c model.Config, l model.LoRAConfig, path string) (model.Config, *params.Store, error) {
-	ref, err := ReadBaseRef(path)
-	if err != nil {
-		return c, nil, err
-	}
-	l.BaseDType = ref.DType
-	var store *params.Store
-	switch ref.Preset {
-	case "hf":
-		if _, store, err = model.LoadHFAs(ref.Path, ref.DType); err != nil {
-			return c, nil, fmt.Errorf("the LoRA base of %s: %w", filepath.Dir(path), err)
-		}
-	default:
-		if store, err = c.InitParams(ref.InitSeed); err != nil {
-			return c, nil, err
-		}
-	}
-	c.LoRA = &l
-	if err := c.HoldBase(store); err != nil {
-		return c, nil, err
-	}
-	if sum := store.Checksum(); sum != ref.Checksum {
-		return c, nil, fmt.Errorf("the LoRA base of %s (%s %s) differs from the one it was trained on (checksum %.12s, recorded %.12s)", filepath.Dir(path), ref.Preset, cmp.Or(ref.Path, "-"), sum, ref.Checksum)
-	}
-	if err := c.AddLoRA(store, 0); err != nil {
-		return c, nil, err
-	}
-	return c, store, nil
-}
-
-// LoadModel is LoadWeights plus the folder's tokenizer.json (else the tiny
-// tokenizer).
-func LoadModel(dir string) (model.Config, *params.Store, *tokenizer.Tokenizer, error) {
-	c, store, err := LoadWeights(dir)
+// loadModel reads a model folder (model.LoadFolder) and its tokenizer.json,
+// or the tiny tokenizer when the folder has none.
+func loadModel(dir string) (model.Config, *params.Store, *tokenizer.Tokenizer, error) {
+	c, store, err := model.LoadFolder(dir)
 	if err != nil {
 		return c, nil, nil, err
 	}
-	tok, err := tokenizer.Tiny()
-	if tp := filepath.Join(dir, "tokenizer.json"); fileExists(tp) {
-		tok, err = tokenizer.Load(tp)
+	name := "tiny"
+	if _, err := os.Stat(filepath.Join(dir, tokenizer.FileName)); err == nil {
+		name = dir
 	}
+	tok, err := model.LoadTokenizer(name)
 	if err != nil {
 		return c, nil, nil, err
 	}
@@ -152,17 +53,22 @@ func LoadModel(dir string) (model.Config, *params.Store, *tokenizer.Tokenizer, e
 	return c, store, tok, nil
 }
 
-// EvalRequest describes an evaluation run.
-type EvalRequest struct {
-	// Model is a model folder (see LoadModel).
+// Request describes an evaluation run.
+type Request struct {
+	// Model is a model folder (model.LoadFolder) with its tokenizer.json
+	// (without one, the tiny tokenizer).
 	Model string
 	// Data is a JSONL file of samples in the project's schema: VIUBench
 	// (trainer viubench build), pretext samples (trainer gen), or generic
 	// rows with data_source multiple_choice or temporal_grounding, whose
 	// frames come from "frames" or, when empty, by sampling "video".
 	Data string
-	// Device runs the sessions.
-	Device configs.DeviceConfig
+	// Library is the ONNX Runtime shared library ("" finds it as ort.Open
+	// does); Session and GraphSession are the options of the policy's
+	// sessions (model.PolicyOptions).
+	Library      string
+	Session      ort.Options
+	GraphSession map[string]ort.Options
 	// Frames, MinPixels and MaxPixels prepare videos (frames only for rows
 	// that name a video file).
 	Frames, MinPixels, MaxPixels int
@@ -180,8 +86,8 @@ type Prediction struct {
 	Score                                     float64
 }
 
-// EvalReport holds the scores of an evaluation.
-type EvalReport struct {
+// Report holds the scores of an evaluation.
+type Report struct {
 	VIUBench       *reward.VIUBenchReport // nil without VIUBench rows
 	MultipleChoice struct {
 		N        int
@@ -194,8 +100,8 @@ type EvalReport struct {
 
 // Evaluate decodes every row greedily and scores it with the paper's
 // scorers.
-func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
-	c, store, tok, err := LoadModel(req.Model)
+func Evaluate(ctx context.Context, req Request) (*Report, error) {
+	c, store, tok, err := loadModel(req.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -206,13 +112,12 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("eval: %s has no rows", req.Data)
 	}
-	rt, err := ort.Open(req.Device.Library)
+	rt, err := ort.Open(req.Library)
 	if err != nil {
 		return nil, err
 	}
 	defer rt.Close()
-	so, per := PolicySessions(req.Device)
-	pol, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic}, Session: so, GraphSession: per})
+	pol, err := model.NewPolicy(rt, c, store, model.PolicyOptions{Graphs: []string{model.GraphVision, model.GraphPrefill, model.GraphDecodeStatic}, Session: req.Session, GraphSession: req.GraphSession})
 	if err != nil {
 		return nil, err
 	}
@@ -221,12 +126,12 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 	vopt := rollout.VideoOptions{MinPixels: req.MinPixels, MaxPixels: req.MaxPixels}
 	base := filepath.Dir(req.Data)
 	s := rollout.Sampling{Temperature: 0, TopP: 1, MaxNewTokens: max(1, req.MaxNewTokens)}
-	if id, ok := tok.TokenID("<|endoftext|>"); ok {
+	if id, ok := tok.TokenID(tokenizer.EndOfText); ok {
 		s.StopTokens = []int{id}
 	}
 	var viu reward.VIUBenchAccumulator
 	var gacc reward.GroundingAccumulator
-	rep := &EvalReport{Pretext: map[string][2]float64{}}
+	rep := &Report{Pretext: map[string][2]float64{}}
 	hasViu := false
 	mcHits := 0.0
 	bar := metrics.NewBar(progressOrDiscard(req.Progress), "eval", len(rows))
@@ -278,7 +183,7 @@ func Evaluate(ctx context.Context, req EvalRequest) (*EvalReport, error) {
 		rep.Predictions = append(rep.Predictions, p)
 		return nil
 	}
-	if err := answerGreedily(ctx, eng, rows, req.Batch, s, bar, prompt, score); err != nil {
+	if err := Answer(ctx, eng, rows, req.Batch, s, bar, prompt, score); err != nil {
 		return nil, err
 	}
 	if hasViu {
@@ -313,7 +218,7 @@ func progressOrDiscard(w io.Writer) io.Writer {
 
 // evalFrames returns a row's frames: its frame files, or frames sampled
 // from its video file.
-func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*video.Frame, error) {
+func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*frame.Frame, error) {
 	if len(s.Frames.All()) > 0 {
 		return dataset.LoadFrames(base, s)
 	}
@@ -332,11 +237,11 @@ func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*
 	if err != nil {
 		return nil, fmt.Errorf("eval: row %s: %w", s.ID, err)
 	}
-	return [][]*video.Frame{got.Frames}, nil
+	return [][]*frame.Frame{got.Frames}, nil
 }
 
 // Text renders the report.
-func (r *EvalReport) Text() string {
+func (r *Report) Text() string {
 	var b strings.Builder
 	if r.VIUBench != nil {
 		b.WriteString(reward.VIUBenchTable{Rows: []reward.VIUBenchReport{*r.VIUBench}, Counts: true}.Table())
@@ -358,10 +263,17 @@ func (r *EvalReport) Text() string {
 	return b.String()
 }
 
-// answerGreedily decodes rows in batches of batch prompts, one answer per
-// row with sampling s, and hands each row and its response to score; bar
-// counts the rows done and is finished at the end.
-func answerGreedily(ctx context.Context, eng *rollout.Engine, rows []tasks.Sample, batch int, s rollout.Sampling, bar *metrics.Bar,
+// Generator answers prompts (rollout.Engine implements it).
+type Generator interface {
+	Generate(ctx context.Context, prompts []rollout.Prompt, g int, s rollout.Sampling, seed uint64) ([]rollout.Sample, rollout.Stats, error)
+}
+
+var _ Generator = (*rollout.Engine)(nil)
+
+// Answer decodes rows in batches of batch prompts, one answer per row with
+// sampling s (greedy at temperature 0), and hands each row and its
+// response to score; bar counts the rows done and is finished at the end.
+func Answer(ctx context.Context, eng Generator, rows []tasks.Sample, batch int, s rollout.Sampling, bar *metrics.Bar,
 	prompt func(*tasks.Sample) (rollout.Prompt, error), score func(*tasks.Sample, string) error) error {
 	batch = max(1, batch)
 	for lo := 0; lo < len(rows); lo += batch {

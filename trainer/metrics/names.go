@@ -1,0 +1,78 @@
+package metrics
+
+// The metrics of metrics.jsonl, by name: the one place they are spelled.
+// The trainer writes them (its StepStats and warm-up stats), the charts
+// and summary draw them, and 'trainer inspect' prints them.
+const (
+	// Loss is the optimised loss: the GRPO loss (pg_loss + kl_coef * kl -
+	// entropy bonus), or the warm-up's NLL.
+	Loss = "loss"
+	// PGLoss is the PPO-clipped policy-gradient loss.
+	PGLoss = "pg_loss"
+	// KL is the KL estimate to the reference policy (grpo.kl_type, before
+	// kl_coef).
+	KL = "kl"
+	// PPOKL is the approximate KL between the policy before and during the
+	// update (mean of old - new log-probs).
+	PPOKL = "ppo_kl"
+	// Entropy is the mean entropy of the next-token distributions over the
+	// response tokens.
+	Entropy = "entropy"
+	// ClipFrac is the share of response tokens whose ratio was clipped.
+	ClipFrac = "clip_frac"
+	// GradNorm is the gradient norm before clipping (mean over the applied
+	// optimizer steps).
+	GradNorm = "grad_norm"
+	// LR is the learning rate of the last optimizer step.
+	LR = "lr"
+	// RewardMean is the mean training reward over every response.
+	RewardMean = "reward/mean"
+	// ZeroVarFrac is the share of groups whose G rewards are all equal (no
+	// learning signal).
+	ZeroVarFrac = "zero_var_frac"
+	// ResponseLength is the mean response length in tokens.
+	ResponseLength = "response_length"
+	// RowsTrained is the number of responses the update trained on.
+	RowsTrained = "rows_trained"
+	// Skipped counts updates skipped for a non-finite loss or gradients (a
+	// GRPO step with no informative group counts as one).
+	Skipped = "skipped"
+	// StepSeconds is the wall time of the step.
+	StepSeconds = "step_s"
+	// RolloutSeconds is the time of the step's rollouts (vision, prefill,
+	// decoding).
+	RolloutSeconds = "rollout_s"
+	// RolloutTokensPerS is the decode throughput of the rollouts.
+	RolloutTokensPerS = "rollout_tokens_per_s"
+	// SFTStep and GRPOStep are the completed warm-up and GRPO steps when
+	// the record was written.
+	SFTStep  = "sft_step"
+	GRPOStep = "grpo_step"
+	// HeldoutMetric is the metric of the held-out evaluations (records of
+	// phase "eval") that the reward chart and the summary draw as points.
+	HeldoutMetric = "viubench/overall"
+)
+
+// Metrics per data source: reward/<source>/mean and reward/<source>/std.
+const (
+	rewardPrefix = "reward/"
+	meanSuffix   = "/mean"
+	stdSuffix    = "/std"
+	// SourceRewardMeans is the glob (PlotSpec.Series) of every
+	// SourceRewardMean.
+	SourceRewardMeans = rewardPrefix + "*" + meanSuffix
+)
+
+// SourceRewardMean is the name of the mean training reward of a data
+// source.
+func SourceRewardMean(source string) string { return rewardPrefix + source + meanSuffix }
+
+// SourceRewardStd is the name of the standard deviation of the training
+// rewards of a data source.
+func SourceRewardStd(source string) string { return rewardPrefix + source + stdSuffix }
+
+// Headline lists the metrics a person looks at first, in the order 'trainer
+// inspect' prints them.
+func Headline() []string {
+	return []string{Loss, RewardMean, ZeroVarFrac, KL, Entropy, GradNorm, LR, StepSeconds}
+}
