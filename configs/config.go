@@ -59,6 +59,7 @@ func EmbeddedNames() []string {
 type DeviceConfig struct {
 	Provider       string `mapstructure:"provider" yaml:"provider"` // cpu | cuda
 	DeviceID       int    `mapstructure:"device_id" yaml:"device_id"`
+	Devices        []int  `mapstructure:"devices" yaml:"devices"` // data-parallel devices, one replica each (DeviceIDs); empty = [device_id]
 	IntraOpThreads int    `mapstructure:"intra_op_threads" yaml:"intra_op_threads"`
 	InterOpThreads int    `mapstructure:"inter_op_threads" yaml:"inter_op_threads"`
 	RolloutThreads int    `mapstructure:"rollout_threads" yaml:"rollout_threads"` // intra-op threads of the vision/prefill/decode graphs (0 = intra_op_threads)
@@ -419,6 +420,12 @@ func strictNumberHook(from, to reflect.Type, data any) (any, error) {
 		if isInt(fk) || isUint(fk) || isFloat(fk) {
 			return nil, fmt.Errorf("%v is a number, want true or false", data)
 		}
+	case tk == reflect.Slice:
+		// device.devices=3 would quietly become [3] (device 3, not three
+		// devices).
+		if isInt(fk) || isUint(fk) || isFloat(fk) {
+			return nil, fmt.Errorf("%v is a number, want a list such as [%v]", data, data)
+		}
 	}
 	return data, nil
 }
@@ -441,6 +448,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, a...)))
 	}
 	c.checkRanges(bad)
+	c.Device.checkDevices(bad)
 	switch c.Device.Provider {
 	case "cpu", "cuda":
 	default:
