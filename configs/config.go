@@ -380,9 +380,9 @@ var mapEntry = regexp.MustCompile(`\[([A-Za-z_][A-Za-z0-9_-]*)\]`)
 // strictNumbers makes decoding refuse what viper's weak typing would
 // quietly convert: a fraction, a boolean or a non-finite number given to
 // an integer key (2.9 would become 2, true 1), a negative number given to
-// an unsigned one (-1 would become 18446744073709551615), and a number
-// given to a boolean key. The error names the key (mapstructure prefixes
-// it).
+// an unsigned one (-1 would become 18446744073709551615), a number given
+// to a boolean key, and a number given to a list (device.devices=3 would
+// become [3]). The error names the key (mapstructure prefixes it).
 var strictNumbers = viper.DecoderConfigOption(func(dc *mapstructure.DecoderConfig) {
 	dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(strictNumberHook, dc.DecodeHook)
 })
