@@ -5,16 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/model/ort"
 )
 
 // GradientSet is one replica's accumulated gradients as an all-reduce sees
-// them (DeviceAdamW implements it): every trainable parameter by name.
+// them (DeviceAdamW implements it): one float32 vector per trainable
+// parameter, read and written one parameter at a time so that a host
+// reduction holds only one parameter's vectors at once.
 type GradientSet interface {
-	Gradients() (map[string][]float32, error)
-	SetGradients(grads map[string][]float32) error
+	// GradientSizes lists the parameters and their element counts, in a
+	// fixed order (the same on every replica).
+	GradientSizes() ([]string, []int64)
+	// ReadGradient copies one parameter's accumulated gradient into dst.
+	ReadGradient(name string, dst []float32) error
+	// WriteGradient replaces one parameter's accumulated gradient.
+	WriteGradient(name string, src []float32) error
 }
 
 var _ GradientSet = (*DeviceAdamW)(nil)
@@ -29,11 +38,13 @@ type AllReducer interface {
 	AllReduce(ctx context.Context, sets []GradientSet) error
 }
 
-// HostAllReduce is the all-reduce through host memory: every replica's
-// gradients are copied out (in parallel), summed in float32 in replica
+// HostAllReduce is the all-reduce through host memory, one parameter at a
+// time: every replica's gradient of the parameter is copied out (the
+// replicas in parallel), the copies are summed in float32 in replica
 // order (a left fold: ((g0 + g1) + g2) + ...), and the sum is copied into
 // every replica. Each copy goes through the replica's ledger as gradient
 // bytes: 2 x the trainable parameters' float32 bytes per replica per step.
+// The host holds one vector per replica of the largest parameter.
 type HostAllReduce struct{}
 
 var _ AllReducer = HostAllReduce{}
@@ -43,26 +54,40 @@ func (HostAllReduce) AllReduce(ctx context.Context, sets []GradientSet) error {
 	if len(sets) < 2 {
 		return nil
 	}
-	parts := make([]map[string][]float32, len(sets))
-	if err := eachSet(ctx, len(sets), func(i int) (err error) {
-		parts[i], err = sets[i].Gradients()
-		return err
-	}); err != nil {
-		return err
+	names, sizes := sets[0].GradientSizes()
+	for i, s := range sets[1:] {
+		n2, s2 := s.GradientSizes()
+		if !slices.Equal(names, n2) || !slices.Equal(sizes, s2) {
+			return fmt.Errorf("all-reduce: replica %d has other parameters than replica 0 (%d and %d gradients)", i+1, len(n2), len(names))
+		}
 	}
-	sum, err := sumGradients(parts)
-	if err != nil {
-		return err
+	bufs := make([][]float32, len(sets))
+	for k, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i := range bufs {
+			bufs[i] = slices.Grow(bufs[i][:0], int(sizes[k]))[:sizes[k]]
+		}
+		if err := eachSet(len(sets), func(i int) error { return sets[i].ReadGradient(name, bufs[i]) }); err != nil {
+			return err
+		}
+		sum := bufs[0]
+		for _, part := range bufs[1:] {
+			for j, x := range part {
+				sum[j] += x
+			}
+		}
+		if err := eachSet(len(sets), func(i int) error { return sets[i].WriteGradient(name, sum) }); err != nil {
+			return err
+		}
 	}
-	return eachSet(ctx, len(sets), func(i int) error { return sets[i].SetGradients(sum) })
+	return nil
 }
 
-// eachSet runs fn(0..n-1) in parallel and returns the first error (as
-// "replica i: ..."); ctx is checked before starting.
-func eachSet(ctx context.Context, n int, fn func(i int) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// eachSet runs fn(0..n-1) in parallel and returns the errors (as
+// "replica i: ...").
+func eachSet(n int, fn func(i int) error) error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -78,28 +103,53 @@ func eachSet(ctx context.Context, n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// sumGradients adds gradient sets element by element in float32, in set
-// order. Every set must have the same parameters and lengths.
-func sumGradients(parts []map[string][]float32) (map[string][]float32, error) {
-	sum := make(map[string][]float32, len(parts[0]))
-	for name, g := range parts[0] {
-		sum[name] = append([]float32(nil), g...)
+// GradientSizes implements GradientSet: the trainable parameters in the
+// optimizer's order.
+func (o *DeviceAdamW) GradientSizes() ([]string, []int64) {
+	names := make([]string, len(o.params))
+	sizes := make([]int64, len(o.params))
+	for i, dp := range o.params {
+		names[i], sizes[i] = dp.graphParam.Name, dp.graphParam.Size
 	}
-	for i, part := range parts[1:] {
-		if len(part) != len(sum) {
-			return nil, fmt.Errorf("all-reduce: replica %d has %d gradients, replica 0 %d", i+1, len(part), len(sum))
-		}
-		for name, g := range part {
-			acc, ok := sum[name]
-			if !ok || len(acc) != len(g) {
-				return nil, fmt.Errorf("all-reduce: replica %d: gradient of %s (%d values) does not match replica 0's (%d)", i+1, name, len(g), len(acc))
-			}
-			for k, x := range g {
-				acc[k] += x
-			}
-		}
+	return names, sizes
+}
+
+// gradParam returns the trainable parameter name and checks n values fit.
+func (o *DeviceAdamW) gradParam(name string, n int) (*devParam, error) {
+	i, ok := o.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("device optimizer: no trainable parameter %s", name)
 	}
-	return sum, nil
+	dp := &o.params[i]
+	if int64(n) != dp.graphParam.Size {
+		return nil, fmt.Errorf("device optimizer: gradient of %s has %d values, want %d", name, n, dp.graphParam.Size)
+	}
+	return dp, nil
+}
+
+// ReadGradient implements GradientSet: one accumulator copied out
+// (counted as gradients).
+func (o *DeviceAdamW) ReadGradient(name string, dst []float32) error {
+	dp, err := o.gradParam(name, len(dst))
+	if err != nil {
+		return err
+	}
+	return o.res.mem.CopyOut(ort.KindGradients, ort.Tensor{Shape: []int64{int64(len(dst))}, Data: dst}, dp.acc)
+}
+
+// WriteGradient implements GradientSet: one accumulator replaced (counted
+// as gradients); the next Step applies it.
+func (o *DeviceAdamW) WriteGradient(name string, src []float32) error {
+	dp, err := o.gradParam(name, len(src))
+	if err != nil {
+		return err
+	}
+	if err := o.res.mem.CopyIn(ort.KindGradients, dp.acc, ort.Tensor{Shape: []int64{int64(len(src))}, Data: src}); err != nil {
+		return err
+	}
+	o.reset = false
+	o.pending = max(o.pending, 1)
+	return nil
 }
 
 // Micro is one micro-batch of ParallelAdamW.Micros: a training graph's
@@ -226,7 +276,7 @@ func (o *ParallelAdamW) allReduce(ctx context.Context) error {
 	for i, d := range o.opts {
 		sets[i] = d
 		if !o.used[i] {
-			if err := d.SetGradients(d.zeroGradients()); err != nil {
+			if err := d.zeroGradients(); err != nil {
 				return o.r.deviceErr(i, err)
 			}
 		}
@@ -238,13 +288,18 @@ func (o *ParallelAdamW) allReduce(ctx context.Context) error {
 	return nil
 }
 
-// zeroGradients is a zero gradient for every trainable parameter.
-func (o *DeviceAdamW) zeroGradients() map[string][]float32 {
-	z := make(map[string][]float32, len(o.params))
+// zeroGradients sets every accumulator to zero (a replica that had no
+// micro-batch takes part in the all-reduce with zeros).
+func (o *DeviceAdamW) zeroGradients() error {
+	var zeros []float32
 	for _, dp := range o.params {
-		z[dp.graphParam.Name] = make([]float32, dp.graphParam.Size)
+		zeros = slices.Grow(zeros[:0], int(dp.graphParam.Size))[:dp.graphParam.Size]
+		clear(zeros)
+		if err := o.WriteGradient(dp.graphParam.Name, zeros); err != nil {
+			return err
+		}
 	}
-	return z
+	return nil
 }
 
 // Gradients reduces the accumulated gradients across replicas (the

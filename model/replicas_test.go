@@ -131,8 +131,9 @@ func trainReplicas(t *testing.T, rt *ort.Runtime, c Config, n int, mbs []Micro, 
 		t.Errorf("one device moved %d gradient bytes", grads)
 	}
 	// Host all-reduce: every replica's gradients out and the sum in, at
-	// every step (the skipped one too).
-	if want := int64(2*n*steps) * trainableBytes(t, r.Policy(0)); n > 1 && grads != want {
+	// every step (the skipped one too), and zeros into idle replicas.
+	idle := max(0, n-len(mbs))
+	if want := int64((2*n+idle)*steps) * trainableBytes(t, r.Policy(0)); n > 1 && grads != want {
 		t.Errorf("%d devices: %d gradient bytes crossed, want %d", n, grads, want)
 	}
 	if n > 1 {
@@ -200,6 +201,23 @@ func TestReplicasMatchOneDevice(t *testing.T) {
 		}
 		t.Logf("%d micro-batches on %d devices: worst relative weight difference to one device after %d steps: %.3g; transfers %v",
 			tc.micros, tc.devices, steps, worstRel(one.store, got.store), got.moved)
+	}
+}
+
+// TestReplicasIdleDevice: with fewer micro-batches than devices (2 on 3)
+// the idle replica takes part in the all-reduce with zeros and is updated
+// like the others: the weights equal one device's bit for bit.
+func TestReplicasIdleDevice(t *testing.T) {
+	rt := openRuntime(t)
+	c := tinyTest()
+	mbs := parallelMicros(t, c, 2)
+	one := trainReplicas(t, rt, c, 1, mbs, 4)
+	three := trainReplicas(t, rt, c, 3, mbs, 4)
+	if d := worstRel(one.store, three.store); d != 0 {
+		t.Errorf("2 micro-batches on 3 devices differ from one device by %.3g relative", d)
+	}
+	if worstRel(one.store, sharpParams(t, c, 3, 1)) == 0 {
+		t.Fatal("the weights did not move")
 	}
 }
 
@@ -454,21 +472,35 @@ func TestDealContiguous(t *testing.T) {
 }
 
 // fakeSet is a GradientSet in host memory.
-type fakeSet struct{ g map[string][]float32 }
-
-func (f *fakeSet) Gradients() (map[string][]float32, error) {
-	out := map[string][]float32{}
-	for k, v := range f.g {
-		out[k] = slices.Clone(v)
-	}
-	return out, nil
+type fakeSet struct {
+	names []string
+	g     map[string][]float32
 }
 
-func (f *fakeSet) SetGradients(g map[string][]float32) error {
-	f.g = map[string][]float32{}
-	for k, v := range g {
-		f.g[k] = slices.Clone(v)
+func newFakeSet(g map[string][]float32) *fakeSet {
+	f := &fakeSet{g: g}
+	for name := range g {
+		f.names = append(f.names, name)
 	}
+	slices.Sort(f.names)
+	return f
+}
+
+func (f *fakeSet) GradientSizes() ([]string, []int64) {
+	sizes := make([]int64, len(f.names))
+	for i, n := range f.names {
+		sizes[i] = int64(len(f.g[n]))
+	}
+	return f.names, sizes
+}
+
+func (f *fakeSet) ReadGradient(name string, dst []float32) error {
+	copy(dst, f.g[name])
+	return nil
+}
+
+func (f *fakeSet) WriteGradient(name string, src []float32) error {
+	f.g[name] = slices.Clone(src)
 	return nil
 }
 
@@ -477,25 +509,29 @@ func (f *fakeSet) SetGradients(g map[string][]float32) error {
 // here), and sets that do not match are refused.
 func TestHostAllReduce(t *testing.T) {
 	a, b, c := float32(1e8), float32(-1e8), float32(3)
-	sets := []*fakeSet{{map[string][]float32{"w": {a, 1}}}, {map[string][]float32{"w": {b, 2}}}, {map[string][]float32{"w": {c, 3}}}}
+	sets := []*fakeSet{
+		newFakeSet(map[string][]float32{"w": {a, 1}, "v": {1}}),
+		newFakeSet(map[string][]float32{"w": {b, 2}, "v": {2}}),
+		newFakeSet(map[string][]float32{"w": {c, 3}, "v": {4}}),
+	}
 	gs := []GradientSet{sets[0], sets[1], sets[2]}
 	if err := (HostAllReduce{}).AllReduce(context.Background(), gs); err != nil {
 		t.Fatal(err)
 	}
 	want := (a + b) + c // 3; a + (b + c) would be 4 in float32
 	for i, s := range sets {
-		if s.g["w"][0] != want || s.g["w"][1] != 6 {
-			t.Errorf("set %d holds %v, want [%v 6]", i, s.g["w"], want)
+		if s.g["w"][0] != want || s.g["w"][1] != 6 || s.g["v"][0] != 7 {
+			t.Errorf("set %d holds %v, want w [%v 6] v [7]", i, s.g, want)
 		}
 	}
 	if bc := b + c; a+bc == want {
 		t.Fatal("the values do not tell the summation orders apart")
 	}
-	bad := []GradientSet{&fakeSet{map[string][]float32{"w": {1}}}, &fakeSet{map[string][]float32{"w": {1, 2}}}}
-	if err := (HostAllReduce{}).AllReduce(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "gradient of w") {
+	bad := []GradientSet{newFakeSet(map[string][]float32{"w": {1}}), newFakeSet(map[string][]float32{"w": {1, 2}})}
+	if err := (HostAllReduce{}).AllReduce(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "replica 1 has other parameters") {
 		t.Errorf("mismatched sets: %v", err)
 	}
-	other := []GradientSet{&fakeSet{map[string][]float32{"w": {1}}}, &fakeSet{map[string][]float32{"v": {1}}}}
+	other := []GradientSet{newFakeSet(map[string][]float32{"w": {1}}), newFakeSet(map[string][]float32{"v": {1}})}
 	if err := (HostAllReduce{}).AllReduce(context.Background(), other); err == nil {
 		t.Error("sets with different parameters were summed")
 	}
