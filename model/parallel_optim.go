@@ -337,19 +337,29 @@ func (o *ParallelAdamW) Step(ctx context.Context) (optim.StepStats, error) {
 	}
 	stats := make([]optim.StepStats, len(o.opts))
 	errs := make([]error, len(o.opts))
-	// The update runs to its end on every replica (a cancelled context
-	// would leave some replicas updated and others not).
+	// The update runs to its end on every replica, whatever happens to
+	// ctx or to another replica (stopping some would leave the replicas
+	// out of step).
 	uctx := context.WithoutCancel(ctx)
-	err := o.r.parallel(uctx, func(ctx context.Context, i int) error {
-		stats[i], errs[i] = o.opts[i].Step(ctx)
-		if errs[i] != nil && !errors.Is(errs[i], optim.ErrNonFinite) {
-			return errs[i]
-		}
-		return nil
-	})
+	var wg sync.WaitGroup
+	for i, d := range o.opts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stats[i], errs[i] = d.Step(uctx)
+		}()
+	}
+	wg.Wait()
 	o.pending, o.reduced = 0, false
 	for i := range o.used {
 		o.used[i] = false
+	}
+	var err error
+	for i, e := range errs {
+		if e != nil && !errors.Is(e, optim.ErrNonFinite) {
+			err = o.r.deviceErr(i, e)
+			break
+		}
 	}
 	if err != nil {
 		o.broken = fmt.Errorf("parallel optimizer: the replicas are out of step since a failed update (%w); restore a checkpoint (Replicas.UploadWeights, then Load)", err)

@@ -378,6 +378,46 @@ func TestReplicaFailureNamesDevice(t *testing.T) {
 	}
 }
 
+// TestReplicaFailureInUpdate: a device lost between the micro-batches and
+// the update fails the step naming it; replica 0 has applied the update
+// (the replicas are now out of step), so every later call is refused
+// until a checkpoint is restored, and SyncHost refuses to write the store.
+func TestReplicaFailureInUpdate(t *testing.T) {
+	rt := openRuntime(t)
+	c := tinyTest()
+	store := sharpParams(t, c, 3, 1)
+	r := cpuReplicas(t, rt, c, store, 2, GraphGRPO)
+	o, err := NewParallelAdamW(r, optimTestConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	mbs := parallelMicros(t, c, 2)
+	ctx := context.Background()
+	if _, err := o.Micros(ctx, GraphGRPO, mbs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Gradients(ctx); err != nil { // the all-reduce, before the loss
+		t.Fatal(err)
+	}
+	hostSum := store.Checksum()
+	r.Policy(1).Close()
+	_, err = o.Step(ctx)
+	var de *DeviceError
+	if !errors.As(err, &de) || de.Replica != 1 || !strings.Contains(err.Error(), "cpu#1") {
+		t.Fatalf("update with device 1 lost: %v", err)
+	}
+	if _, err := o.Micros(ctx, GraphGRPO, mbs); err == nil || !strings.Contains(err.Error(), "out of step") {
+		t.Fatalf("micro-batches after a failed update: %v", err)
+	}
+	if _, err := o.Step(ctx); err == nil {
+		t.Fatal("a step after a failed update was accepted")
+	}
+	if err := r.SyncHost(); err == nil || store.Checksum() != hostSum {
+		t.Fatalf("SyncHost after a failed update: %v (store changed: %v)", err, store.Checksum() != hostSum)
+	}
+}
+
 // TestReplicasExactResume: two devices trained 10 steps, checkpointed
 // (SyncHost, store, optimizer) and restored into new replicas continue
 // bit for bit like the run that went on.
