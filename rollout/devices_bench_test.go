@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,7 +41,13 @@ func BenchmarkDevices(b *testing.B) {
 	}
 }
 
-func benchDevices(b *testing.B, n int, part string) {
+// devBench is the default run's model and GRPO batch on n CPU devices.
+type devBench struct {
+	rollout func() ([]Sample, ShardStats)
+	update  func([]Sample)
+}
+
+func newDevBench(b *testing.B, n int) *devBench {
 	rt := openRuntime(b)
 	c := model.Tiny(1024, model.TinyTokens{EndOfText: 1016, ImStart: 1017, ImEnd: 1018, VisionStart: 1019, VisionEnd: 1020, VisionPad: 1021, ImagePad: 1022, VideoPad: 1023})
 	store, err := c.InitParams(1)
@@ -56,12 +63,12 @@ func benchDevices(b *testing.B, n int, part string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
+	b.Cleanup(func() { r.Close() })
 	o, err := model.NewParallelAdamW(r, optim.Config{LR: 1e-6, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer o.Close()
+	b.Cleanup(func() { o.Close() })
 	engines := make([]*Engine, n)
 	for i := range engines {
 		engines[i] = NewEngine(r.Policy(i), c, nil, c.BosTokenID)
@@ -77,7 +84,8 @@ func benchDevices(b *testing.B, n int, part string) {
 	}
 	s := Sampling{Temperature: 1, TopP: 1, MaxNewTokens: 12}
 	ctx := context.Background()
-	rollout := func() ([]Sample, ShardStats) {
+	db := &devBench{}
+	db.rollout = func() ([]Sample, ShardStats) {
 		smp, st, err := sh.Generate(ctx, ps, G, s, 7, 0)
 		if err != nil {
 			b.Fatal(err)
@@ -85,7 +93,7 @@ func benchDevices(b *testing.B, n int, part string) {
 		return smp, st
 	}
 	ref := store.Clone() // the frozen reference of the KL loss (kl_coef 0.001 in default.yaml)
-	update := func(smp []Sample) {
+	db.update = func(smp []Sample) {
 		mbs := benchMicros(b, c, ps, smp, G, 2)
 		// Reference log-probs, each replica over its micro-batches.
 		err := r.ForEach(ctx, len(mbs), func(ctx context.Context, _ int, p *model.Policy, items []int) error {
@@ -113,9 +121,14 @@ func benchDevices(b *testing.B, n int, part string) {
 			b.Fatal(err)
 		}
 	}
-	smp, _ := rollout() // warm-up: allocations, first runs
-	update(smp)
+	smp, _ := db.rollout() // warm-up: allocations, first runs
+	db.update(smp)
+	return db
+}
 
+func benchDevices(b *testing.B, n int, part string) {
+	db := newDevBench(b, n)
+	smp, _ := db.rollout()
 	var tokens int
 	var wall time.Duration
 	perDev := make([]float64, n)
@@ -124,17 +137,16 @@ func benchDevices(b *testing.B, n int, part string) {
 	for b.Loop() {
 		switch part {
 		case "rollout":
-			_, st := rollout()
+			_, st := db.rollout()
 			tokens += st.Total.DecodeTokens
 			wall += st.Wall
 			for i, d := range st.Devices {
 				perDev[i] += d.TokensPerSec()
 			}
 		case "update":
-			update(smp)
+			db.update(smp)
 		case "step":
-			s2, _ := rollout()
-			update(s2)
+			db.update(func() []Sample { s, _ := db.rollout(); return s }())
 		}
 	}
 	// CPU time per op: on a machine other processes share, the wall-clock
@@ -150,6 +162,60 @@ func benchDevices(b *testing.B, n int, part string) {
 	default:
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 	}
+}
+
+// BenchmarkDevicesPaired holds one and two CPU devices (BenchmarkDevices'
+// setup) in one process and runs them in turn, A B B A A B ..., so that
+// each pair sees about the same machine: every iteration is one GRPO step
+// (rollout, then update) on each. It reports the medians over the pairs
+// of the two-device speed-ups (rollout tokens/s, update and step time)
+// and of the CPU-time ratio (work done on two devices / on one), with the
+// smallest and largest step speed-up. This is the figure to quote from a
+// shared machine; it still needs the machine's cores to be free to mean
+// what it says.
+func BenchmarkDevicesPaired(b *testing.B) {
+	one, two := newDevBench(b, 1), newDevBench(b, 2)
+	type timing struct {
+		tps          float64
+		update, step time.Duration
+		cpu          time.Duration
+	}
+	run := func(db *devBench) timing {
+		c0, t0 := processCPU(), time.Now()
+		smp, st := db.rollout()
+		t1 := time.Now()
+		db.update(smp)
+		return timing{tps: st.TokensPerSec(), update: time.Since(t1), step: time.Since(t0), cpu: processCPU() - c0}
+	}
+	var roll, upd, step, cpu []float64
+	i := 0
+	for b.Loop() {
+		var a, c timing
+		if i%2 == 0 {
+			a, c = run(one), run(two)
+		} else {
+			c, a = run(two), run(one)
+		}
+		i++
+		roll = append(roll, c.tps/a.tps)
+		upd = append(upd, a.update.Seconds()/c.update.Seconds())
+		step = append(step, a.step.Seconds()/c.step.Seconds())
+		cpu = append(cpu, c.cpu.Seconds()/a.cpu.Seconds())
+	}
+	b.ReportMetric(median(roll), "rollout-x")
+	b.ReportMetric(median(upd), "update-x")
+	b.ReportMetric(median(step), "step-x")
+	b.ReportMetric(slices.Min(step), "step-x-min")
+	b.ReportMetric(slices.Max(step), "step-x-max")
+	b.ReportMetric(median(cpu), "cpu-ratio")
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // benchMicros lays a step's samples out as k training micro-batches of
