@@ -175,49 +175,38 @@ func worstRel(a, b *params.Store) float64 {
 // step skipped by every replica) on 2 and 3 CPU devices leave every
 // weight within 1e-6 (relative) of one device, with the same losses and
 // gradient norms, when the contiguous deal keeps one device's summation
-// order (each replica after the first gets one micro-batch: 2 on 2
-// devices, 4 on 3). Measured: bit for bit.
+// order: each replica after the first gets at most one micro-batch (2 on
+// 2 devices; 2 on 3, where the idle replica joins the all-reduce with
+// zeros; 4 on 3). Measured: bit for bit.
 func TestReplicasMatchOneDevice(t *testing.T) {
 	rt := openRuntime(t)
 	c := tinyTest()
 	const steps = 20
-	for _, tc := range []struct{ devices, micros int }{{2, 2}, {3, 4}} {
+	for _, tc := range []struct {
+		micros  int
+		devices []int
+	}{{2, []int{2, 3}}, {4, []int{3}}} {
 		mbs := parallelMicros(t, c, tc.micros)
 		one := trainReplicas(t, rt, c, 1, mbs, steps)
 		if moved := worstRel(one.store, sharpParams(t, c, 3, 1)); moved < 1e-3 {
 			t.Fatalf("training moved the weights by %.3g only: the check is too weak", moved)
 		}
-		got := trainReplicas(t, rt, c, tc.devices, mbs, steps)
-		for _, hp := range one.store.Params() {
-			gp, _ := got.store.Get(hp.Name)
-			if d := relDiff(hp.Data, gp.Data); d > 1e-6 {
-				t.Errorf("%d micro-batches on %d devices: %s differs from one device by %.3g relative", tc.micros, tc.devices, hp.Name, d)
+		for _, n := range tc.devices {
+			got := trainReplicas(t, rt, c, n, mbs, steps)
+			for _, hp := range one.store.Params() {
+				gp, _ := got.store.Get(hp.Name)
+				if d := relDiff(hp.Data, gp.Data); d > 1e-6 {
+					t.Errorf("%d micro-batches on %d devices: %s differs from one device by %.3g relative", tc.micros, n, hp.Name, d)
+				}
 			}
-		}
-		for s := range one.losses {
-			if math.Abs(one.losses[s]-got.losses[s]) > 1e-6*(1+math.Abs(one.losses[s])) || math.Abs(one.norms[s]-got.norms[s]) > 1e-6*one.norms[s] {
-				t.Fatalf("%d devices, update %d: loss %g norm %g, one device %g %g", tc.devices, s, got.losses[s], got.norms[s], one.losses[s], one.norms[s])
+			for s := range one.losses {
+				if math.Abs(one.losses[s]-got.losses[s]) > 1e-6*(1+math.Abs(one.losses[s])) || math.Abs(one.norms[s]-got.norms[s]) > 1e-6*one.norms[s] {
+					t.Fatalf("%d devices, update %d: loss %g norm %g, one device %g %g", n, s, got.losses[s], got.norms[s], one.losses[s], one.norms[s])
+				}
 			}
+			t.Logf("%d micro-batches on %d devices: worst relative weight difference to one device after %d steps: %.3g; transfers %v",
+				tc.micros, n, steps, worstRel(one.store, got.store), got.moved)
 		}
-		t.Logf("%d micro-batches on %d devices: worst relative weight difference to one device after %d steps: %.3g; transfers %v",
-			tc.micros, tc.devices, steps, worstRel(one.store, got.store), got.moved)
-	}
-}
-
-// TestReplicasIdleDevice: with fewer micro-batches than devices (2 on 3)
-// the idle replica takes part in the all-reduce with zeros and is updated
-// like the others: the weights equal one device's bit for bit.
-func TestReplicasIdleDevice(t *testing.T) {
-	rt := openRuntime(t)
-	c := tinyTest()
-	mbs := parallelMicros(t, c, 2)
-	one := trainReplicas(t, rt, c, 1, mbs, 4)
-	three := trainReplicas(t, rt, c, 3, mbs, 4)
-	if d := worstRel(one.store, three.store); d != 0 {
-		t.Errorf("2 micro-batches on 3 devices differ from one device by %.3g relative", d)
-	}
-	if worstRel(one.store, sharpParams(t, c, 3, 1)) == 0 {
-		t.Fatal("the weights did not move")
 	}
 }
 

@@ -125,6 +125,9 @@ func (sh *Sharded) Generate(ctx context.Context, prompts []Prompt, g int, s Samp
 	if len(prompts) == 0 || g < 1 {
 		return nil, st, fmt.Errorf("rollout: %d prompts with group size %d", len(prompts), g)
 	}
+	if err := s.Validate(); err != nil {
+		return nil, st, err
+	}
 	// Work items: packs of consecutive prompts, or single prompts.
 	size := max(unit, 1)
 	var items [][]int
