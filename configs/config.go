@@ -59,6 +59,7 @@ func EmbeddedNames() []string {
 type DeviceConfig struct {
 	Provider       string `mapstructure:"provider" yaml:"provider"` // cpu | cuda
 	DeviceID       int    `mapstructure:"device_id" yaml:"device_id"`
+	Devices        []int  `mapstructure:"devices" yaml:"devices"` // data-parallel devices, one replica each (DeviceIDs); empty = [device_id]
 	IntraOpThreads int    `mapstructure:"intra_op_threads" yaml:"intra_op_threads"`
 	InterOpThreads int    `mapstructure:"inter_op_threads" yaml:"inter_op_threads"`
 	RolloutThreads int    `mapstructure:"rollout_threads" yaml:"rollout_threads"` // intra-op threads of the vision/prefill/decode graphs (0 = intra_op_threads)
@@ -389,9 +390,9 @@ var mapEntry = regexp.MustCompile(`\[([A-Za-z_][A-Za-z0-9_-]*)\]`)
 // strictNumbers makes decoding refuse what viper's weak typing would
 // quietly convert: a fraction, a boolean or a non-finite number given to
 // an integer key (2.9 would become 2, true 1), a negative number given to
-// an unsigned one (-1 would become 18446744073709551615), and a number
-// given to a boolean key. The error names the key (mapstructure prefixes
-// it).
+// an unsigned one (-1 would become 18446744073709551615), a number given
+// to a boolean key, and a number given to a list (device.devices=3 would
+// become [3]). The error names the key (mapstructure prefixes it).
 var strictNumbers = viper.DecoderConfigOption(func(dc *mapstructure.DecoderConfig) {
 	dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(strictNumberHook, dc.DecodeHook)
 })
@@ -429,6 +430,12 @@ func strictNumberHook(from, to reflect.Type, data any) (any, error) {
 		if isInt(fk) || isUint(fk) || isFloat(fk) {
 			return nil, fmt.Errorf("%v is a number, want true or false", data)
 		}
+	case tk == reflect.Slice:
+		// device.devices=3 would quietly become [3] (device 3, not three
+		// devices).
+		if isInt(fk) || isUint(fk) || isFloat(fk) {
+			return nil, fmt.Errorf("%v is a number, want a list such as [%v]", data, data)
+		}
 	}
 	return data, nil
 }
@@ -451,6 +458,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, a...)))
 	}
 	c.checkRanges(bad)
+	c.Device.checkDevices(bad)
 	switch c.Device.Provider {
 	case "cpu", "cuda":
 	default:

@@ -81,6 +81,7 @@ var ranges = map[string]bound{
 	"seed": atLeast(0),
 
 	"device.device_id":        atLeast(0),
+	"device.devices.*":        atLeast(0).because("a device ordinal"),
 	"device.intra_op_threads": atLeast(0).because("0 = ONNX Runtime's default"),
 	"device.inter_op_threads": atLeast(0),
 	"device.rollout_threads":  atLeast(0).because("0 = intra_op_threads"),
@@ -200,6 +201,13 @@ func numericKeys(v reflect.Value, prefix string) []numericKey {
 		switch fv.Kind() {
 		case reflect.Struct:
 			out = append(out, numericKeys(fv, key+".")...)
+		case reflect.Slice:
+			for j := range fv.Len() {
+				if n, ok := number(fv.Index(j)); ok {
+					n.key, n.rule = fmt.Sprintf("%s.%d", key, j), key+".*"
+					out = append(out, n)
+				}
+			}
 		case reflect.Map:
 			keys := fv.MapKeys()
 			sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })

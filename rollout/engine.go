@@ -105,7 +105,7 @@ func NewEngine(m Model, c model.Config, dec Decoder, pad int) *Engine {
 // from the random stream (seed, i*g+r), so a call is reproducible. Context
 // cancellation stops it between decode steps.
 func (e *Engine) Generate(ctx context.Context, prompts []Prompt, g int, s Sampling, seed uint64) ([]Sample, Stats, error) {
-	return e.generate(ctx, prompts, 0, g, s, seed)
+	return e.generate(ctx, prompts, nil, g, s, seed)
 }
 
 // GenerateChunks is Generate over consecutive chunks of at most chunk
@@ -120,7 +120,8 @@ func (e *Engine) GenerateChunks(ctx context.Context, prompts []Prompt, g int, s 
 	var all []Sample
 	var st Stats
 	for lo := 0; lo < len(prompts); lo += chunk {
-		out, cs, err := e.generate(ctx, prompts[lo:min(lo+chunk, len(prompts))], lo, g, s, seed)
+		hi := min(lo+chunk, len(prompts))
+		out, cs, err := e.generate(ctx, prompts[lo:hi], indexRange(lo, hi), g, s, seed)
 		if err != nil {
 			return nil, st, err
 		}
@@ -155,15 +156,30 @@ func (st *Stats) rates() {
 	}
 }
 
-// generate is Generate for prompts that start at index base of the whole
-// batch (their samples' Prompt and random streams count from there).
-func (e *Engine) generate(ctx context.Context, prompts []Prompt, base, g int, s Sampling, seed uint64) ([]Sample, Stats, error) {
+// indexRange is lo, lo+1, ..., hi-1.
+func indexRange(lo, hi int) []int {
+	out := make([]int, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// generate is Generate for prompts whose indices in the whole batch are
+// index (nil: 0, 1, ...): their samples' Prompt and random streams are
+// those of their index, wherever they are rolled out.
+func (e *Engine) generate(ctx context.Context, prompts []Prompt, index []int, g int, s Sampling, seed uint64) ([]Sample, Stats, error) {
 	var st Stats
 	if len(prompts) == 0 || g < 1 {
 		return nil, st, fmt.Errorf("rollout: %d prompts with group size %d", len(prompts), g)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, st, err
+	}
+	if index == nil {
+		index = indexRange(0, len(prompts))
+	} else if len(index) != len(prompts) {
+		return nil, st, fmt.Errorf("rollout: %d prompt indices for %d prompts", len(index), len(prompts))
 	}
 	st.Prompts, st.Rows = len(prompts), len(prompts)*g
 
@@ -202,8 +218,8 @@ func (e *Engine) generate(ctx context.Context, prompts []Prompt, base, g int, s 
 	active := make([]int, 0, n) // sample index of each live cache row
 	for r := 0; r < n; r++ {
 		i := r / g
-		out[r] = Sample{Prompt: base + i, Row: r % g}
-		rngs[r] = rand.New(rand.NewPCG(seed, uint64(base*g+r)))
+		out[r] = Sample{Prompt: index[i], Row: r % g}
+		rngs[r] = rand.New(rand.NewPCG(seed, uint64(index[i]*g+r%g)))
 		valid[r] = append(make([]bool, 0, len(pb.Valid[i])+s.MaxNewTokens), pb.Valid[i]...)
 		pos[r] = pb.Next[i]
 		if e.emit(&out[r], sp, logits[i*V:(i+1)*V], rngs[r], stop, s) {
