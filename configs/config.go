@@ -119,6 +119,16 @@ type DataConfig struct {
 	Jigsaw          tasks.JigsawConfig    `mapstructure:"jigsaw" yaml:"jigsaw"`
 	Reward          string                `mapstructure:"reward" yaml:"reward"` // smooth | strict
 	Dir             string                `mapstructure:"dir" yaml:"dir"`       // where generated data goes ("" = <run_dir>/data)
+
+	// TrainFiles, when set, are the training data instead of generated
+	// samples: JSONL or Parquet files, globs or 'trainer gen' folders, in
+	// our layout or verl's (dataset.LoadFiles). ValFiles are a held-out
+	// set in the same layouts, scored with the training rewards at each
+	// evaluation. SourceAliases renames data sources of those files
+	// (from -> to) before they are checked.
+	TrainFiles    []string          `mapstructure:"train_files" yaml:"train_files"`
+	ValFiles      []string          `mapstructure:"val_files" yaml:"val_files"`
+	SourceAliases map[string]string `mapstructure:"source_aliases" yaml:"source_aliases"`
 }
 
 // VIUBenchConfig sizes the held-out benchmark.
@@ -297,7 +307,7 @@ func Load(paths, sets []string) (*Config, error) {
 // to set its keys; value is the --set value as parsed (nil for files).
 func checkKnown(keys []string, known map[string]bool, where string, value any) error {
 	for _, k := range keys {
-		if known[k] || strings.HasPrefix(k, "data.mix.") {
+		if known[k] || strings.HasPrefix(k, "data.mix.") || k == "data.source_aliases" || strings.HasPrefix(k, "data.source_aliases.") {
 			continue
 		}
 		if sub := sectionKeys(known, k); len(sub) > 0 {
@@ -492,6 +502,7 @@ func (c *Config) Validate() error {
 		}
 		total += w
 	}
+	c.validateFiles(bad)
 	if len(c.Data.Mix) > 0 && !(total > 0) {
 		bad("data.mix", "weights sum to zero")
 	}

@@ -28,8 +28,14 @@ type Data struct {
 	// evaluations.
 	Bench []tasks.Sample
 	// BenchDir and TrainDir are the dataset directories (frame paths in
-	// the samples are relative to them).
+	// the samples are relative to them). TrainDir is "" for samples from
+	// data.train_files, whose frame paths are absolute.
 	TrainDir, BenchDir string
+
+	// Data from files (files.go): Val is data.val_files, Evals the files
+	// of eval.files.
+	Val   []tasks.Sample
+	Evals []EvalSet
 }
 
 // findSampleVideos returns the opencv-doc sample videos that exist under
@@ -76,6 +82,13 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 		train = append(train, findSampleVideos()...)
 	}
 	train = append(train, dc.Videos...)
+	if len(dc.TrainFiles) > 0 {
+		// Training samples from data.train_files: the trainer loads and
+		// checks them with its reward registry (loadTrainFiles); only the
+		// held-out VIUBench is built here.
+		d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}}
+		return d, buildBench(ctx, cfg, d, heldout, progress, logf)
+	}
 	if len(train) == 0 {
 		return nil, fmt.Errorf("data: no training videos (set data.synthetic_videos, data.videos or data.use_sample_videos)")
 	}
@@ -119,32 +132,39 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 		sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
 	}
 
+	return d, buildBench(ctx, cfg, d, heldout, progress, logf)
+}
+
+// buildBench builds the held-out VIUBench of d from the held-out videos
+// (none: the evaluations on it are skipped).
+func buildBench(ctx context.Context, cfg *configs.Config, d *Data, heldout []string, progress io.Writer, logf func(string)) error {
+	dc, dir := cfg.Data, d.Dir
 	if len(heldout) == 0 {
 		logf("data.heldout_videos is 0: no held-out VIUBench, so the evaluations before, during and after GRPO are skipped " +
 			"(build one from other videos with 'trainer viubench build' and score the run with 'trainer eval')")
-		return d, nil
+		return nil
 	}
 	// VIUBench from the held-out videos, scaled to the run's frame count.
 	hin, err := dataset.ListInputs(heldout)
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return fmt.Errorf("data: %w", err)
 	}
 	bs := dc.Sampling
 	bs.MaxPixels = cfg.VIUBench.MaxPixels
 	bs.MinPixels = min(bs.MinPixels, bs.MaxPixels)
 	bplan, err := dataset.PlanViubench(hin, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed+1, bs)
 	if err != nil {
-		return nil, fmt.Errorf("data: viubench: %w", err)
+		return fmt.Errorf("data: viubench: %w", err)
 	}
 	d.BenchDir = filepath.Join(dir, "viubench-"+settingsKey(heldout, bs, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed))
 	opts := dataset.Options{Out: d.BenchDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf}
 	if _, err := dataset.Build(ctx, bplan, opts); err != nil {
-		return nil, fmt.Errorf("data: viubench: %w", err)
+		return fmt.Errorf("data: viubench: %w", err)
 	}
 	if d.Bench, err = dataset.ReadJSONLFile(filepath.Join(d.BenchDir, dataset.JSONLName)); err != nil {
-		return nil, err
+		return err
 	}
-	return d, nil
+	return nil
 }
 
 // settingsKey is a short hash of the values that define a dataset.

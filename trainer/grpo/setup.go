@@ -115,6 +115,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.data, err = PrepareData(ctx, cfg, opt.Progress, logf); err != nil {
 		return nil, err
 	}
+	if err := t.loadDataFiles(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.checkGroundTruths(t.data); err != nil {
 		return nil, err
 	}

@@ -257,10 +257,7 @@ func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
 // rewardSource is the reward a sample is scored with: its data source, or
 // with data.reward strict the binary variant of it.
 func (t *Trainer) rewardSource(s *tasks.Sample) string {
-	if t.cfg.Data.Reward == "strict" {
-		return reward.StrictPrefix + string(s.DataSource)
-	}
-	return string(s.DataSource)
+	return t.rewardSourceName(string(s.DataSource))
 }
 
 // checkGroundTruths validates every ground truth once, before training:
@@ -268,7 +265,7 @@ func (t *Trainer) rewardSource(s *tasks.Sample) string {
 // held-out VIUBench against its scorer. A malformed one is an error naming
 // the sample, not a response scored 0 at every step.
 func (t *Trainer) checkGroundTruths(d *Data) error {
-	for _, src := range tasks.AllDataSources() {
+	for _, src := range poolSources(d.Train) {
 		for i := range d.Train[src] {
 			s := &d.Train[src][i]
 			if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
@@ -303,7 +300,9 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	if p, ok := t.cache[s.ID]; ok {
 		return p, nil
 	}
-	frames, err := dataset.LoadFrames(dir, s)
+	// Samples from files (dir "") carry absolute frame paths, checked
+	// when the files were loaded.
+	frames, err := dataset.LoadFramesWith(dir, s, dataset.ReadOptions{AllowOutside: dir == ""})
 	if err != nil {
 		return rollout.Prompt{}, err
 	}
