@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -205,6 +206,50 @@ type CheckpointConfig struct {
 	Keep  int `mapstructure:"keep" yaml:"keep"`
 }
 
+// RewardConfig adds rewards to the built-in ones.
+type RewardConfig struct {
+	// Plugins are reward functions run as external commands (reward/plugin).
+	Plugins []PluginConfig `mapstructure:"plugins" yaml:"plugins"`
+}
+
+// PluginConfig is one reward plug-in: a command that scores the responses
+// of its data sources, speaking JSON lines on stdin/stdout.
+type PluginConfig struct {
+	// DataSources are the data sources it scores; a built-in one
+	// (grounding, counting, jigsaw) is replaced.
+	DataSources []string `mapstructure:"data_sources" yaml:"data_sources"`
+	// Command is the program and its arguments, run directly (no shell)
+	// from the trainer's working directory.
+	Command []string `mapstructure:"command" yaml:"command"`
+	// Timeout bounds one batch, as a duration ("60s", "2m"; "" = 60s).
+	Timeout string `mapstructure:"timeout" yaml:"timeout"`
+	// Batch caps the responses sent in one exchange (0 = a sample's whole
+	// group at once).
+	Batch int `mapstructure:"batch" yaml:"batch"`
+}
+
+// TimeoutDuration returns Timeout parsed (0 when empty: the plug-in
+// package's default).
+func (p PluginConfig) TimeoutDuration() (time.Duration, error) {
+	if p.Timeout == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(p.Timeout)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q, want a positive duration such as 60s or 2m", p.Timeout)
+	}
+	return d, nil
+}
+
+// PluginSources returns the data sources of the reward plug-ins.
+func (c *Config) PluginSources() []string {
+	var out []string
+	for _, p := range c.Reward.Plugins {
+		out = append(out, p.DataSources...)
+	}
+	return out
+}
+
 // Config is the whole trainer configuration.
 type Config struct {
 	Seed       uint64           `mapstructure:"seed" yaml:"seed"`
@@ -218,6 +263,7 @@ type Config struct {
 	Rollout    RolloutConfig    `mapstructure:"rollout" yaml:"rollout"`
 	Eval       EvalConfig       `mapstructure:"eval" yaml:"eval"`
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint" yaml:"checkpoint"`
+	Reward     RewardConfig     `mapstructure:"reward" yaml:"reward"`
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -495,10 +541,11 @@ func (c *Config) Validate() error {
 	}
 	total := 0.0
 	for k, w := range c.Data.Mix {
-		switch k {
-		case "grounding", "counting", "jigsaw":
+		switch {
+		case k == "grounding" || k == "counting" || k == "jigsaw":
+		case slices.Contains(c.PluginSources(), k):
 		default:
-			bad("data.mix."+k, "unknown data source (want grounding, counting, jigsaw)")
+			bad("data.mix."+k, "unknown data source (want grounding, counting, jigsaw or a data source of reward.plugins)")
 		}
 		total += w
 	}

@@ -19,9 +19,41 @@ func (c *Config) validateFiles(bad func(key, format string, a ...any)) {
 	}
 	paths("data.train_files", c.Data.TrainFiles)
 	paths("data.val_files", c.Data.ValFiles)
+	c.validatePlugins(bad)
 	for from, to := range c.Data.SourceAliases {
 		if strings.TrimSpace(to) == "" || to == from {
 			bad("data.source_aliases."+from, "%q, want the name of another data source", to)
+		}
+	}
+}
+
+// validatePlugins checks reward.plugins: each names its data sources
+// (each once over all plug-ins, not a "strict:" name) and a command, and
+// its timeout parses.
+func (c *Config) validatePlugins(bad func(key, format string, a ...any)) {
+	seen := map[string]string{}
+	for i, p := range c.Reward.Plugins {
+		key := fmt.Sprintf("reward.plugins[%d]", i)
+		if len(p.DataSources) == 0 {
+			bad(key+".data_sources", "empty: want the data sources the plug-in scores")
+		}
+		for _, src := range p.DataSources {
+			switch {
+			case src == "" || strings.TrimSpace(src) != src:
+				bad(key+".data_sources", "%q: want a name without surrounding spaces", src)
+			case strings.HasPrefix(src, "strict:"):
+				bad(key+".data_sources", "%q: the strict: names are the built-in rewards' binary variants", src)
+			case seen[src] != "":
+				bad(key+".data_sources", "%q is also scored by %s", src, seen[src])
+			default:
+				seen[src] = key
+			}
+		}
+		if len(p.Command) == 0 || strings.TrimSpace(p.Command[0]) == "" {
+			bad(key+".command", "empty: want the program and its arguments, e.g. [python3, -u, scripts/reward_plugin_example.py]")
+		}
+		if _, err := p.TimeoutDuration(); err != nil {
+			bad(key+".timeout", "%v", err)
 		}
 	}
 }

@@ -153,6 +153,8 @@ var ranges = map[string]bound{
 
 	"checkpoint.every": atLeast(0).because("0 = only at the end"),
 	"checkpoint.keep":  atLeast(1),
+
+	"reward.plugins.*.batch": atLeast(0).because("0 = a sample's whole group in one exchange"),
 }
 
 // optimRanges are the ranges of an optimizer section (sft.optim and
@@ -200,6 +202,18 @@ func numericKeys(v reflect.Value, prefix string) []numericKey {
 		switch fv.Kind() {
 		case reflect.Struct:
 			out = append(out, numericKeys(fv, key+".")...)
+		case reflect.Slice:
+			// A list of sections (reward.plugins): each element's keys,
+			// named key[i].name, share the rule key.*.name.
+			if fv.Type().Elem().Kind() != reflect.Struct {
+				continue
+			}
+			for j := range fv.Len() {
+				for _, n := range numericKeys(fv.Index(j), fmt.Sprintf("%s[%d].", key, j)) {
+					n.rule = key + ".*." + strings.TrimPrefix(n.rule, fmt.Sprintf("%s[%d].", key, j))
+					out = append(out, n)
+				}
+			}
 		case reflect.Map:
 			keys := fv.MapKeys()
 			sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })

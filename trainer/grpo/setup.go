@@ -66,6 +66,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 			t.Close()
 		}
 	}()
+	if err := t.addPlugins(); err != nil {
+		return nil, err
+	}
 	if opt.Resume {
 		if st, err := os.Stat(cfg.RunDir); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("resume: run directory %s: %w", cfg.RunDir, cmp.Or(err, errors.New("not a folder")))

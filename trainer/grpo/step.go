@@ -162,8 +162,9 @@ func (t *Trainer) score(ctx context.Context, samples []tasks.Sample, responses [
 	for p, idx := range responsesByPrompt(responses) {
 		s := &samples[p]
 		items := make([]reward.Item, len(idx))
+		extra := extraInfo(s)
 		for k, i := range idx {
-			items[k] = reward.Item{DataSource: t.rewardSource(s), Response: responses[i].Text, GroundTruth: s.Answer}
+			items[k] = reward.Item{DataSource: t.rewardSource(s), Response: responses[i].Text, GroundTruth: s.Answer, ExtraInfo: extra}
 		}
 		scores, err := t.rewards.Score(ctx, items)
 		if err != nil {

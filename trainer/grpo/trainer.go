@@ -35,6 +35,7 @@ import (
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
+	"github.com/videossr/videossr-go/reward/plugin"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
@@ -54,6 +55,7 @@ type Options struct {
 	// Rewards scores the responses by data source (nil: the built-in
 	// rewards, reward.DefaultRegistry). Register a scorer (a reward.ScoreFunc,
 	// a reward/plugin command) to replace one; its errors stop the step.
+	// The plug-ins of reward.plugins are registered into it.
 	Rewards *reward.Registry
 	// StopAfter, when > 0, stops the run (as SIGINT would: checkpoint and
 	// return ErrStopped) after this many GRPO steps of this process.
@@ -145,9 +147,11 @@ type Trainer struct {
 	data     *Data
 	draw     *sampler
 	rewards  *reward.Registry
-	state    State
-	met      *metrics.Writer
-	cache    map[string]rollout.Prompt
+	// plugins are the reward.plugins processes the run started.
+	plugins []*plugin.Plugin
+	state   State
+	met     *metrics.Writer
+	cache   map[string]rollout.Prompt
 	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
 	cacheBytes int64
 	vopt       rollout.VideoOptions
@@ -193,6 +197,7 @@ func (t *Trainer) Close() error {
 	if t.met != nil {
 		errs = append(errs, t.met.Close())
 	}
+	errs = append(errs, t.closePlugins())
 	if t.sessions != nil {
 		errs = append(errs, t.sessions.Close())
 	}
