@@ -250,6 +250,17 @@ func (c *Config) PluginSources() []string {
 	return out
 }
 
+// LoggingConfig says where the run's metrics go besides metrics.jsonl.
+type LoggingConfig struct {
+	// Backends are the metric writers: jsonl (RUN_DIR/metrics.jsonl,
+	// required: plots, inspect and --resume read it) and tensorboard
+	// (event files in RUN_DIR/tb).
+	Backends []string `mapstructure:"backends" yaml:"backends"`
+}
+
+// LoggingBackends lists the values logging.backends accepts.
+var LoggingBackends = []string{"jsonl", "tensorboard"}
+
 // Config is the whole trainer configuration.
 type Config struct {
 	Seed       uint64           `mapstructure:"seed" yaml:"seed"`
@@ -264,6 +275,7 @@ type Config struct {
 	Eval       EvalConfig       `mapstructure:"eval" yaml:"eval"`
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint" yaml:"checkpoint"`
 	Reward     RewardConfig     `mapstructure:"reward" yaml:"reward"`
+	Logging    LoggingConfig    `mapstructure:"logging" yaml:"logging"`
 }
 
 // ErrConfig is wrapped by every configuration error.

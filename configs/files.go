@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -20,6 +21,7 @@ func (c *Config) validateFiles(bad func(key, format string, a ...any)) {
 	paths("data.train_files", c.Data.TrainFiles)
 	paths("data.val_files", c.Data.ValFiles)
 	c.validatePlugins(bad)
+	c.validateLogging(bad)
 	for from, to := range c.Data.SourceAliases {
 		if strings.TrimSpace(to) == "" || to == from {
 			bad("data.source_aliases."+from, "%q, want the name of another data source", to)
@@ -57,3 +59,24 @@ func (c *Config) validatePlugins(bad func(key, format string, a ...any)) {
 		}
 	}
 }
+
+// validateLogging checks logging.backends: known names, each once, jsonl
+// among them.
+func (c *Config) validateLogging(bad func(key, format string, a ...any)) {
+	seen := map[string]bool{}
+	for _, b := range c.Logging.Backends {
+		switch {
+		case !slices.Contains(LoggingBackends, b):
+			bad("logging.backends", "%q, want some of %s", b, strings.Join(LoggingBackends, ", "))
+		case seen[b]:
+			bad("logging.backends", "%q twice", b)
+		}
+		seen[b] = true
+	}
+	if !seen["jsonl"] {
+		bad("logging.backends", "%v lacks jsonl: metrics.jsonl feeds the plots, 'trainer inspect' and --resume (write [jsonl, tensorboard])", c.Logging.Backends)
+	}
+}
+
+// LogsTo reports whether logging.backends names backend.
+func (c *Config) LogsTo(backend string) bool { return slices.Contains(c.Logging.Backends, backend) }

@@ -83,3 +83,27 @@ func TestFileKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestLoggingKeys: logging.backends takes jsonl and tensorboard; jsonl is
+// required, an unknown backend is an error.
+func TestLoggingKeys(t *testing.T) {
+	c, err := Load(nil, []string{"logging.backends=[jsonl, tensorboard]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.LogsTo("tensorboard") || !c.LogsTo("jsonl") {
+		t.Fatalf("backends %v", c.Logging.Backends)
+	}
+	if d, _ := Load(nil, nil); d.LogsTo("tensorboard") || !d.LogsTo("jsonl") {
+		t.Fatalf("default backends %v", d.Logging.Backends)
+	}
+	for set, want := range map[string]string{
+		"logging.backends=[jsonl, wandb]": `logging.backends: "wandb", want some of jsonl, tensorboard`,
+		"logging.backends=[tensorboard]":  "lacks jsonl",
+		"logging.backends=[jsonl, jsonl]": `"jsonl" twice`,
+	} {
+		if msg := loadErr(t, nil, set); !strings.Contains(msg, want) {
+			t.Errorf("--set %s: error %q lacks %q", set, msg, want)
+		}
+	}
+}

@@ -24,8 +24,15 @@ func (t *Trainer) globalStep() int { return t.state.SFTStep + t.state.GRPOStep }
 func (t *Trainer) record(phase string, vals map[string]float64) error {
 	vals[metrics.SFTStep] = float64(t.state.SFTStep)
 	vals[metrics.GRPOStep] = float64(t.state.GRPOStep)
-	if err := t.met.Write(metrics.Record{Step: t.globalStep(), Phase: phase, Time: time.Now(), Values: vals}); err != nil {
+	rec := metrics.Record{Step: t.globalStep(), Phase: phase, Time: time.Now(), Values: vals}
+	if err := t.met.Write(rec); err != nil {
 		return err
+	}
+	if t.tb != nil {
+		if err := t.tb.WriteRecord(tensorBoardRecord(rec)); err != nil {
+			return err
+		}
+		return t.tb.Flush()
 	}
 	return nil
 }

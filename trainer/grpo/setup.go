@@ -160,6 +160,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.met, err = metrics.OpenWriter(filepath.Join(cfg.RunDir, "metrics.jsonl"), keep); err != nil {
 		return nil, err
 	}
+	if err := t.openTensorBoard(keep); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

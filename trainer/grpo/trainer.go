@@ -147,11 +147,9 @@ type Trainer struct {
 	data     *Data
 	draw     *sampler
 	rewards  *reward.Registry
-	// plugins are the reward.plugins processes the run started.
-	plugins []*plugin.Plugin
-	state   State
-	met     *metrics.Writer
-	cache   map[string]rollout.Prompt
+	state    State
+	met      *metrics.Writer
+	cache    map[string]rollout.Prompt
 	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
 	cacheBytes int64
 	vopt       rollout.VideoOptions
@@ -166,6 +164,11 @@ type Trainer struct {
 	// unsaved reports committed state (a completed step, a phase change,
 	// the first evaluation) that no checkpoint holds yet.
 	unsaved bool
+
+	// plugins are the reward.plugins processes the run started; tb is the
+	// TensorBoard writer (nil unless logging.backends names tensorboard).
+	plugins []*plugin.Plugin
+	tb      *metrics.TensorBoard
 }
 
 // State is the part of a run that a checkpoint restores besides the
@@ -196,6 +199,9 @@ func (t *Trainer) Close() error {
 	var errs []error
 	if t.met != nil {
 		errs = append(errs, t.met.Close())
+	}
+	if t.tb != nil {
+		errs = append(errs, t.tb.Close())
 	}
 	errs = append(errs, t.closePlugins())
 	if t.sessions != nil {
