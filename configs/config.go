@@ -256,6 +256,10 @@ type LoggingConfig struct {
 	// required: plots, inspect and --resume read it) and tensorboard
 	// (event files in RUN_DIR/tb).
 	Backends []string `mapstructure:"backends" yaml:"backends"`
+	// RolloutsEvery writes every N GRPO steps each prompt's G responses
+	// with their rewards, advantages and lengths to
+	// RUN_DIR/rollouts/step-XXXXXX.jsonl (0 = never).
+	RolloutsEvery int `mapstructure:"rollouts_every" yaml:"rollouts_every"`
 }
 
 // LoggingBackends lists the values logging.backends accepts.

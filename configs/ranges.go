@@ -154,6 +154,8 @@ var ranges = map[string]bound{
 	"checkpoint.every": atLeast(0).because("0 = only at the end"),
 	"checkpoint.keep":  atLeast(1),
 
+	"logging.rollouts_every": atLeast(0).because("0 = no rollout logs"),
+
 	"reward.plugins.*.batch": atLeast(0).because("0 = a sample's whole group in one exchange"),
 }
 

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/videossr/videossr-go/rollout"
+	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -85,4 +87,65 @@ func tensorBoardRecord(r metrics.Record) metrics.Record {
 	}
 	r.Values = vals
 	return r
+}
+
+// rolloutLog is the run's rollout log (logging.rollouts_every).
+func (t *Trainer) rolloutLog() metrics.RolloutLog {
+	return metrics.RolloutLog{RunDir: t.cfg.RunDir, Every: t.cfg.Logging.RolloutsEvery}
+}
+
+// resetRollouts removes the rollout logs of an earlier run in the run
+// directory when this one starts afresh (keep < 0), as metrics.jsonl is
+// truncated; a resumed run rewrites the logs of the steps it runs again.
+func (t *Trainer) resetRollouts(keep int) error {
+	if keep >= 0 {
+		return nil
+	}
+	files, err := metrics.ListRollouts(t.cfg.RunDir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Remove(f.Path); err != nil {
+			return fmt.Errorf("rollouts: %w", err)
+		}
+	}
+	return nil
+}
+
+// logRollouts writes the rollouts of GRPO step index step (the log of
+// GRPO step step+1, the grpo_step of its metrics) when
+// logging.rollouts_every says so: per prompt its sample, prompt text and
+// answer, and its G responses with reward, advantage, length and finish
+// reason.
+func (t *Trainer) logRollouts(step int, samples []tasks.Sample, responses []rollout.Sample, rewards, adv []float64) error {
+	l := t.rolloutLog()
+	if !l.Due(step + 1) {
+		return nil
+	}
+	groups := make([]metrics.RolloutGroup, len(samples))
+	for p := range samples {
+		s := &samples[p]
+		groups[p] = metrics.RolloutGroup{SampleID: s.ID, DataSource: string(s.DataSource), Subtype: s.Subtype, Prompt: userText(s.Prompt), Answer: s.Answer}
+	}
+	for i, r := range responses {
+		g := &groups[r.Prompt]
+		g.Responses = append(g.Responses, metrics.RolloutResponse{
+			Text: r.Text, Reward: metrics.Float(rewards[i]), Advantage: metrics.Float(adv[i]), Tokens: len(r.Tokens), Finish: r.Finish,
+		})
+	}
+	_, err := l.Write(step+1, groups)
+	return err
+}
+
+// userText is the text of a prompt's user messages (video placeholders
+// included).
+func userText(msgs []tasks.Message) string {
+	var parts []string
+	for _, m := range msgs {
+		if m.Role == "user" {
+			parts = append(parts, m.Content)
+		}
+	}
+	return strings.Join(parts, "\n")
 }

@@ -1,7 +1,10 @@
 package grpo
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"math"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -169,5 +172,63 @@ func TestTensorBoardMirrorsMetrics(t *testing.T) {
 	tr.Close()
 	if _, err := os.Stat(filepath.Join(other, TensorBoardDir)); !os.IsNotExist(err) {
 		t.Errorf("tb/ written without the backend: %v", err)
+	}
+}
+
+// TestRolloutLogs: with logging.rollouts_every 2 the GRPO steps 2 and 4
+// write rollouts/step-00000N.jsonl with each prompt's G responses, their
+// rewards, advantages (those the update used), lengths and finish
+// reasons; the other steps write none, and a fresh run clears old logs.
+func TestRolloutLogs(t *testing.T) {
+	run := t.TempDir()
+	stale := metrics.RolloutPath(run, 8)
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	answers := map[int][]string{}
+	for k := range 8 {
+		answers[k] = []string{"1", "0", "0.5", "0.5"}
+	}
+	f := newFakeLoop(t, 8, answers, numberReward(t), "run_dir="+run, "logging.rollouts_every=2")
+	if err := f.t.resetRollouts(-1); err != nil {
+		t.Fatal(err)
+	}
+	for step := range 4 {
+		if _, err := f.t.grpoStep(context.Background(), step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := metrics.ListRollouts(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || files[0].Step != 2 || files[1].Step != 4 {
+		t.Fatalf("rollout logs %+v, want steps 2 and 4 (the stale step 8 removed)", files)
+	}
+	groups, err := metrics.ReadRollouts(files[1].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != f.t.cfg.GRPO.BatchPrompts {
+		t.Fatalf("%d groups", len(groups))
+	}
+	_, std := meanStd([]float64{1, 0, 0.5, 0.5})
+	std *= math.Sqrt(4.0 / 3) // the unbiased std the advantages use
+	for _, g := range groups {
+		k, ok := f.sample[g.SampleID]
+		if !ok || g.Step != 4 || g.DataSource != "counting" || g.Answer != "1,2,3" || len(g.Responses) != 4 {
+			t.Fatalf("group %+v", g)
+		}
+		for r, resp := range g.Responses {
+			want := answers[k][r]
+			wantAdv := (float64(resp.Reward) - 0.5) / (std + f.t.cfg.GRPO.AdvEps)
+			if resp.Text != want || fmt.Sprint(float64(resp.Reward)) != want || math.Abs(float64(resp.Advantage)-wantAdv) > 1e-9 ||
+				resp.Tokens != r+2 || resp.Finish != "stop" {
+				t.Errorf("sample %s response %d: %+v, want text %s, advantage %v, %d tokens", g.SampleID, r, resp, want, wantAdv, r+2)
+			}
+		}
 	}
 }

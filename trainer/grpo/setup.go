@@ -163,6 +163,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if err := t.openTensorBoard(keep); err != nil {
 		return nil, err
 	}
+	if err := t.resetRollouts(keep); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

@@ -46,6 +46,9 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (StepStats, error) {
 	if err != nil {
 		return st, err
 	}
+	if err := t.logRollouts(step, samples, responses, rewards, adv); err != nil {
+		return st, err
+	}
 	rows := keepInformative(responses, adv, groups, t.cfg.GRPO.DynamicSampling)
 	st.RowsTrained = len(rows)
 	if len(rows) == 0 {
