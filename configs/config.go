@@ -198,6 +198,10 @@ type EvalConfig struct {
 	Every        int  `mapstructure:"every" yaml:"every"`
 	Before       bool `mapstructure:"before" yaml:"before"`
 	MaxNewTokens int  `mapstructure:"max_new_tokens" yaml:"max_new_tokens"`
+	// Files are evaluation files (JSONL or Parquet paths or globs: VIUBench,
+	// multiple choice, temporal grounding, pretext rows) answered and
+	// scored with the held-out VIUBench, each under eval/<name>/.
+	Files []string `mapstructure:"files" yaml:"files"`
 }
 
 // CheckpointConfig configures checkpoints.

@@ -20,6 +20,7 @@ func (c *Config) validateFiles(bad func(key, format string, a ...any)) {
 	}
 	paths("data.train_files", c.Data.TrainFiles)
 	paths("data.val_files", c.Data.ValFiles)
+	paths("eval.files", c.Eval.Files)
 	c.validatePlugins(bad)
 	c.validateLogging(bad)
 	for from, to := range c.Data.SourceAliases {

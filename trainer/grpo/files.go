@@ -1,19 +1,26 @@
 package grpo
 
 // Data from files: data.train_files (the training pool instead of
-// generated samples) and data.val_files (a held-out set scored with the
-// training rewards). Every row is checked when the run starts, before any
+// generated samples), data.val_files (a held-out set scored with the
+// training rewards) and eval.files (evaluation files scored as 'trainer
+// eval' scores them). Every row is checked when the run starts, before any
 // step: a problem is an error naming the file, the row and the field.
 
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/videossr/videossr-go/reward"
+	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/frame"
+	"github.com/videossr/videossr-go/trainer/eval"
+	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
 // EvalSet is one file of eval.files: rows the evaluator scores (VIUBench,
@@ -101,4 +108,148 @@ func (t *Trainer) rewardSourceName(src string) string {
 		}
 	}
 	return src
+}
+
+// loadEvalFiles reads and checks the files of eval.files.
+func (t *Trainer) loadEvalFiles(ctx context.Context) error {
+	if len(t.cfg.Eval.Files) == 0 {
+		return nil
+	}
+	paths, err := dataset.ExpandPatterns(t.cfg.Eval.Files)
+	if err != nil {
+		return fmt.Errorf("eval.files: %w", err)
+	}
+	src := eval.Sources{Rewards: t.rewards}
+	used := map[string]bool{}
+	for _, p := range paths {
+		rows, base, err := eval.LoadRows(ctx, p, src)
+		if err != nil {
+			return fmt.Errorf("eval.files: %w", err)
+		}
+		if len(rows) == 0 {
+			return fmt.Errorf("eval.files: %s has no rows", p)
+		}
+		if err := eval.CheckRows(p, base, rows, src); err != nil {
+			return fmt.Errorf("eval.files: %w", err)
+		}
+		t.data.Evals = append(t.data.Evals, EvalSet{Name: evalName(p, used), Path: p, Base: base, Rows: rows})
+	}
+	return nil
+}
+
+// unsafeName matches the characters an evaluation file's name may not
+// keep in its metric names.
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// evalName names an evaluation file's metrics: its base name without the
+// extension (the folder's name for a data.jsonl or data.parquet that
+// 'trainer gen' or 'viubench build' wrote), made unique among used.
+func evalName(path string, used map[string]bool) string {
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if base == "data" {
+		base = filepath.Base(filepath.Dir(path))
+	}
+	base = strings.Trim(unsafeName.ReplaceAllString(base, "_"), "_")
+	if base == "" {
+		base = "file"
+	}
+	name := base
+	for i := 2; used[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	used[name] = true
+	return name
+}
+
+// hasEvals reports whether the run has anything to evaluate: a held-out
+// VIUBench, data.val_files or eval.files.
+func (t *Trainer) hasEvals() bool {
+	return len(t.data.Bench) > 0 || len(t.data.Val) > 0 || len(t.data.Evals) > 0
+}
+
+// evaluateAll answers the held-out VIUBench, data.val_files and eval.files
+// greedily and returns the VIUBench report (nil without one) and the
+// metrics of the evaluation's record.
+func (t *Trainer) evaluateAll(ctx context.Context, name string) (*reward.VIUBenchReport, map[string]float64, error) {
+	t.at("eval", t.state.GRPOStep)
+	vals := map[string]float64{}
+	var rep *reward.VIUBenchReport
+	if len(t.data.Bench) > 0 {
+		var err error
+		if rep, err = t.evaluate(ctx, name); err != nil {
+			return nil, nil, err
+		}
+		vals[metrics.HeldoutMetric] = rep.Overall
+	}
+	if len(t.data.Val) > 0 {
+		if err := t.evaluateVal(ctx, name, vals); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i := range t.data.Evals {
+		if err := t.evaluateFile(ctx, name, &t.data.Evals[i], vals); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rep, vals, nil
+}
+
+// evalBatch is the number of prompts an evaluation decodes together.
+const evalBatch = 16
+
+// evaluateVal answers data.val_files greedily and adds the mean reward
+// (and per data source) to vals, scored as the training responses are.
+func (t *Trainer) evaluateVal(ctx context.Context, name string, vals map[string]float64) error {
+	bar := metrics.NewBar(t.progress(), "val "+name, len(t.data.Val))
+	prompt := func(s *tasks.Sample) (rollout.Prompt, error) {
+		return t.cachedPrompt("val\x00"+s.ID, s, func() ([][]*frame.Frame, []tasks.Message, error) {
+			frames, err := dataset.LoadFramesWith("", s, dataset.ReadOptions{AllowOutside: true})
+			return frames, s.Prompt, err
+		})
+	}
+	sums := map[string][2]float64{}
+	var total float64
+	score := func(s *tasks.Sample, response string) error {
+		it := reward.Item{DataSource: t.rewardSource(s), Response: response, GroundTruth: s.Answer, ExtraInfo: extraInfo(s)}
+		v, err := t.rewards.ScoreOne(ctx, it)
+		if err != nil {
+			return fmt.Errorf("data.val_files: score sample %s: %w", s.ID, err)
+		}
+		src := string(s.DataSource)
+		sums[src] = [2]float64{sums[src][0] + 1, sums[src][1] + v}
+		total += v
+		return nil
+	}
+	if err := eval.Answer(ctx, t.engine, t.data.Val, evalBatch, t.sampling(t.cfg.Eval.MaxNewTokens, 0), bar, prompt, score); err != nil {
+		return err
+	}
+	vals[metrics.ValRewardMean] = total / float64(len(t.data.Val))
+	for src, v := range sums {
+		vals[metrics.ValSourceRewardMean(src)] = v[1] / v[0]
+	}
+	t.log.Info("val", "name", name, "reward", vals[metrics.ValRewardMean])
+	return nil
+}
+
+// evaluateFile answers an eval.files file greedily, scores it as 'trainer
+// eval' does and adds its metrics (eval/<name>/...) to vals.
+func (t *Trainer) evaluateFile(ctx context.Context, name string, set *EvalSet, vals map[string]float64) error {
+	bar := metrics.NewBar(t.progress(), "eval "+set.Name+" "+name, len(set.Rows))
+	prompt := func(s *tasks.Sample) (rollout.Prompt, error) {
+		return t.cachedPrompt("eval/"+set.Name+"\x00"+s.ID, s, func() ([][]*frame.Frame, []tasks.Message, error) {
+			frames, err := eval.Frames(ctx, set.Base, s, t.cfg.Data.Sampling.Frames)
+			return frames, eval.Messages(s, len(frames), nil), err
+		})
+	}
+	tally := eval.NewTally(eval.Sources{Rewards: t.rewards})
+	score := func(s *tasks.Sample, response string) error { return tally.Add(ctx, s, response) }
+	if err := eval.Answer(ctx, t.engine, set.Rows, evalBatch, t.sampling(t.cfg.Eval.MaxNewTokens, 0), bar, prompt, score); err != nil {
+		return fmt.Errorf("eval.files: %s: %w", set.Path, err)
+	}
+	rep := tally.Report(set.Name)
+	for k, v := range rep.Metrics(set.Name) {
+		vals[k] = v
+	}
+	t.log.Info("eval file", "file", set.Path, "name", name, "score", rep.Score())
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
 // fileRow is a training row of our layout (what 'trainer gen' writes) with
@@ -171,5 +173,71 @@ func TestTrainFilesProblemsBeforeTraining(t *testing.T) {
 	}
 	if len(h.t.data.Train[tasks.Counting]) != 1 {
 		t.Fatalf("aliased pool %v", h.t.data.Train)
+	}
+}
+
+// TestEvaluateValAndEvalFiles: an evaluation answers data.val_files
+// (scored with the training rewards: val/reward/...) and each file of
+// eval.files (scored by the evaluator: eval/<name>/...), and the names of
+// the files' metrics are unique.
+func TestEvaluateValAndEvalFiles(t *testing.T) {
+	dir := t.TempDir()
+	val := writeRows(t, filepath.Join(dir, "val.jsonl"), fileRow(t, dir, "v0", "counting", "1,2,3"), fileRow(t, dir, "v1", "counting", "1,2,3"))
+	mc := fileRow(t, dir, "mc0", "multiple_choice", "B")
+	sub := filepath.Join(dir, "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bench1 := writeRows(t, filepath.Join(dir, "bench.jsonl"), mc)
+	bench2 := writeRows(t, filepath.Join(sub, "bench.jsonl"), fileRow(t, sub, "c0", "counting", "1,2,3"))
+	f := newFakeLoop(t, 1, map[int][]string{}, nil, "data.val_files=["+val+"]", "eval.files=["+bench1+", "+bench2+"]")
+	f.t.data = &Data{Train: map[tasks.DataSource][]tasks.Sample{}}
+	if err := f.t.loadDataFiles(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.t.loadEvalFiles(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.t.data.Evals) != 2 || f.t.data.Evals[0].Name != "bench" || f.t.data.Evals[1].Name != "bench_2" {
+		t.Fatalf("eval sets %+v", f.t.data.Evals)
+	}
+	// Cached prompts the fake engine knows, with its answers.
+	answer := map[string]string{"val\x00v0": "1,2,3", "val\x00v1": "0,0,0", "eval/bench\x00mc0": "B", "eval/bench_2\x00c0": "1,2,3"}
+	k := 300
+	for key, a := range answer {
+		ids := f.t.tok.Encode("prompt " + key)
+		f.t.cache[key] = rollout.Prompt{IDs: ids}
+		f.eng.key[fmt.Sprint(ids)] = k
+		f.eng.answers[k] = []string{a}
+		k++
+	}
+	if !f.t.hasEvals() {
+		t.Fatal("no evaluations")
+	}
+	rep, vals, err := f.t.evaluateAll(context.Background(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smooth, _ := reward.Score("counting", "0,0,0", "1,2,3")
+	want := map[string]float64{
+		metrics.ValRewardMean: (1 + smooth) / 2, metrics.ValSourceRewardMean("counting"): (1 + smooth) / 2,
+		metrics.EvalFileMetric("bench", metrics.EvalScore): 1, metrics.EvalFileMetric("bench", metrics.EvalMCAccuracy): 1,
+		metrics.EvalFileMetric("bench_2", metrics.EvalScore): 1, metrics.EvalFileMetric("bench_2", "counting_reward"): 1,
+	}
+	if rep != nil || len(vals) != len(want) {
+		t.Fatalf("report %v, metrics %v", rep, vals)
+	}
+	for name, v := range want {
+		if math.Abs(vals[name]-v) > 1e-12 {
+			t.Errorf("%s = %v, want %v", name, vals[name], v)
+		}
+	}
+	// A broken evaluation file is refused before training, naming it.
+	bad := writeRows(t, filepath.Join(dir, "bad.jsonl"), fileRow(t, dir, "x", "multiple_choice", ""))
+	g := newFakeLoop(t, 1, nil, nil, "eval.files=["+bad+"]")
+	g.t.data = &Data{}
+	if err := g.t.loadEvalFiles(context.Background()); err == nil || !strings.Contains(err.Error(), "eval.files") ||
+		!strings.Contains(err.Error(), "bad.jsonl: row 0 (id x): field answer") {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -121,6 +121,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if err := t.loadDataFiles(ctx); err != nil {
 		return nil, err
 	}
+	if err := t.loadEvalFiles(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.checkGroundTruths(t.data); err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -102,6 +103,11 @@ type Result struct {
 	Seed         uint64  `json:"seed"`
 	Reward       string  `json:"reward"` // smooth | strict
 	RunDir       string  `json:"run_dir"`
+
+	// Eval holds the final evaluation of data.val_files and eval.files
+	// under their metric names (metrics.ValRewardMean,
+	// metrics.EvalFileMetric); nil without them.
+	Eval map[string]float64 `json:"eval,omitempty"`
 }
 
 func (r *Result) save(path string) error {
@@ -181,6 +187,10 @@ type State struct {
 	Before   *reward.VIUBenchReport `json:"before,omitempty"`
 	Rewards  []float64              `json:"rewards"`  // mean reward per GRPO step
 	ZeroVar  []float64              `json:"zero_var"` // zero-variance group fraction per GRPO step
+
+	// EvaluatedBefore is set once the evaluation before GRPO ran (with or
+	// without a held-out VIUBench), so a resumed run does not repeat it.
+	EvaluatedBefore bool `json:"evaluated_before,omitempty"`
 }
 
 // Run executes the whole job the config describes: data, warm-up,
@@ -308,18 +318,27 @@ func promptBytes(p rollout.Prompt) int64 {
 
 // prompt returns the model input of a sample (cached).
 func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
-	if p, ok := t.cache[s.ID]; ok {
+	return t.cachedPrompt(s.ID, s, func() ([][]*frame.Frame, []tasks.Message, error) {
+		// Samples from files (dir "") carry absolute frame paths, checked
+		// when the files were loaded.
+		frames, err := dataset.LoadFramesWith(dir, s, dataset.ReadOptions{AllowOutside: dir == ""})
+		return frames, s.Prompt, err
+	})
+}
+
+// cachedPrompt returns the model input of a sample, cached under key,
+// built from the frames and messages load returns.
+func (t *Trainer) cachedPrompt(key string, s *tasks.Sample, load func() ([][]*frame.Frame, []tasks.Message, error)) (rollout.Prompt, error) {
+	if p, ok := t.cache[key]; ok {
 		return p, nil
 	}
-	// Samples from files (dir "") carry absolute frame paths, checked
-	// when the files were loaded.
-	frames, err := dataset.LoadFramesWith(dir, s, dataset.ReadOptions{AllowOutside: dir == ""})
+	frames, msgs, err := load()
 	if err != nil {
 		return rollout.Prompt{}, err
 	}
 	vopt := t.vopt
 	vopt.FPS = s.FPS
-	p, err := rollout.BuildPrompt(t.tok, t.mc, s.Prompt, frames, vopt)
+	p, err := rollout.BuildPrompt(t.tok, t.mc, msgs, frames, vopt)
 	if err != nil {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: %w", s.ID, err)
 	}
@@ -327,7 +346,7 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: prompt of %d tokens exceeds rollout.max_prompt_tokens %d", s.ID, len(p.IDs), t.cfg.Rollout.MaxPrompt)
 	}
 	if n := promptBytes(p); t.cacheBytes+n <= maxCacheBytes {
-		t.cache[s.ID] = p
+		t.cache[key] = p
 		t.cacheBytes += n
 	}
 	return p, nil
