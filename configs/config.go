@@ -130,6 +130,10 @@ type DataConfig struct {
 	TrainFiles    []string          `mapstructure:"train_files" yaml:"train_files"`
 	ValFiles      []string          `mapstructure:"val_files" yaml:"val_files"`
 	SourceAliases map[string]string `mapstructure:"source_aliases" yaml:"source_aliases"`
+	// Prompts is a YAML file with the wording of the questions and the
+	// system prompt (tasks.LoadPrompts) for generated samples, VIUBench
+	// and evaluation rows that carry only a question ("" = ours).
+	Prompts string `mapstructure:"prompts" yaml:"prompts"`
 }
 
 // VIUBenchConfig sizes the held-out benchmark.

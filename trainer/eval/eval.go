@@ -76,6 +76,8 @@ type Request struct {
 	MaxNewTokens int
 	// Batch is the number of prompts decoded together.
 	Batch int
+	// Prompts words the rows that carry only a question (nil: ours).
+	Prompts *tasks.Prompts
 	// Progress receives a progress bar (nil: none).
 	Progress io.Writer
 }
@@ -141,7 +143,7 @@ func Evaluate(ctx context.Context, req Request) (*Report, error) {
 		}
 		vo := vopt
 		vo.FPS = r.FPS
-		p, err := rollout.BuildPrompt(tok, c, Messages(r, len(frames), nil), frames, vo)
+		p, err := rollout.BuildPrompt(tok, c, Messages(r, len(frames), req.Prompts), frames, vo)
 		if err != nil {
 			return rollout.Prompt{}, fmt.Errorf("eval: row %s: %w", r.ID, err)
 		}

@@ -155,3 +155,24 @@ func TestTallyMetrics(t *testing.T) {
 		t.Errorf("no VIUBench metric: %v", m)
 	}
 }
+
+// TestMessagesWording: a row's own prompt is kept; a question-only row is
+// worded with the given prompts (data.prompts) or ours.
+func TestMessagesWording(t *testing.T) {
+	own := tasks.Sample{Prompt: []tasks.Message{{Role: "user", Content: "<video>\nmine"}}, Question: "q"}
+	if m := Messages(&own, 1, nil); len(m) != 1 || m[0].Content != "<video>\nmine" {
+		t.Errorf("own prompt %+v", m)
+	}
+	p, err := tasks.ParsePrompts("x", []byte("system: Short answers.\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := tasks.Sample{Question: "What moves?"}
+	m := Messages(&q, 2, &p)
+	if len(m) != 2 || m[0].Content != "Short answers." || strings.Count(m[1].Content, tasks.VideoPlaceholder) != 2 || !strings.HasSuffix(m[1].Content, "What moves?") {
+		t.Errorf("worded %+v", m)
+	}
+	if d := Messages(&q, 1, nil); d[0].Content != tasks.DefaultPrompts().System {
+		t.Errorf("default wording %+v", d)
+	}
+}

@@ -238,7 +238,7 @@ func (t *Trainer) evaluateFile(ctx context.Context, name string, set *EvalSet, v
 	prompt := func(s *tasks.Sample) (rollout.Prompt, error) {
 		return t.cachedPrompt("eval/"+set.Name+"\x00"+s.ID, s, func() ([][]*frame.Frame, []tasks.Message, error) {
 			frames, err := eval.Frames(ctx, set.Base, s, t.cfg.Data.Sampling.Frames)
-			return frames, eval.Messages(s, len(frames), nil), err
+			return frames, eval.Messages(s, len(frames), t.data.Prompts), err
 		})
 	}
 	tally := eval.NewTally(eval.Sources{Rewards: t.rewards})

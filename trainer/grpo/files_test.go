@@ -8,13 +8,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -238,6 +241,64 @@ func TestEvaluateValAndEvalFiles(t *testing.T) {
 	g.t.data = &Data{}
 	if err := g.t.loadEvalFiles(context.Background()); err == nil || !strings.Contains(err.Error(), "eval.files") ||
 		!strings.Contains(err.Error(), "bad.jsonl: row 0 (id x): field answer") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// TestDataPromptsWordGeneration: data.prompts words the generated
+// training samples and the held-out VIUBench (their datasets keyed apart
+// from our wording's); a template missing a placeholder is an error naming
+// data.prompts and the placeholder before anything is generated.
+func TestDataPromptsWordGeneration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates two small datasets")
+	}
+	if _, err := video.Synthesize(video.DefaultSynthOptions()); err != nil {
+		t.Skipf("no video support: %v", err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "prompts.yaml")
+	if err := os.WriteFile(p, []byte("system: Be brief.\njigsaw: \"Put the {clips} clips in order, e.g. {example}.\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sets := []string{"run_dir=" + filepath.Join(dir, "run"), "data.dir=" + sharedData, "data.synthetic_videos=3", "data.heldout_videos=1",
+		"data.use_sample_videos=false", "data.train_samples=2", "viubench.per_subtype=1", "data.mix.grounding=0", "data.mix.counting=0",
+		"data.prompts=" + p}
+	cfg, err := configs.Load(nil, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := PrepareData(context.Background(), cfg, nil, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Train[tasks.Jigsaw]) == 0 || len(d.Bench) == 0 || d.Prompts == nil {
+		t.Fatalf("train %d, bench %d", len(d.Train[tasks.Jigsaw]), len(d.Bench))
+	}
+	for _, s := range append(slices.Clone(d.Train[tasks.Jigsaw]), d.Bench...) {
+		if s.Prompt[0].Content != "Be brief." {
+			t.Errorf("%s: system prompt %q", s.ID, s.Prompt[0].Content)
+		}
+		if s.DataSource == tasks.Jigsaw && !strings.HasPrefix(s.Question, "Put the ") {
+			t.Errorf("%s: question %q", s.ID, s.Question)
+		}
+	}
+	ours, err := configs.Load(nil, sets[:len(sets)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := PrepareData(context.Background(), ours, nil, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.TrainDir == d.TrainDir || d2.BenchDir == d.BenchDir || d2.Train[tasks.Jigsaw][0].Prompt[0].Content == "Be brief." {
+		t.Errorf("our wording reused the other wording's datasets: %s %s", d2.TrainDir, d2.BenchDir)
+	}
+	if err := os.WriteFile(p, []byte("grounding: \"When does it change?\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PrepareData(context.Background(), cfg, nil, func(string) {}); err == nil ||
+		!strings.Contains(err.Error(), "data.prompts") || !strings.Contains(err.Error(), "grounding: missing placeholder {perturbation}") {
 		t.Fatalf("error %v", err)
 	}
 }
