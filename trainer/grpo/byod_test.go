@@ -133,7 +133,12 @@ func TestBringYourOwnDataRun(t *testing.T) {
 	if len(view[metrics.RewardMean]) != 2 || len(view["sft/loss"]) != 2 || len(view[metrics.ValRewardMean]) != 2 || len(texts["config"]) != 1 {
 		t.Errorf("TensorBoard: reward %v, sft loss %v, val %v, %d config texts", view[metrics.RewardMean], view["sft/loss"], view[metrics.ValRewardMean], len(texts["config"]))
 	}
-	if _, err := os.Stat(filepath.Join(run, "plots", "eval.png")); err != nil {
-		t.Error(err)
+	// The charts are drawn after the final evaluation.
+	png, err := os.Stat(filepath.Join(run, "plots", "eval.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met, err := os.Stat(filepath.Join(run, "metrics.jsonl")); err != nil || png.ModTime().Before(met.ModTime()) {
+		t.Errorf("plots/eval.png older than the last metrics: %v", err)
 	}
 }

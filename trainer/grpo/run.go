@@ -242,6 +242,7 @@ func (t *Trainer) finish(ctx context.Context) (*Result, error) {
 		if err := t.record("eval", vals); err != nil {
 			return nil, err
 		}
+		t.plot() // with the final evaluation
 		delete(vals, metrics.HeldoutMetric)
 		delete(vals, metrics.SFTStep)
 		delete(vals, metrics.GRPOStep)
