@@ -145,6 +145,10 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 // (none: the evaluations on it are skipped).
 func buildBench(ctx context.Context, cfg *configs.Config, d *Data, heldout []string, progress io.Writer, logf func(string)) error {
 	dc, dir := cfg.Data, d.Dir
+	if len(heldout) == 0 && (len(dc.ValFiles) > 0 || len(cfg.Eval.Files) > 0) {
+		logf("data.heldout_videos is 0: no held-out VIUBench; the evaluations score data.val_files and eval.files")
+		return nil
+	}
 	if len(heldout) == 0 {
 		logf("data.heldout_videos is 0: no held-out VIUBench, so the evaluations before, during and after GRPO are skipped " +
 			"(build one from other videos with 'trainer viubench build' and score the run with 'trainer eval')")

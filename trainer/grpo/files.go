@@ -100,9 +100,10 @@ func poolSources(pool map[tasks.DataSource][]tasks.Sample) []tasks.DataSource {
 
 // rewardSourceName is the reward a data source is scored with: itself, or
 // with data.reward strict the binary variant of a built-in reward (a
-// plug-in's data source scores as its plug-in does).
+// plug-in's data source, a built-in one it replaces included, scores as
+// its plug-in does).
 func (t *Trainer) rewardSourceName(src string) string {
-	if t.cfg.Data.Reward == "strict" {
+	if t.cfg.Data.Reward == "strict" && !slices.Contains(t.cfg.PluginSources(), src) {
 		if _, err := tasks.ParseDataSource(src); err == nil {
 			return reward.StrictPrefix + src
 		}

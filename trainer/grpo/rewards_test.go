@@ -126,3 +126,15 @@ type fakeScorer struct{}
 func (fakeScorer) Score(_ context.Context, items []reward.Item) ([]float64, error) {
 	return make([]float64, len(items)), nil
 }
+
+// TestStrictKeepsPlugins: with data.reward strict the built-in rewards are
+// their strict variants, but a data source a plug-in scores (a built-in
+// one it replaces included) stays the plug-in's.
+func TestStrictKeepsPlugins(t *testing.T) {
+	f := newFakeLoop(t, 1, nil, nil, "data.reward=strict", `reward.plugins=[{data_sources: [counting, number], command: ["true"]}]`)
+	for src, want := range map[string]string{"counting": "counting", "number": "number", "jigsaw": "strict:jigsaw", "grounding": "strict:grounding"} {
+		if got := f.t.rewardSourceName(src); got != want {
+			t.Errorf("%s scored as %s, want %s", src, got, want)
+		}
+	}
+}
