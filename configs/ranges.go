@@ -205,14 +205,21 @@ func numericKeys(v reflect.Value, prefix string) []numericKey {
 		case reflect.Struct:
 			out = append(out, numericKeys(fv, key+".")...)
 		case reflect.Slice:
-			// A list of sections (reward.plugins): each element's keys,
-			// named key[i].name, share the rule key.*.name.
-			if fv.Type().Elem().Kind() != reflect.Struct {
-				continue
-			}
 			for j := range fv.Len() {
-				for _, n := range numericKeys(fv.Index(j), fmt.Sprintf("%s[%d].", key, j)) {
-					n.rule = key + ".*." + strings.TrimPrefix(n.rule, fmt.Sprintf("%s[%d].", key, j))
+				if n, ok := number(fv.Index(j)); ok {
+					n.key, n.rule = fmt.Sprintf("%s.%d", key, j), key+".*"
+					out = append(out, n)
+					continue
+				}
+				if fv.Index(j).Kind() != reflect.Struct {
+					continue
+				}
+				// A list of sections (reward.plugins): each element's
+				// keys, named key[i].name as the decoder names them,
+				// share the rule key.*.name.
+				elem := fmt.Sprintf("%s[%d].", key, j)
+				for _, n := range numericKeys(fv.Index(j), elem) {
+					n.rule = key + ".*." + strings.TrimPrefix(n.rule, elem)
 					out = append(out, n)
 				}
 			}
