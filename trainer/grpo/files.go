@@ -80,6 +80,32 @@ func (t *Trainer) loadDataFiles(ctx context.Context) error {
 	return nil
 }
 
+// loadFiles reads and checks data.train_files, data.val_files and
+// eval.files before any data is made (addFiles puts them into the run's
+// Data).
+func (t *Trainer) loadFiles(ctx context.Context) (*Data, error) {
+	keep := t.data
+	defer func() { t.data = keep }()
+	t.data = &Data{Train: map[tasks.DataSource][]tasks.Sample{}}
+	if err := t.loadDataFiles(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.loadEvalFiles(ctx); err != nil {
+		return nil, err
+	}
+	return t.data, nil
+}
+
+// addFiles adds the samples read from files to d: the training pool of
+// data.train_files (d then holds no generated one), data.val_files and
+// eval.files.
+func (d *Data) addFiles(f *Data) {
+	for src, v := range f.Train {
+		d.Train[src] = append(d.Train[src], v...)
+	}
+	d.Val, d.Evals = f.Val, f.Evals
+}
+
 // poolSources lists the data sources of a training pool: the built-in
 // ones first, in their order, then the others (reward plug-ins) sorted.
 func poolSources(pool map[tasks.DataSource][]tasks.Sample) []tasks.DataSource {

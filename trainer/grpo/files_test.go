@@ -302,3 +302,22 @@ func TestDataPromptsWordGeneration(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestBadFilesStopTheRunFirst: a broken training file stops Run before any
+// data is made (no VIUBench built, no video synthesized) or any step runs.
+func TestBadFilesStopTheRunFirst(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeRows(t, filepath.Join(dir, "bad.jsonl"), fileRow(t, dir, "g", "counting", "three"))
+	data := filepath.Join(dir, "data")
+	cfg, err := configs.Load(nil, []string{"run_dir=" + filepath.Join(dir, "run"), "data.dir=" + data, "data.train_files=[" + bad + "]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), cfg, Options{})
+	if !errors.Is(err, dataset.ErrBadTrainingData) || !strings.Contains(err.Error(), "bad.jsonl: line 1: field answer") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("data was made before the files were checked: %v", err)
+	}
+}

@@ -115,15 +115,14 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 
 	// Data first: it needs no model.
 	logf := func(line string) { t.log.Warn(line) }
+	files, err := t.loadFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if t.data, err = PrepareData(ctx, cfg, opt.Progress, logf); err != nil {
 		return nil, err
 	}
-	if err := t.loadDataFiles(ctx); err != nil {
-		return nil, err
-	}
-	if err := t.loadEvalFiles(ctx); err != nil {
-		return nil, err
-	}
+	t.data.addFiles(files)
 	if err := t.checkGroundTruths(t.data); err != nil {
 		return nil, err
 	}
