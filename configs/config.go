@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -120,6 +121,20 @@ type DataConfig struct {
 	Jigsaw          tasks.JigsawConfig    `mapstructure:"jigsaw" yaml:"jigsaw"`
 	Reward          string                `mapstructure:"reward" yaml:"reward"` // smooth | strict
 	Dir             string                `mapstructure:"dir" yaml:"dir"`       // where generated data goes ("" = <run_dir>/data)
+
+	// TrainFiles, when set, are the training data instead of generated
+	// samples: JSONL or Parquet files, globs or 'trainer gen' folders, in
+	// our layout or verl's (dataset.LoadFiles). ValFiles are a held-out
+	// set in the same layouts, scored with the training rewards at each
+	// evaluation. SourceAliases renames data sources of those files
+	// (from -> to) before they are checked.
+	TrainFiles    []string          `mapstructure:"train_files" yaml:"train_files"`
+	ValFiles      []string          `mapstructure:"val_files" yaml:"val_files"`
+	SourceAliases map[string]string `mapstructure:"source_aliases" yaml:"source_aliases"`
+	// Prompts is a YAML file with the wording of the questions and the
+	// system prompt (tasks.LoadPrompts) for generated samples, VIUBench
+	// and evaluation rows that carry only a question ("" = ours).
+	Prompts string `mapstructure:"prompts" yaml:"prompts"`
 }
 
 // VIUBenchConfig sizes the held-out benchmark.
@@ -188,6 +203,10 @@ type EvalConfig struct {
 	Every        int  `mapstructure:"every" yaml:"every"`
 	Before       bool `mapstructure:"before" yaml:"before"`
 	MaxNewTokens int  `mapstructure:"max_new_tokens" yaml:"max_new_tokens"`
+	// Files are evaluation files (JSONL or Parquet paths or globs: VIUBench,
+	// multiple choice, temporal grounding, pretext rows) answered and
+	// scored with the held-out VIUBench, each under eval/<name>/.
+	Files []string `mapstructure:"files" yaml:"files"`
 }
 
 // CheckpointConfig configures checkpoints.
@@ -195,6 +214,65 @@ type CheckpointConfig struct {
 	Every int `mapstructure:"every" yaml:"every"`
 	Keep  int `mapstructure:"keep" yaml:"keep"`
 }
+
+// RewardConfig adds rewards to the built-in ones.
+type RewardConfig struct {
+	// Plugins are reward functions run as external commands (reward/plugin).
+	Plugins []PluginConfig `mapstructure:"plugins" yaml:"plugins"`
+}
+
+// PluginConfig is one reward plug-in: a command that scores the responses
+// of its data sources, speaking JSON lines on stdin/stdout.
+type PluginConfig struct {
+	// DataSources are the data sources it scores; a built-in one
+	// (grounding, counting, jigsaw) is replaced.
+	DataSources []string `mapstructure:"data_sources" yaml:"data_sources"`
+	// Command is the program and its arguments, run directly (no shell)
+	// from the trainer's working directory.
+	Command []string `mapstructure:"command" yaml:"command"`
+	// Timeout bounds one batch, as a duration ("60s", "2m"; "" = 60s).
+	Timeout string `mapstructure:"timeout" yaml:"timeout"`
+	// Batch caps the responses sent in one exchange (0 = a sample's whole
+	// group at once).
+	Batch int `mapstructure:"batch" yaml:"batch"`
+}
+
+// TimeoutDuration returns Timeout parsed (0 when empty: the plug-in
+// package's default).
+func (p PluginConfig) TimeoutDuration() (time.Duration, error) {
+	if p.Timeout == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(p.Timeout)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q, want a positive duration such as 60s or 2m", p.Timeout)
+	}
+	return d, nil
+}
+
+// PluginSources returns the data sources of the reward plug-ins.
+func (c *Config) PluginSources() []string {
+	var out []string
+	for _, p := range c.Reward.Plugins {
+		out = append(out, p.DataSources...)
+	}
+	return out
+}
+
+// LoggingConfig says where the run's metrics go besides metrics.jsonl.
+type LoggingConfig struct {
+	// Backends are the metric writers: jsonl (RUN_DIR/metrics.jsonl,
+	// required: plots, inspect and --resume read it) and tensorboard
+	// (event files in RUN_DIR/tb).
+	Backends []string `mapstructure:"backends" yaml:"backends"`
+	// RolloutsEvery writes every N GRPO steps each prompt's G responses
+	// with their rewards, advantages and lengths to
+	// RUN_DIR/rollouts/step-XXXXXX.jsonl (0 = never).
+	RolloutsEvery int `mapstructure:"rollouts_every" yaml:"rollouts_every"`
+}
+
+// LoggingBackends lists the values logging.backends accepts.
+var LoggingBackends = []string{"jsonl", "tensorboard"}
 
 // Config is the whole trainer configuration.
 type Config struct {
@@ -209,6 +287,8 @@ type Config struct {
 	Rollout    RolloutConfig    `mapstructure:"rollout" yaml:"rollout"`
 	Eval       EvalConfig       `mapstructure:"eval" yaml:"eval"`
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint" yaml:"checkpoint"`
+	Reward     RewardConfig     `mapstructure:"reward" yaml:"reward"`
+	Logging    LoggingConfig    `mapstructure:"logging" yaml:"logging"`
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -298,7 +378,7 @@ func Load(paths, sets []string) (*Config, error) {
 // to set its keys; value is the --set value as parsed (nil for files).
 func checkKnown(keys []string, known map[string]bool, where string, value any) error {
 	for _, k := range keys {
-		if known[k] || strings.HasPrefix(k, "data.mix.") {
+		if known[k] || strings.HasPrefix(k, "data.mix.") || k == "data.source_aliases" || strings.HasPrefix(k, "data.source_aliases.") {
 			continue
 		}
 		if sub := sectionKeys(known, k); len(sub) > 0 {
@@ -493,13 +573,15 @@ func (c *Config) Validate() error {
 	}
 	total := 0.0
 	for k, w := range c.Data.Mix {
-		switch k {
-		case "grounding", "counting", "jigsaw":
+		switch {
+		case k == "grounding" || k == "counting" || k == "jigsaw":
+		case slices.Contains(c.PluginSources(), k):
 		default:
-			bad("data.mix."+k, "unknown data source (want grounding, counting, jigsaw)")
+			bad("data.mix."+k, "unknown data source (want grounding, counting, jigsaw or a data source of reward.plugins)")
 		}
 		total += w
 	}
+	c.validateFiles(bad)
 	if len(c.Data.Mix) > 0 && !(total > 0) {
 		bad("data.mix", "weights sum to zero")
 	}

@@ -154,6 +154,10 @@ var ranges = map[string]bound{
 
 	"checkpoint.every": atLeast(0).because("0 = only at the end"),
 	"checkpoint.keep":  atLeast(1),
+
+	"logging.rollouts_every": atLeast(0).because("0 = no rollout logs"),
+
+	"reward.plugins.*.batch": atLeast(0).because("0 = a sample's whole group in one exchange"),
 }
 
 // optimRanges are the ranges of an optimizer section (sft.optim and
@@ -205,6 +209,18 @@ func numericKeys(v reflect.Value, prefix string) []numericKey {
 			for j := range fv.Len() {
 				if n, ok := number(fv.Index(j)); ok {
 					n.key, n.rule = fmt.Sprintf("%s.%d", key, j), key+".*"
+					out = append(out, n)
+					continue
+				}
+				if fv.Index(j).Kind() != reflect.Struct {
+					continue
+				}
+				// A list of sections (reward.plugins): each element's
+				// keys, named key[i].name as the decoder names them,
+				// share the rule key.*.name.
+				elem := fmt.Sprintf("%s[%d].", key, j)
+				for _, n := range numericKeys(fv.Index(j), elem) {
+					n.rule = key + ".*." + strings.TrimPrefix(n.rule, elem)
 					out = append(out, n)
 				}
 			}

@@ -29,8 +29,9 @@ func loadErr(t *testing.T, files []string, sets ...string) string {
 // must have an entry in ranges, and each entry must name a key that
 // exists, so a key added later cannot ship unchecked.
 func TestEveryNumericKeyHasARange(t *testing.T) {
-	// A device list, so that the walk sees an entry of device.devices.
-	c, err := Load(nil, []string{"device.devices=[0, 1]"})
+	// A device list and one reward plug-in, so that the walk sees an entry of
+	// device.devices and the keys of a list element.
+	c, err := Load(nil, []string{"device.devices=[0, 1]", "reward.plugins=[{data_sources: [x], command: [\"true\"]}]"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestRangeMessages(t *testing.T) {
 		{[]string{"grpo.steps="}, []string{"--set grpo.steps: no value"}},
 		{[]string{"data.heldout_videos=5", "data.synthetic_videos=2"}, []string{"data.heldout_videos: 5 held-out videos need data.synthetic_videos >= 6 (it is 2)", "data.heldout_videos=0"}},
 		{[]string{"grpo.optim.weight_decay=5000"}, []string{"grpo.optim.weight_decay: 5000 with lr 0.0003", "lr x weight_decay < 1"}},
-		{[]string{"eval={every: 1}"}, []string{`--set eval: "eval" is a section`, "--set eval.every=1", "before, every, max_new_tokens"}},
+		{[]string{"eval={every: 1}"}, []string{`--set eval: "eval" is a section`, "--set eval.every=1", "before, every, files, max_new_tokens"}},
 		{[]string{"data.mix={jigsaw: 0}"}, []string{"--set data.mix.jigsaw=0"}},
 		{[]string{"grpo=3"}, []string{`"grpo" is a section`, "--set grpo.adv_eps=..."}},
 	}

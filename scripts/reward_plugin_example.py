@@ -36,6 +36,9 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None):
     truth, with partial credit 1 - |pred - gt| / max(|gt|, 1).
     "keyword": 1 when the ground truth word occurs in the response
     (case-insensitive), else 0.
+    "counting": a rule of our own for the trainer's counting task
+    (ground truth "circles,squares,triangles"), replacing its built-in
+    reward: the share of the three counts given exactly.
     """
     if data_source == "number":
         want = float(ground_truth)  # a malformed ground truth raises: an error, not a 0
@@ -44,6 +47,10 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None):
             return 0.0
         got = float(found[-1])
         return max(0.0, 1.0 - abs(got - want) / max(abs(want), 1.0))
+    if data_source == "counting":
+        want = [int(x) for x in ground_truth.split(",")]  # "3,0,2"
+        got = [int(x) for x in _NUMBER.findall(solution_str)[: len(want)] if "." not in x]
+        return sum(g == w for g, w in zip(got, want)) / len(want)
     if data_source == "keyword":
         if not ground_truth.strip():
             raise ValueError("empty keyword")

@@ -382,6 +382,7 @@ func (d *doctor) config(cfg *configs.Config) {
 
 	mc, ok := d.modelConfig(cfg, tok)
 	d.data(cfg)
+	d.dataFiles(context.Background(), cfg)
 	if !ok {
 		return
 	}
@@ -467,6 +468,9 @@ func (d *doctor) data(cfg *configs.Config) {
 		n += samples
 	}
 	switch {
+	case len(dc.TrainFiles) > 0 && (d.opencv || dc.SyntheticVideos == 0):
+		d.line(docOK, "videos", "training samples from data.train_files (data.videos and the sample videos are not read); %d synthetic videos (%d of them held out)",
+			dc.SyntheticVideos, dc.HeldoutVideos)
 	case !d.opencv && (n > 0 || dc.SyntheticVideos > 0):
 		d.line(docMissing, "videos", "the config reads or writes videos but OpenCV decoding does not work here")
 	case n == 0 && dc.SyntheticVideos == 0:
@@ -475,7 +479,9 @@ func (d *doctor) data(cfg *configs.Config) {
 	default:
 		d.line(docOK, "videos", "%d video inputs + %d synthetic (%d of them held out)", n, dc.SyntheticVideos, dc.HeldoutVideos)
 	}
-	if dc.HeldoutVideos == 0 {
+	if dc.HeldoutVideos == 0 && (len(dc.ValFiles) > 0 || len(cfg.Eval.Files) > 0) {
+		d.line(docOK, "heldout", "no held-out VIUBench (data.heldout_videos is 0); the evaluations score data.val_files and eval.files")
+	} else if dc.HeldoutVideos == 0 {
 		skipped := "the VIUBench evaluation after GRPO is skipped"
 		if cfg.Eval.Before || cfg.Eval.Every > 0 {
 			skipped = "the VIUBench evaluations (eval.before, eval.every and after GRPO) are skipped"

@@ -446,3 +446,47 @@ func TestHasLocale(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorDataFiles: doctor checks data.train_files, data.val_files and
+// eval.files as the run will (a plug-in's data source is known), and says
+// that the training videos are not read.
+func TestDoctorDataFiles(t *testing.T) {
+	skipWithoutNative(t)
+	dir := t.TempDir()
+	frame := filepath.Join(dir, "f.jpg")
+	if err := os.WriteFile(frame, []byte("jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	row := func(src, answer, frame string) string {
+		return `{"id":"` + src + answer + `","data_source":"` + src + `","answer":"` + answer + `","fps":1,"frames":["` + frame + `"],"prompt":[{"role":"user","content":"<video>\nq"}]}` + "\n"
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	train := write("train.jsonl", row("counting", "1,2,3", frame)+row("number", "7", frame))
+	bad := write("bad.jsonl", row("counting", "three", frame)+row("counting", "1,1,1", filepath.Join(dir, "gone.jpg")))
+	mc := write("mc.jsonl", row("multiple_choice", "A", frame))
+	plugin := `reward.plugins=[{data_sources: [number], command: ["true"]}]`
+	out, _, err := execCmd(t, newRootCmd(), "", "doctor", "--set", "data.train_files=["+train+"]", "--set", "eval.files=["+mc+"]", "--set", plugin)
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	for _, w := range []string{"OK      videos        training samples from data.train_files", "data.train_files: 2 rows in 1 files, 1 frame files", "eval.files: " + mc + ": 1 rows"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	out, _, err = execCmd(t, newRootCmd(), "", "doctor", "--set", "data.val_files=["+bad+"]", "--set", "data.train_files=["+train+"]")
+	if !errors.Is(err, errCannotRun) {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	for _, w := range []string{`MISSING data files    data.train_files: bad training data`, `unknown data source "number"`, "MISSING data files    data.val_files", "bad.jsonl: line 1: field answer", "gone.jpg does not exist"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}

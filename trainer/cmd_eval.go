@@ -33,8 +33,11 @@ scores the answers with the paper's scorers:
     (mIoU, R@0.3/0.5/0.7);
   - pretext rows (from 'trainer gen'): the training reward of their source.
 
-Rows give their frames ("frames", paths relative to the data file) or a
-"video" file that is sampled. --checkpoint is a model folder written by the
+--data is a JSONL file of our layout or a Parquet file of verl's; every row
+is checked (answer form, frame or video files) before any is decoded. Rows
+give their frames ("frames", paths relative to the data file) or a "video"
+file that is sampled; a row with only a question is worded with
+data.prompts of --config. --checkpoint is a model folder written by the
 trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
 		Example: `  trainer eval --checkpoint runs/default/final --data runs/default/data/viubench-*/data.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,11 +52,15 @@ trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
 			if _, err := grpo.VerifyCheckpoint(ckpt); err != nil {
 				return fmt.Errorf("eval: --checkpoint: %w", err)
 			}
+			wording, err := grpo.LoadPrompts(cfg.Data)
+			if err != nil {
+				return fmt.Errorf("eval: %w", err)
+			}
 			so, per := grpo.PolicySessions(cfg.Device)
 			req := eval.Request{
 				Model: ckpt, Data: data, Library: cfg.Device.Library, Session: so, GraphSession: per,
 				Frames: cfg.Data.Sampling.Frames, MinPixels: cfg.Data.Sampling.MinPixels, MaxPixels: cfg.Data.Sampling.MaxPixels,
-				MaxNewTokens: cfg.Eval.MaxNewTokens, Batch: batch, Progress: q.progress(cmd),
+				MaxNewTokens: cfg.Eval.MaxNewTokens, Batch: batch, Progress: q.progress(cmd), Prompts: wording,
 			}
 			rep, err := eval.Evaluate(cmd.Context(), req)
 			if err != nil {
@@ -80,7 +87,7 @@ trainer: RUN_DIR/final or a checkpoint under RUN_DIR/checkpoints.`,
 	cf, q = addConfigFlags(cmd), addQuietFlag(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&ckpt, "checkpoint", "", "model folder (config.json, model.safetensors, tokenizer.json)")
-	fl.StringVar(&data, "data", "", "JSONL evaluation file")
+	fl.StringVar(&data, "data", "", "evaluation file (JSONL, or Parquet in verl's layout)")
 	fl.StringVar(&preds, "predictions", "", "also write each row's response and score as JSONL to this file")
 	fl.IntVar(&batch, "batch", 16, "prompts decoded together")
 	return cmd

@@ -26,6 +26,7 @@ type genFlags struct {
 	maxPixels int
 	minPixels int
 	synthetic int
+	prompts   string
 	quiet     *quietFlag
 	load      dataset.LoadOptions
 }
@@ -74,6 +75,7 @@ with the first one's pid.`,
 	fl.IntVar(&f.maxPixels, "max-pixels", tasks.DefaultSamplingConfig().MaxPixels, "largest frame size in pixels, aspect kept (overrides sampling.max_pixels of --config)")
 	fl.IntVar(&f.minPixels, "min-pixels", tasks.DefaultSamplingConfig().MinPixels, "smallest frame size in pixels (overrides sampling.min_pixels of --config)")
 	fl.IntVar(&f.synthetic, "synthetic", 0, "first make N synthetic videos under OUT/synthetic and use them as inputs (works with no downloaded data)")
+	fl.StringVar(&f.prompts, "prompts", "", "YAML file with the wording of the questions and the system prompt (data.prompts; default: ours)")
 	f.quiet = addQuietFlag(cmd)
 	addLoadFlags(fl, &f.load)
 	cmd.AddCommand(newGenMergeCmd(), newGenVerifyCmd(), newGenExportVerlCmd())
@@ -117,9 +119,13 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 	if len(videos) == 0 && f.synthetic == 0 {
 		return errors.New("gen: no input videos (give --videos or --synthetic)")
 	}
+	wording, err := loadPromptsFlag(f.prompts)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
 	o := buildOptions(cmd, f.out, f.workers, f.formats, f.quiet)
 	sum, err := dataset.GenerateDir(ctx, dataset.GenRequest{
-		Videos: videos, Synthetic: f.synthetic, Out: f.out, Tasks: ts, Config: cfg,
+		Videos: videos, Synthetic: f.synthetic, Out: f.out, Tasks: ts, Config: cfg, Prompts: wording,
 		PerVideo: f.perVideo, Seed: f.seed, Shard: shard, Load: f.load,
 		Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
 	})
@@ -247,4 +253,16 @@ A frame path outside the directory is an error unless --allow-outside.`,
 	cmd.Flags().StringVar(&out, "out", "", "Parquet file to write")
 	cmd.Flags().BoolVar(&ro.AllowOutside, "allow-outside", false, "accept frame paths outside the dataset directory")
 	return cmd
+}
+
+// loadPromptsFlag reads a --prompts file (nil for "": our wording).
+func loadPromptsFlag(path string) (*tasks.Prompts, error) {
+	if path == "" {
+		return nil, nil
+	}
+	p, err := tasks.LoadPrompts(path)
+	if err != nil {
+		return nil, fmt.Errorf("--prompts: %w", err)
+	}
+	return &p, nil
 }

@@ -335,3 +335,41 @@ func TestGenCmdMergeIncomplete(t *testing.T) {
 		t.Fatalf("merge of shard 0/2 alone: %v", err)
 	}
 }
+
+// TestGenCmdPrompts: gen --prompts words the samples with the file's
+// system prompt and templates; a template without a placeholder its task
+// needs is refused naming both, before anything is generated.
+func TestGenCmdPrompts(t *testing.T) {
+	if _, err := video.Synthesize(video.DefaultSynthOptions()); err != nil {
+		t.Skipf("no video support: %v", err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "prompts.yaml")
+	if err := os.WriteFile(good, []byte("system: Answer tersely.\ncounting: \"How many circles, squares, triangles? Like {example}.\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	args := append([]string{"--synthetic", "1", "--tasks", "counting", "--format", "jsonl", "--out", out, "--prompts", good}, tinyFrameFlags()...)
+	if _, _, err := execCmd(t, newGenCmd(), "", args...); err != nil {
+		t.Fatal(err)
+	}
+	samples, err := dataset.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 1 || samples[0].Prompt[0].Content != "Answer tersely." || !strings.HasPrefix(samples[0].Question, "How many circles") {
+		t.Fatalf("samples %+v", samples)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("jigsaw: \"Order the clips.\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(dir, "out2")
+	_, _, err = execCmd(t, newGenCmd(), "", append([]string{"--synthetic", "1", "--out", out2, "--prompts", bad}, tinyFrameFlags()...)...)
+	if err == nil || !strings.Contains(err.Error(), "--prompts") || !strings.Contains(err.Error(), "jigsaw: missing placeholder {clips}") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := os.Stat(out2); !os.IsNotExist(err) {
+		t.Errorf("a refused --prompts still wrote %s", out2)
+	}
+}

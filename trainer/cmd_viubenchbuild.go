@@ -21,6 +21,7 @@ func newViubenchBuildCmd() *cobra.Command {
 		maxPixels  int
 		subtypes   []string
 		formats    []string
+		prompts    string
 		quiet      *quietFlag
 		load       dataset.LoadOptions
 	)
@@ -58,9 +59,13 @@ interrupted build resumes when run again.`,
 			if perSubtype < 1 {
 				return fmt.Errorf("viubench build: --per-subtype %d, want at least 1", perSubtype)
 			}
+			wording, err := loadPromptsFlag(prompts)
+			if err != nil {
+				return fmt.Errorf("viubench build: %w", err)
+			}
 			o := buildOptions(cmd, out, workers, formats, quiet)
 			_, sum, err := dataset.BuildViubench(ctx, dataset.ViubenchRequest{
-				Videos: all, Out: out, PerSubtype: perSubtype, Subtypes: subtypes, Seed: seed,
+				Videos: all, Out: out, PerSubtype: perSubtype, Subtypes: subtypes, Seed: seed, Prompts: wording,
 				MaxPixels: maxPixels, Load: load, Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
 			})
 			printSummary(cmd, out, sum)
@@ -79,6 +84,7 @@ interrupted build resumes when run again.`,
 	fl.IntVar(&maxPixels, "max-pixels", tasks.ViubenchSampling().MaxPixels, "largest frame size in pixels, aspect kept (512x512 for evaluation)")
 	fl.StringSliceVar(&subtypes, "subtypes", nil, "build only these subtypes (default all nine)")
 	fl.StringSliceVar(&formats, "format", []string{"jsonl", "parquet"}, "data files to write: jsonl, parquet")
+	fl.StringVar(&prompts, "prompts", "", "YAML file with the wording of the questions and the system prompt (data.prompts; default: ours)")
 	quiet = addQuietFlag(cmd)
 	addLoadFlags(fl, &load)
 	return cmd

@@ -49,12 +49,13 @@ func TestExamplePluginScores(t *testing.T) {
 		{DataSource: "number", Response: "no idea", GroundTruth: "42"},
 		{DataSource: "keyword", Response: "A red Ball", GroundTruth: "ball", ExtraInfo: []byte(`{"split":"train"}`)},
 		{DataSource: "keyword", Response: "a cube", GroundTruth: "ball"},
+		{DataSource: "counting", Response: "3,1,2", GroundTruth: "3,0,2"},
 	}
 	got, err := p.Score(context.Background(), items)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []float64{1, 1 - 1.0/42, 0, 1, 0}
+	want := []float64{1, 1 - 1.0/42, 0, 1, 0, 2.0 / 3}
 	for i := range want {
 		if math.Abs(got[i]-want[i]) > 1e-12 {
 			t.Errorf("item %d: score %v, want %v", i, got[i], want[i])

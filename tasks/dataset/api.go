@@ -35,6 +35,9 @@ type GenRequest struct {
 	Config tasks.GenConfig
 	// PerVideo is the number of samples per task per video (0: 1).
 	PerVideo int
+	// Prompts is the wording of the questions and the system message
+	// (nil: tasks.DefaultPrompts).
+	Prompts *tasks.Prompts
 	// Seed is the run seed.
 	Seed uint64
 	// Shard selects part of the inputs (zero value: all).
@@ -113,7 +116,7 @@ func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("generate: no video files found in %s", strings.Join(videos, ", "))
 	}
-	plan, err := PlanGen(inputs, tasks.GenSpecs(cfg, ts), per, req.Seed, cfg.Sampling, req.Shard)
+	plan, err := PlanGen(inputs, tasks.WithPrompts(tasks.GenSpecs(cfg, ts), req.Prompts), per, req.Seed, cfg.Sampling, req.Shard)
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
@@ -138,6 +141,9 @@ type ViubenchRequest struct {
 	// Subtypes restricts the build to these subtypes (nil: all nine, see
 	// tasks.ViubenchSpecs).
 	Subtypes []string
+	// Prompts is the wording of the questions and the system message
+	// (nil: tasks.DefaultPrompts).
+	Prompts *tasks.Prompts
 	// Seed is the build seed.
 	Seed uint64
 	// MaxPixels bounds the frame size (0: 512x512).
@@ -190,6 +196,7 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	if err != nil {
 		return nil, nil, fmt.Errorf("viubench: %w", err)
 	}
+	specs = tasks.WithPrompts(specs, req.Prompts)
 	lock, err := LockDir(req.Out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("viubench: %w", err)

@@ -76,6 +76,8 @@ type Request struct {
 	MaxNewTokens int
 	// Batch is the number of prompts decoded together.
 	Batch int
+	// Prompts words the rows that carry only a question (nil: ours).
+	Prompts *tasks.Prompts
 	// Progress receives a progress bar (nil: none).
 	Progress io.Writer
 }
@@ -105,12 +107,16 @@ func Evaluate(ctx context.Context, req Request) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := dataset.ReadJSONLFile(req.Data)
+	src := Sources{}
+	rows, base, err := LoadRows(ctx, req.Data, src)
 	if err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("eval: %s has no rows", req.Data)
+	}
+	if err := CheckRows(req.Data, base, rows, src); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
 	}
 	rt, err := ort.Open(req.Library)
 	if err != nil {
@@ -124,80 +130,44 @@ func Evaluate(ctx context.Context, req Request) (*Report, error) {
 	defer pol.Close()
 	eng := rollout.NewEngine(pol, c, tok, c.BosTokenID)
 	vopt := rollout.VideoOptions{MinPixels: req.MinPixels, MaxPixels: req.MaxPixels}
-	base := filepath.Dir(req.Data)
 	s := rollout.Sampling{Temperature: 0, TopP: 1, MaxNewTokens: max(1, req.MaxNewTokens)}
 	if id, ok := tok.TokenID(tokenizer.EndOfText); ok {
 		s.StopTokens = []int{id}
 	}
-	var viu reward.VIUBenchAccumulator
-	var gacc reward.GroundingAccumulator
-	rep := &Report{Pretext: map[string][2]float64{}}
-	hasViu := false
-	mcHits := 0.0
+	tally := NewTally(src)
 	bar := metrics.NewBar(progressOrDiscard(req.Progress), "eval", len(rows))
 	prompt := func(r *tasks.Sample) (rollout.Prompt, error) {
-		frames, err := evalFrames(ctx, base, r, req.Frames)
+		frames, err := Frames(ctx, base, r, req.Frames)
 		if err != nil {
 			return rollout.Prompt{}, err
 		}
-		msgs := r.Prompt
-		if len(msgs) == 0 {
-			msgs = tasks.BuildPrompt(r.Question, len(frames), len(frames) > 1)
-		}
 		vo := vopt
 		vo.FPS = r.FPS
-		p, err := rollout.BuildPrompt(tok, c, msgs, frames, vo)
+		p, err := rollout.BuildPrompt(tok, c, Messages(r, len(frames), req.Prompts), frames, vo)
 		if err != nil {
 			return rollout.Prompt{}, fmt.Errorf("eval: row %s: %w", r.ID, err)
 		}
 		return p, nil
 	}
-	score := func(smp *tasks.Sample, response string) error {
-		var err error
-		p := Prediction{ID: smp.ID, DataSource: string(smp.DataSource), Subtype: smp.Subtype, Response: response, Answer: smp.Answer}
-		switch {
-		case isVIUBench(smp.Subtype):
-			hasViu = true
-			if p.Score, err = reward.VIUBenchScore(smp.Subtype, response, smp.Answer); err != nil {
-				return fmt.Errorf("eval: row %s: %w", smp.ID, err)
-			}
-			if err := viu.Add(smp.Subtype, p.Score); err != nil {
-				return err
-			}
-		case p.DataSource == SourceMultipleChoice:
-			p.Score = reward.MultipleChoice(response, smp.Answer)
-			mcHits += p.Score
-			rep.MultipleChoice.N++
-		case p.DataSource == SourceTemporalGrounding:
-			if p.Score, err = reward.EvalGroundingIoU(response, smp.Answer); err != nil {
-				return fmt.Errorf("eval: row %s: %w", smp.ID, err)
-			}
-			gacc.Add(p.Score)
-		default:
-			if p.Score, err = reward.Score(p.DataSource, response, smp.Answer); err != nil {
-				return fmt.Errorf("eval: row %s: %w", smp.ID, err)
-			}
-			v := rep.Pretext[p.DataSource]
-			rep.Pretext[p.DataSource] = [2]float64{v[0] + 1, v[1] + p.Score}
-		}
-		rep.Predictions = append(rep.Predictions, p)
-		return nil
-	}
+	score := func(smp *tasks.Sample, response string) error { return tally.Add(ctx, smp, response) }
 	if err := Answer(ctx, eng, rows, req.Batch, s, bar, prompt, score); err != nil {
 		return nil, err
 	}
-	if hasViu {
-		r := viu.Report(filepath.Base(req.Model))
-		rep.VIUBench = &r
+	return tally.Report(filepath.Base(req.Model)), nil
+}
+
+// Messages returns a row's chat messages: its own prompt, or for a row
+// with only a question, the question with one video placeholder per video
+// input in the wording of prompts (nil: tasks.DefaultPrompts).
+func Messages(r *tasks.Sample, numVideos int, prompts *tasks.Prompts) []tasks.Message {
+	if len(r.Prompt) > 0 {
+		return r.Prompt
 	}
-	if rep.MultipleChoice.N > 0 {
-		rep.MultipleChoice.Accuracy = mcHits / float64(rep.MultipleChoice.N)
+	if prompts == nil {
+		d := tasks.DefaultPrompts()
+		prompts = &d
 	}
-	rep.Grounding = gacc.Stats()
-	for k, v := range rep.Pretext {
-		rep.Pretext[k] = [2]float64{v[0], v[1] / v[0]}
-	}
-	return rep, nil
+	return prompts.Messages(r.Question, numVideos, numVideos > 1)
 }
 
 func isVIUBench(subtype string) bool {
@@ -216,11 +186,12 @@ func progressOrDiscard(w io.Writer) io.Writer {
 	return w
 }
 
-// evalFrames returns a row's frames: its frame files, or frames sampled
-// from its video file.
-func evalFrames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*frame.Frame, error) {
+// Frames returns a row's frames: its frame files (relative to base unless
+// absolute), or n frames sampled from its video file (n <= 0: the
+// sampler's default).
+func Frames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*frame.Frame, error) {
 	if len(s.Frames.All()) > 0 {
-		return dataset.LoadFrames(base, s)
+		return dataset.LoadFramesWith(base, s, dataset.ReadOptions{AllowOutside: true})
 	}
 	if s.Video == "" {
 		return nil, fmt.Errorf("eval: row %s has neither frames nor video", s.ID)

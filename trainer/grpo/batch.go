@@ -26,8 +26,14 @@ type sampler struct {
 
 func newSampler(seed uint64, pool map[tasks.DataSource][]tasks.Sample, mix map[string]float64) (*sampler, error) {
 	s := &sampler{seed: seed, pool: pool, cursors: map[string]int{}, perms: map[string][]int{}, permEp: map[string]int{}}
-	for _, src := range tasks.AllDataSources() {
-		if w := mix[string(src)]; w > 0 && len(pool[src]) > 0 {
+	for _, src := range poolSources(pool) {
+		// A data source of data.train_files that data.mix does not name
+		// has weight 1.
+		w, named := mix[string(src)]
+		if !named {
+			w = 1
+		}
+		if w > 0 {
 			s.sources = append(s.sources, src)
 			s.weights = append(s.weights, w)
 		}

@@ -28,8 +28,16 @@ type Data struct {
 	// evaluations.
 	Bench []tasks.Sample
 	// BenchDir and TrainDir are the dataset directories (frame paths in
-	// the samples are relative to them).
+	// the samples are relative to them). TrainDir is "" for samples from
+	// data.train_files, whose frame paths are absolute.
 	TrainDir, BenchDir string
+
+	// Data from files (files.go): Val is data.val_files, Evals the files
+	// of eval.files.
+	Val   []tasks.Sample
+	Evals []EvalSet
+	// Prompts is the wording of data.prompts (nil: ours).
+	Prompts *tasks.Prompts
 }
 
 // findSampleVideos returns the opencv-doc sample videos that exist under
@@ -61,6 +69,10 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	if dir == "" {
 		dir = filepath.Join(cfg.RunDir, "data")
 	}
+	wording, err := LoadPrompts(dc)
+	if err != nil {
+		return nil, err
+	}
 	var heldout, train []string
 	if dc.SyntheticVideos > 0 {
 		paths, err := dataset.MakeSynthetic(ctx, filepath.Join(dir, "synthetic"), dc.SyntheticVideos, cfg.Seed)
@@ -76,6 +88,13 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 		train = append(train, findSampleVideos()...)
 	}
 	train = append(train, dc.Videos...)
+	if len(dc.TrainFiles) > 0 {
+		// Training samples from data.train_files: the trainer loads and
+		// checks them with its reward registry (loadTrainFiles); only the
+		// held-out VIUBench is built here.
+		d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}, Prompts: wording}
+		return d, buildBench(ctx, cfg, d, heldout, progress, logf)
+	}
 	if len(train) == 0 {
 		return nil, fmt.Errorf("data: no training videos (set data.synthetic_videos, data.videos or data.use_sample_videos)")
 	}
@@ -103,10 +122,10 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	per := max(1, (dc.TrainSamples+len(inputs)*len(specs)-1)/(len(inputs)*len(specs)))
 	// Each distinct setting gets its own folder, so runs and ablations can
 	// share data.dir and reuse what matches.
-	d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}}
-	d.TrainDir = filepath.Join(dir, "train-"+settingsKey(train, gen, sources, per, cfg.Seed))
+	d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}, Prompts: wording}
+	d.TrainDir = filepath.Join(dir, "train-"+settingsKey(withPrompts([]any{train, gen, sources, per, cfg.Seed}, wording)...))
 	samples, _, err := dataset.Generate(ctx, dataset.GenRequest{
-		Videos: train, Out: d.TrainDir, Tasks: sources, Config: gen, PerVideo: per, Seed: cfg.Seed,
+		Videos: train, Out: d.TrainDir, Tasks: sources, Config: gen, PerVideo: per, Seed: cfg.Seed, Prompts: wording,
 		Formats: []string{"jsonl"}, Progress: progress, Log: logf,
 	})
 	if err != nil {
@@ -119,32 +138,65 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 		sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
 	}
 
+	return d, buildBench(ctx, cfg, d, heldout, progress, logf)
+}
+
+// buildBench builds the held-out VIUBench of d from the held-out videos
+// (none: the evaluations on it are skipped).
+func buildBench(ctx context.Context, cfg *configs.Config, d *Data, heldout []string, progress io.Writer, logf func(string)) error {
+	dc, dir := cfg.Data, d.Dir
+	if len(heldout) == 0 && (len(dc.ValFiles) > 0 || len(cfg.Eval.Files) > 0) {
+		logf("data.heldout_videos is 0: no held-out VIUBench; the evaluations score data.val_files and eval.files")
+		return nil
+	}
 	if len(heldout) == 0 {
 		logf("data.heldout_videos is 0: no held-out VIUBench, so the evaluations before, during and after GRPO are skipped " +
 			"(build one from other videos with 'trainer viubench build' and score the run with 'trainer eval')")
-		return d, nil
+		return nil
 	}
 	// VIUBench from the held-out videos, scaled to the run's frame count.
 	hin, err := dataset.ListInputs(heldout)
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return fmt.Errorf("data: %w", err)
 	}
 	bs := dc.Sampling
 	bs.MaxPixels = cfg.VIUBench.MaxPixels
 	bs.MinPixels = min(bs.MinPixels, bs.MaxPixels)
-	bplan, err := dataset.PlanViubench(hin, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed+1, bs)
+	bplan, err := dataset.PlanViubench(hin, tasks.WithPrompts(BenchSpecs(dc), d.Prompts), cfg.VIUBench.PerSubtype, cfg.Seed+1, bs)
 	if err != nil {
-		return nil, fmt.Errorf("data: viubench: %w", err)
+		return fmt.Errorf("data: viubench: %w", err)
 	}
-	d.BenchDir = filepath.Join(dir, "viubench-"+settingsKey(heldout, bs, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed))
+	d.BenchDir = filepath.Join(dir, "viubench-"+settingsKey(withPrompts([]any{heldout, bs, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed}, d.Prompts)...))
 	opts := dataset.Options{Out: d.BenchDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf}
 	if _, err := dataset.Build(ctx, bplan, opts); err != nil {
-		return nil, fmt.Errorf("data: viubench: %w", err)
+		return fmt.Errorf("data: viubench: %w", err)
 	}
 	if d.Bench, err = dataset.ReadJSONLFile(filepath.Join(d.BenchDir, dataset.JSONLName)); err != nil {
-		return nil, err
+		return err
 	}
-	return d, nil
+	return nil
+}
+
+// LoadPrompts reads data.prompts (nil for "": our wording); a template
+// missing a placeholder its task needs is an error naming both.
+func LoadPrompts(dc configs.DataConfig) (*tasks.Prompts, error) {
+	if dc.Prompts == "" {
+		return nil, nil
+	}
+	p, err := tasks.LoadPrompts(dc.Prompts)
+	if err != nil {
+		return nil, fmt.Errorf("data.prompts: %w", err)
+	}
+	return &p, nil
+}
+
+// withPrompts adds a wording to the values of a settingsKey (none for our
+// own, so the datasets made before data.prompts existed keep their keys).
+func withPrompts(vals []any, p *tasks.Prompts) []any {
+	if p == nil {
+		return vals
+	}
+	return append(vals, p)
 }
 
 // settingsKey is a short hash of the values that define a dataset.

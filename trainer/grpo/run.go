@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/videossr/videossr-go/model"
@@ -24,8 +26,15 @@ func (t *Trainer) globalStep() int { return t.state.SFTStep + t.state.GRPOStep }
 func (t *Trainer) record(phase string, vals map[string]float64) error {
 	vals[metrics.SFTStep] = float64(t.state.SFTStep)
 	vals[metrics.GRPOStep] = float64(t.state.GRPOStep)
-	if err := t.met.Write(metrics.Record{Step: t.globalStep(), Phase: phase, Time: time.Now(), Values: vals}); err != nil {
+	rec := metrics.Record{Step: t.globalStep(), Phase: phase, Time: time.Now(), Values: vals}
+	if err := t.met.Write(rec); err != nil {
 		return err
+	}
+	if t.tb != nil {
+		if err := t.tb.WriteRecord(tensorBoardRecord(rec)); err != nil {
+			return err
+		}
+		return t.tb.Flush()
 	}
 	return nil
 }
@@ -151,18 +160,22 @@ func (t *Trainer) warmUp(ctx context.Context) error {
 	return nil
 }
 
-// evaluateBefore scores the warmed-up policy on the held-out VIUBench
-// (eval.before), once per run.
+// evaluateBefore scores the warmed-up policy on the held-out VIUBench,
+// data.val_files and eval.files (eval.before), once per run.
 func (t *Trainer) evaluateBefore(ctx context.Context) error {
-	if t.state.Before != nil || !t.cfg.Eval.Before || t.state.GRPOStep != 0 || len(t.data.Bench) == 0 {
+	if t.state.Before != nil || t.state.EvaluatedBefore || !t.cfg.Eval.Before || t.state.GRPOStep != 0 || !t.hasEvals() {
 		return nil
 	}
-	rep, err := t.evaluate(ctx, "warm-up")
+	rep, vals, err := t.evaluateAll(ctx, "warm-up")
 	if err != nil {
 		return mayStop(err)
 	}
 	t.state.Before = rep
+	t.state.EvaluatedBefore = true
 	t.unsaved = true
+	if err := t.record("eval", vals); err != nil {
+		return err
+	}
 	return t.checkpoint()
 }
 
@@ -194,12 +207,12 @@ func (t *Trainer) trainGRPO(ctx context.Context) error {
 			return err
 		}
 		bar.Set(t.state.GRPOStep, fmt.Sprintf("reward %.3f", st.Reward), fmt.Sprintf("zero-var %.2f", st.ZeroVarFrac), fmt.Sprintf("kl %.4f", st.KL))
-		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps && len(t.data.Bench) > 0 {
-			rep, err := t.evaluate(ctx, fmt.Sprintf("step %d", t.state.GRPOStep))
+		if e := cfg.Eval.Every; e > 0 && t.state.GRPOStep%e == 0 && t.state.GRPOStep < cfg.GRPO.Steps && t.hasEvals() {
+			_, vals, err := t.evaluateAll(ctx, fmt.Sprintf("step %d", t.state.GRPOStep))
 			if err != nil {
 				return mayStop(err)
 			}
-			if err := t.record("eval", map[string]float64{metrics.HeldoutMetric: rep.Overall}); err != nil {
+			if err := t.record("eval", vals); err != nil {
 				return err
 			}
 		}
@@ -220,12 +233,22 @@ func (t *Trainer) trainGRPO(ctx context.Context) error {
 func (t *Trainer) finish(ctx context.Context) (*Result, error) {
 	cfg := t.cfg
 	res := &Result{RunDir: cfg.RunDir, Before: t.state.Before}
-	if len(t.data.Bench) > 0 {
-		after, err := t.evaluate(ctx, "grpo")
+	if t.hasEvals() {
+		after, vals, err := t.evaluateAll(ctx, "grpo")
 		if err != nil {
 			return nil, mayStop(err)
 		}
 		res.After = after
+		if err := t.record("eval", vals); err != nil {
+			return nil, err
+		}
+		t.plot() // with the final evaluation
+		delete(vals, metrics.HeldoutMetric)
+		delete(vals, metrics.SFTStep)
+		delete(vals, metrics.GRPOStep)
+		if len(vals) > 0 {
+			res.Eval = vals
+		}
 	}
 	t.state.Phase = "done"
 	t.unsaved = true
@@ -250,6 +273,13 @@ func (t *Trainer) report(res *Result) {
 	w, dir := t.opt.Out, t.cfg.RunDir
 	if w == nil {
 		return
+	}
+	if len(res.Eval) > 0 {
+		names := slices.Sorted(maps.Keys(res.Eval))
+		fmt.Fprintf(w, "\nEvaluation files after GRPO (data.val_files, eval.files; every evaluation in metrics.jsonl, phase eval):\n")
+		for _, k := range names {
+			fmt.Fprintf(w, "  %-40s %.4f\n", k, res.Eval[k])
+		}
 	}
 	if res.After == nil {
 		fmt.Fprintf(w, "\nno held-out VIUBench (data.heldout_videos is 0)\ntraining reward: first quarter %.3f -> last quarter %.3f\nrun directory: %s (metrics.jsonl, plots/, checkpoints/, final/)\n", res.RewardFirst, res.RewardLast, dir)
@@ -284,7 +314,6 @@ func quarterMeans(xs []float64) (first, last float64) {
 
 // evaluate runs greedy decoding over the held-out VIUBench and scores it.
 func (t *Trainer) evaluate(ctx context.Context, name string) (*reward.VIUBenchReport, error) {
-	t.at("eval", t.state.GRPOStep)
 	var acc reward.VIUBenchAccumulator
 	bar := metrics.NewBar(t.progress(), "eval "+name, len(t.data.Bench))
 	prompt := func(s *tasks.Sample) (rollout.Prompt, error) { return t.prompt(s, t.data.BenchDir) }

@@ -66,6 +66,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 			t.Close()
 		}
 	}()
+	if err := t.addPlugins(); err != nil {
+		return nil, err
+	}
 	if opt.Resume {
 		if st, err := os.Stat(cfg.RunDir); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("resume: run directory %s: %w", cfg.RunDir, cmp.Or(err, errors.New("not a folder")))
@@ -112,9 +115,14 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 
 	// Data first: it needs no model.
 	logf := func(line string) { t.log.Warn(line) }
+	files, err := t.loadFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if t.data, err = PrepareData(ctx, cfg, opt.Progress, logf); err != nil {
 		return nil, err
 	}
+	t.data.addFiles(files)
 	if err := t.checkGroundTruths(t.data); err != nil {
 		return nil, err
 	}
@@ -152,6 +160,12 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 		}
 	}
 	if t.met, err = metrics.OpenWriter(filepath.Join(cfg.RunDir, "metrics.jsonl"), keep); err != nil {
+		return nil, err
+	}
+	if err := t.openTensorBoard(keep); err != nil {
+		return nil, err
+	}
+	if err := t.resetRollouts(keep); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -46,6 +46,9 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (StepStats, error) {
 	if err != nil {
 		return st, err
 	}
+	if err := t.logRollouts(step, samples, responses, rewards, adv); err != nil {
+		return st, err
+	}
 	rows := keepInformative(responses, adv, groups, t.cfg.GRPO.DynamicSampling)
 	st.RowsTrained = len(rows)
 	if len(rows) == 0 {
@@ -162,8 +165,9 @@ func (t *Trainer) score(ctx context.Context, samples []tasks.Sample, responses [
 	for p, idx := range responsesByPrompt(responses) {
 		s := &samples[p]
 		items := make([]reward.Item, len(idx))
+		extra := extraInfo(s)
 		for k, i := range idx {
-			items[k] = reward.Item{DataSource: t.rewardSource(s), Response: responses[i].Text, GroundTruth: s.Answer}
+			items[k] = reward.Item{DataSource: t.rewardSource(s), Response: responses[i].Text, GroundTruth: s.Answer, ExtraInfo: extra}
 		}
 		scores, err := t.rewards.Score(ctx, items)
 		if err != nil {

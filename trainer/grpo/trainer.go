@@ -35,9 +35,11 @@ import (
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
+	"github.com/videossr/videossr-go/reward/plugin"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -54,6 +56,7 @@ type Options struct {
 	// Rewards scores the responses by data source (nil: the built-in
 	// rewards, reward.DefaultRegistry). Register a scorer (a reward.ScoreFunc,
 	// a reward/plugin command) to replace one; its errors stop the step.
+	// The plug-ins of reward.plugins are registered into it.
 	Rewards *reward.Registry
 	// StopAfter, when > 0, stops the run (as SIGINT would: checkpoint and
 	// return ErrStopped) after this many GRPO steps of this process.
@@ -100,6 +103,11 @@ type Result struct {
 	Seed         uint64  `json:"seed"`
 	Reward       string  `json:"reward"` // smooth | strict
 	RunDir       string  `json:"run_dir"`
+
+	// Eval holds the final evaluation of data.val_files and eval.files
+	// under their metric names (metrics.ValRewardMean,
+	// metrics.EvalFileMetric); nil without them.
+	Eval map[string]float64 `json:"eval,omitempty"`
 }
 
 func (r *Result) save(path string) error {
@@ -162,6 +170,11 @@ type Trainer struct {
 	// unsaved reports committed state (a completed step, a phase change,
 	// the first evaluation) that no checkpoint holds yet.
 	unsaved bool
+
+	// plugins are the reward.plugins processes the run started; tb is the
+	// TensorBoard writer (nil unless logging.backends names tensorboard).
+	plugins []*plugin.Plugin
+	tb      *metrics.TensorBoard
 }
 
 // State is the part of a run that a checkpoint restores besides the
@@ -174,6 +187,10 @@ type State struct {
 	Before   *reward.VIUBenchReport `json:"before,omitempty"`
 	Rewards  []float64              `json:"rewards"`  // mean reward per GRPO step
 	ZeroVar  []float64              `json:"zero_var"` // zero-variance group fraction per GRPO step
+
+	// EvaluatedBefore is set once the evaluation before GRPO ran (with or
+	// without a held-out VIUBench), so a resumed run does not repeat it.
+	EvaluatedBefore bool `json:"evaluated_before,omitempty"`
 }
 
 // Run executes the whole job the config describes: data, warm-up,
@@ -193,6 +210,10 @@ func (t *Trainer) Close() error {
 	if t.met != nil {
 		errs = append(errs, t.met.Close())
 	}
+	if t.tb != nil {
+		errs = append(errs, t.tb.Close())
+	}
+	errs = append(errs, t.closePlugins())
 	if t.sessions != nil {
 		errs = append(errs, t.sessions.Close())
 	}
@@ -257,10 +278,7 @@ func (t *Trainer) sampling(maxNew int, temperature float64) rollout.Sampling {
 // rewardSource is the reward a sample is scored with: its data source, or
 // with data.reward strict the binary variant of it.
 func (t *Trainer) rewardSource(s *tasks.Sample) string {
-	if t.cfg.Data.Reward == "strict" {
-		return reward.StrictPrefix + string(s.DataSource)
-	}
-	return string(s.DataSource)
+	return t.rewardSourceName(string(s.DataSource))
 }
 
 // checkGroundTruths validates every ground truth once, before training:
@@ -268,7 +286,7 @@ func (t *Trainer) rewardSource(s *tasks.Sample) string {
 // held-out VIUBench against its scorer. A malformed one is an error naming
 // the sample, not a response scored 0 at every step.
 func (t *Trainer) checkGroundTruths(d *Data) error {
-	for _, src := range tasks.AllDataSources() {
+	for _, src := range poolSources(d.Train) {
 		for i := range d.Train[src] {
 			s := &d.Train[src][i]
 			if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
@@ -300,16 +318,27 @@ func promptBytes(p rollout.Prompt) int64 {
 
 // prompt returns the model input of a sample (cached).
 func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
-	if p, ok := t.cache[s.ID]; ok {
+	return t.cachedPrompt(s.ID, s, func() ([][]*frame.Frame, []tasks.Message, error) {
+		// Samples from files (dir "") carry absolute frame paths, checked
+		// when the files were loaded.
+		frames, err := dataset.LoadFramesWith(dir, s, dataset.ReadOptions{AllowOutside: dir == ""})
+		return frames, s.Prompt, err
+	})
+}
+
+// cachedPrompt returns the model input of a sample, cached under key,
+// built from the frames and messages load returns.
+func (t *Trainer) cachedPrompt(key string, s *tasks.Sample, load func() ([][]*frame.Frame, []tasks.Message, error)) (rollout.Prompt, error) {
+	if p, ok := t.cache[key]; ok {
 		return p, nil
 	}
-	frames, err := dataset.LoadFrames(dir, s)
+	frames, msgs, err := load()
 	if err != nil {
 		return rollout.Prompt{}, err
 	}
 	vopt := t.vopt
 	vopt.FPS = s.FPS
-	p, err := rollout.BuildPrompt(t.tok, t.mc, s.Prompt, frames, vopt)
+	p, err := rollout.BuildPrompt(t.tok, t.mc, msgs, frames, vopt)
 	if err != nil {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: %w", s.ID, err)
 	}
@@ -317,7 +346,7 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 		return rollout.Prompt{}, fmt.Errorf("sample %s: prompt of %d tokens exceeds rollout.max_prompt_tokens %d", s.ID, len(p.IDs), t.cfg.Rollout.MaxPrompt)
 	}
 	if n := promptBytes(p); t.cacheBytes+n <= maxCacheBytes {
-		t.cache[s.ID] = p
+		t.cache[key] = p
 		t.cacheBytes += n
 	}
 	return p, nil

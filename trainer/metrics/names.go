@@ -71,6 +71,45 @@ func SourceRewardMean(source string) string { return rewardPrefix + source + mea
 // rewards of a data source.
 func SourceRewardStd(source string) string { return rewardPrefix + source + stdSuffix }
 
+// Evaluation metrics besides the held-out VIUBench (records of phase
+// "eval"): data.val_files scored with the training rewards, and each file
+// of eval.files under eval/<name>/.
+const (
+	// ValRewardMean is the mean reward of the greedy answers to
+	// data.val_files.
+	ValRewardMean = "val/reward/mean"
+	// EvalScore is an evaluation file's mean score over its rows (each
+	// row scored by its kind: VIUBench, option letter, IoU, reward).
+	EvalScore = "score"
+	// EvalVIUBench is the VIUBench overall score of a file's VIUBench rows.
+	EvalVIUBench = "viubench_overall"
+	// EvalMCAccuracy is the accuracy of a file's multiple-choice rows.
+	EvalMCAccuracy = "mc_accuracy"
+	// EvalTGMIoU and EvalTGR03/05/07 are the mean IoU and the recalls at
+	// IoU 0.3, 0.5 and 0.7 of a file's temporal-grounding rows.
+	EvalTGMIoU = "tg_miou"
+	EvalTGR03  = "tg_r0.3"
+	EvalTGR05  = "tg_r0.5"
+	EvalTGR07  = "tg_r0.7"
+	// EvalFileScores is the glob (PlotSpec.Series) of every file's
+	// EvalScore.
+	EvalFileScores = evalPrefix + "*/" + EvalScore
+	evalPrefix     = "eval/"
+	valPrefix      = "val/"
+)
+
+// ValSourceRewardMean is the name of the mean reward of the greedy answers
+// to the data.val_files rows of a data source.
+func ValSourceRewardMean(source string) string { return valPrefix + SourceRewardMean(source) }
+
+// EvalFileMetric is the name of a metric of the evaluation file name
+// (eval.files): eval/<name>/<metric>.
+func EvalFileMetric(name, metric string) string { return evalPrefix + name + "/" + metric }
+
+// EvalSourceReward is the metric (for EvalFileMetric) of the mean reward
+// of a file's rows of a pretext data source.
+func EvalSourceReward(source string) string { return source + "_reward" }
+
 // Headline lists the metrics a person looks at first, in the order 'trainer
 // inspect' prints them.
 func Headline() []string {

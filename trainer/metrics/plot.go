@@ -182,6 +182,15 @@ var rewardLayers = []Layer{
 	{Series: []string{RewardMean}, Phase: "grpo", Smooth: AutoSmooth, Color: colOverall, Label: "{metric}, all sources (lines: mean of {window} steps; faint: raw values)"},
 	{Series: []string{SourceRewardMeans}, Phase: "grpo", Smooth: AutoSmooth, Thin: true, Label: "{metric}"},
 	{Series: []string{HeldoutMetric}, Phase: "eval", Points: true, Color: colHeldout, Label: "held-out VIUBench overall (eval)"},
+	{Series: []string{ValRewardMean}, Phase: "eval", Points: true, Label: "{metric}: data.val_files (eval)"},
+}
+
+// evalLayers draw every evaluation as points: the held-out VIUBench, the
+// mean reward on data.val_files and the score of each file of eval.files.
+var evalLayers = []Layer{
+	{Series: []string{HeldoutMetric}, Phase: "eval", Points: true, Color: colHeldout, Label: "held-out VIUBench overall"},
+	{Series: []string{ValRewardMean}, Phase: "eval", Points: true, Label: "{metric} (data.val_files)"},
+	{Series: []string{EvalFileScores}, Phase: "eval", Points: true, Label: "{metric}"},
 }
 
 // smoothed returns the layers of a noisy per-step metric: its moving
@@ -202,6 +211,7 @@ var standardPlots = []struct {
 	{"zero_var.png", PlotSpec{Title: "fraction of zero-variance groups", YLabel: "fraction", Series: []string{ZeroVarFrac}}},
 	{"kl.png", PlotSpec{Title: "KL to the reference policy", YLabel: "kl", Series: []string{KL}}},
 	{"loss.png", PlotSpec{Title: "loss", YLabel: "loss", Series: []string{Loss, PGLoss}}},
+	{"eval.png", PlotSpec{Title: "evaluations: held-out VIUBench, data.val_files, eval.files", YLabel: "score", Layers: evalLayers}},
 }
 
 // summaryPanels are the panels of summary.png, left to right, top to
@@ -214,9 +224,7 @@ var summaryPanels = []struct {
 	{PlotSpec{Title: "zero-variance groups", YLabel: "fraction", Layers: smoothed(ZeroVarFrac, "grpo")}, "no GRPO step yet"},
 	{PlotSpec{Title: "KL to the reference", YLabel: "kl", Layers: smoothed(KL, "grpo")}, "no GRPO step yet"},
 	{PlotSpec{Title: "entropy of the sampled responses", YLabel: "entropy", Layers: smoothed(Entropy, "grpo")}, "no GRPO step yet"},
-	{PlotSpec{Title: "held-out VIUBench", YLabel: "overall", Layers: []Layer{
-		{Series: []string{HeldoutMetric}, Phase: "eval", Points: true, Color: colHeldout, Label: "held-out VIUBench overall (eval)"},
-	}}, "no held-out evaluation during GRPO (set eval.every)"},
+	{PlotSpec{Title: "held-out evaluations", YLabel: "score", Layers: evalLayers}, "no held-out evaluation (a held-out VIUBench, data.val_files or eval.files)"},
 	{PlotSpec{Title: "response length", YLabel: "tokens", Layers: smoothed(ResponseLength, "grpo")}, "no GRPO step yet"},
 }
 
@@ -231,8 +239,8 @@ const (
 // run: the training reward (overall mean smoothed over its faint raw
 // values, each data source smoothed, held-out evaluations as points), the
 // fraction of zero-variance groups, the KL to the reference, the entropy
-// of the sampled responses, the held-out VIUBench score, and the response
-// length. A panel without data says so; with no data for any panel it
+// of the sampled responses, the held-out evaluations (VIUBench,
+// data.val_files, eval.files) as points, and the response length. A panel without data says so; with no data for any panel it
 // returns an error wrapping [ErrNoData] and writes nothing.
 func PlotSummary(path string, recs []Record) error {
 	rows := (len(summaryPanels) + summaryCols - 1) / summaryCols
@@ -292,8 +300,9 @@ func (c *canvas) emptyPanel(area image.Rectangle, title, note string) {
 // reward.png (the mean reward over every source as a moving average over
 // its faint raw values, one smoothed line per data source, and the
 // held-out evaluations as points), zero_var.png ("zero_var_frac"), kl.png
-// ("kl"), loss.png ("loss" and "pg_loss") and summary.png
-// ([PlotSummary]). A chart whose series are all absent is skipped (an
+// ("kl"), loss.png ("loss" and "pg_loss"), eval.png (every evaluation as
+// points: the held-out VIUBench, data.val_files' mean reward, each
+// eval.files file's score) and summary.png ([PlotSummary]). A chart whose series are all absent is skipped (an
 // older file of that name is left as it is).
 func PlotAll(dir string, recs []Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -310,7 +310,7 @@ func TestPlotAll(t *testing.T) {
 	if err := PlotAll(dir, recs); err != nil {
 		t.Fatal(err)
 	}
-	for file, want := range map[string]bool{"reward.png": true, "zero_var.png": true, "kl.png": true, "loss.png": false} {
+	for file, want := range map[string]bool{"reward.png": true, "zero_var.png": true, "kl.png": true, "loss.png": false, "eval.png": false} {
 		_, err := os.Stat(filepath.Join(dir, file))
 		if (err == nil) != want {
 			t.Errorf("%s exists=%v, want %v", file, err == nil, want)
@@ -608,5 +608,45 @@ func TestPlotSummary(t *testing.T) {
 	}
 	if _, err := os.Stat(empty); err == nil {
 		t.Error("a summary without data was written")
+	}
+}
+
+// TestEvalPlot: eval.png and the summary's evaluation panel draw every
+// evaluation as points: the held-out VIUBench, the data.val_files reward
+// and one series per eval.files file (its score), not the files' other
+// metrics.
+func TestEvalPlot(t *testing.T) {
+	var recs []Record
+	for i, step := range []int{10, 20, 30} {
+		v := float64(i) / 10
+		recs = append(recs, Record{Step: step, Phase: "grpo", Values: map[string]float64{RewardMean: v}})
+		recs = append(recs, Record{Step: step, Phase: "eval", Values: map[string]float64{
+			HeldoutMetric: v, ValRewardMean: v + 0.1, EvalFileMetric("mvbench", EvalScore): v + 0.2,
+			EvalFileMetric("charades", EvalScore): v + 0.3, EvalFileMetric("charades", EvalTGMIoU): v,
+		}})
+	}
+	ss, err := collectSeries(recs, PlotSpec{Layers: evalLayers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range ss {
+		got = append(got, s.label)
+		if !s.points || len(s.pts) != 3 {
+			t.Errorf("%s: points %v (%d)", s.label, s.points, len(s.pts))
+		}
+	}
+	want := []string{"held-out VIUBench overall", "val/reward/mean (data.val_files)", "eval/charades/score", "eval/mvbench/score"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("series %q, want %q", got, want)
+	}
+	dir := t.TempDir()
+	if err := PlotAll(dir, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"eval.png", "summary.png", "reward.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }
