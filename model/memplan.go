@@ -143,15 +143,16 @@ const (
 	// visionBlockD x embed + visionBlockI x MLP width + trainLayerScore x
 	// heads x slice patches, plus visionTokenD x embed outside the blocks.
 	visionBlockD, visionBlockI, visionTokenD = 12.6, 6.5, 5.1
-	// Per trainable parameter: the gradient outputs and the weight
-	// gradients' temporaries.
+	// Per parameter (frozen ones too: their transposes and casts for the
+	// input gradients): the gradient outputs and the weights'
+	// temporaries.
 	trainParams = 1.5
 	// With recomputation: the H-wide input of every layer plus about one
 	// layer's full set (the layer being recomputed and its backward).
 	recomputeInputH, recomputeLayers = 1.1, 1.1
-	// LoRA: the frozen weights' gradient temporaries are not made; the
-	// measured peaks were 0.80-0.84 of full fine-tuning's at equal shapes.
-	loraFactor = 0.82
+	// LoRA: the frozen weights' gradients are not made, which saves per
+	// layer and token loraI x I + loraH x H values.
+	loraI, loraH = 1.0, 4.8
 	// Forward-only graphs (reference log-probs), per token: one layer's MLP
 	// and attention live at a time, plus the response logits.
 	fwdI, fwdScore, fwdLogits = 3.5, 2.9, 2.0
@@ -219,11 +220,11 @@ const (
 // the constants above)
 //
 //	N·L·(2.0·H + 5.4·kv + 6.5·I + 2.1·heads·T) + 23.7·N·H
-//	+ 3.6·R·ResponseLen·V + vision + 1.5·Trainable
+//	+ 3.6·R·ResponseLen·V + vision + 1.5·P
 //
 // (with recomputation the per-layer term becomes N·L·1.1·H + 1.1·N·layer;
-// LoRA multiplies the text part by 0.82 and keeps the frozen tower's
-// activations only for its forward pass). The items are exact for the host
+// LoRA takes 1.0·I + 4.8·H off each layer's values and keeps the frozen
+// tower's activations only for its forward pass). The items are exact for the host
 // path on CPU, where they were measured; a CUDA plan applies the same
 // activation model to the device and adds the fed weights to every graph's
 // arena and a 1 GiB allowance for the CUDA context (not measured).
@@ -272,8 +273,14 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 	// One run of a training graph over r rows of t tokens whose videos
 	// are np prompts' (values, float32).
 	trainRun := func(r, t, np int64) float64 {
+		if r == 0 || t == 0 {
+			return 0
+		}
 		n := fl(r * t)
 		layer := trainLayerH*fl(H) + trainLayerKV*fl(kv) + trainLayerI*fl(I) + trainLayerScore*fl(heads*t)
+		if lora {
+			layer -= loraI*fl(I) + loraH*fl(H)
+		}
 		text := n * fl(L) * layer
 		if p.Recompute {
 			text = n*fl(L)*recomputeInputH*fl(H) + recomputeLayers*n*layer
@@ -284,14 +291,13 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 		block := visionBlockD*fl(vd) + visionBlockI*fl(vI) + trainLayerScore*fl(vh*slice)
 		switch {
 		case lora: // the frozen tower's activations are freed as it goes
-			text *= loraFactor
 			vis = pt * (visionFwdD*fl(vd) + fwdI*fl(vI) + fwdScore*fl(vh*slice))
 		case p.Recompute:
 			vis = pt * (fl(vL)*recomputeInputH*fl(vd) + recomputeLayers*block + visionTokenD*fl(vd))
 		default:
 			vis = pt * (fl(vL)*block + visionTokenD*fl(vd))
 		}
-		return text + vis + trainParams*fl(trainable)
+		return text + vis + trainParams*fl(params)
 	}
 	// Prompts whose videos one micro-batch of r rows holds (rows of a
 	// prompt are contiguous).
@@ -431,7 +437,7 @@ func (m MemoryPlan) lines(c Config, w planWords) []string {
 		rc = "recomputed per layer"
 	}
 	if c.LoRA != nil {
-		rc += ", LoRA x0.82"
+		rc += ", LoRA: no frozen weight gradients"
 	}
 	kvWhere := "Go memory, twice: the prefill's rows and the decode buffers"
 	if p.Resident {

@@ -65,9 +65,10 @@ func planCases() []planCase {
 		{name: "qwen3-vl-small-lora-bf16", hf: qwen3Folder(256, 4, 8192, safetensors.BF16),
 			sets: append(append([]string{}, shortRun...), append(small, "model.lora.rank=8", "model.recompute=true")...)},
 		{name: "default", large: true, sets: []string{"data.use_sample_videos=false"}},
-		{name: "qwen2.5-vl-wide", large: true, hf: qwen25Folder(512, 6, 32768), sets: shortRun},
+		{name: "qwen2.5-vl-wide", large: true, hf: qwen25Folder(512, 6, 32768),
+			sets: append(append([]string{}, shortRun...), "grpo.batch_prompts=4", "grpo.micro_batch_rows=16")},
 		{name: "qwen3-vl-wide", large: true, hf: qwen3Folder(512, 6, 32768, safetensors.F32),
-			sets: append(append([]string{}, shortRun...), "grpo.micro_batch_rows=32", "model.recompute=true")},
+			sets: append(append([]string{}, shortRun...), "grpo.batch_prompts=4", "grpo.micro_batch_rows=32", "model.recompute=true")},
 	}
 }
 
