@@ -507,6 +507,13 @@ func (d *doctor) memoryPlan(cfg *configs.Config, c model.Config, tok rollout.Tok
 	for _, l := range plan.Lines {
 		fmt.Fprintf(d.w, "%-7s %-13s %s\n", "", "", l)
 	}
+	if in.CUDA && !in.Resident {
+		res := in
+		res.Resident = true
+		rp := model.PlanMemory(c, res)
+		fmt.Fprintf(d.w, "%-7s %-13s %-14s %11s  %s\n", "", "", "if resident", model.FormatBytes(rp.Device),
+			"the device-resident policy (docs/device.md): weights, cache, gradients and moments on the device once, no weights fed per graph")
+	}
 	switch {
 	case avail <= 0:
 		d.line(docWarn, "memory", "cannot check the plan: available memory unknown")

@@ -32,6 +32,8 @@ const (
 	// planSetEnv adds settings to every case (key=value, separated by
 	// semicolons), to measure variants by hand.
 	planSetEnv = "VIDEOSSR_MEMPLAN_SET"
+	// planOnlyEnv=1 logs the cases' plans without running them.
+	planOnlyEnv = "VIDEOSSR_MEMPLAN_PLAN_ONLY"
 )
 
 // planCase is one run whose peak resident set is compared with its plan.
@@ -99,6 +101,10 @@ func TestMemoryPlanMatchesPeakRSS(t *testing.T) {
 			dir := t.TempDir()
 			cfg := caseConfig(t, pc, dir, data)
 			plan, in := planOf(t, cfg)
+			if os.Getenv(planOnlyEnv) == "1" {
+				t.Logf("%s: plan %s; prompt %d, micro-batch %d\n%s", pc.name, model.FormatBytes(plan.Total), in.PromptLen, in.MicroBatch, strings.Join(plan.Lines, "\n"))
+				return
+			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryPlanChild$", "-test.v")
 			cmd.Env = append(os.Environ(), planCaseEnv+"="+pc.name, planDirEnv+"="+dir+string(os.PathListSeparator)+data)
 			out, err := cmd.CombinedOutput()
