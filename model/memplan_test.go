@@ -161,8 +161,12 @@ func TestActivationModelMatchesMeasurements(t *testing.T) {
 		{with(func(s *shape) { s.H, s.I, s.heads, s.lora, s.bf16, s.L = 512, 1024, 8, 8, 1, 6 }), false, 804.2},
 		{with(func(s *shape) { s.H, s.I, s.heads, s.lora, s.bf16, s.L = 512, 1024, 8, 8, 1, 6 }), true, 337.7},
 		// One short row: the weights dominate (61.8M parameters).
-		{with(func(s *shape) { s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.kv, s.L = 1, 1, 48, 1024, 4096, 16, 4, 4 }), false, 317.5},
-		{with(func(s *shape) { s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.kv, s.L, s.lora = 1, 1, 48, 1024, 4096, 16, 4, 4, 8 }), false, 41.0},
+		{with(func(s *shape) {
+			s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.kv, s.L = 1, 1, 48, 1024, 4096, 16, 4, 4
+		}), false, 317.5},
+		{with(func(s *shape) {
+			s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.kv, s.L, s.lora = 1, 1, 48, 1024, 4096, 16, 4, 4, 8
+		}), false, 41.0},
 		{with(func(s *shape) {
 			s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.kv, s.L, s.lora, s.bf16 = 1, 1, 48, 1024, 4096, 16, 4, 4, 8, 1
 		}), false, 80.0},
