@@ -69,8 +69,8 @@ func planCases() []planCase {
 		{name: "default", large: true, sets: []string{"data.use_sample_videos=false"}},
 		{name: "qwen2.5-vl-wide", large: true, hf: qwen25Folder(512, 6, 32768),
 			sets: append(append([]string{}, shortRun...), "grpo.batch_prompts=4", "grpo.micro_batch_rows=16")},
-		{name: "qwen3-vl-wide", large: true, hf: qwen3Folder(512, 6, 32768, safetensors.F32),
-			sets: append(append([]string{}, shortRun...), "grpo.batch_prompts=4", "grpo.micro_batch_rows=32", "model.recompute=true")},
+		{name: "qwen3-vl-wide", large: true, hf: qwen3Folder(512, 6, 16384, safetensors.F32),
+			sets: append(append([]string{}, shortRun...), "grpo.batch_prompts=4", "grpo.micro_batch_rows=16", "model.recompute=true")},
 	}
 }
 
