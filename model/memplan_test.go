@@ -161,8 +161,12 @@ func TestActivationModelMatchesMeasurements(t *testing.T) {
 		{with(func(s *shape) { s.H, s.I, s.heads, s.lora, s.bf16, s.V = 512, 1024, 8, 8, 1, 16384 }), false, 496.4},
 		{with(func(s *shape) { s.H, s.I, s.heads, s.lora, s.bf16, s.L = 512, 1024, 8, 8, 1, 6 }), false, 804.2},
 		{with(func(s *shape) { s.H, s.I, s.heads, s.lora, s.bf16, s.L = 512, 1024, 8, 8, 1, 6 }), true, 337.7},
-		{with(func(s *shape) { s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.L, s.V = 32, 4, 210, 512, 1536, 8, 6, 32768 }), true, 1200.2},
-		{with(func(s *shape) { s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.L, s.V = 8, 4, 210, 512, 1536, 8, 6, 32768 }), true, 480.8},
+		{with(func(s *shape) {
+			s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.L, s.V = 32, 4, 210, 512, 1536, 8, 6, 32768
+		}), true, 1200.2},
+		{with(func(s *shape) {
+			s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.L, s.V = 8, 4, 210, 512, 1536, 8, 6, 32768
+		}), true, 480.8},
 		// One short row: the weights dominate (61.8M parameters).
 		{with(func(s *shape) {
 			s.rows, s.prompts, s.prompt, s.H, s.I, s.heads, s.kv, s.L = 1, 1, 48, 1024, 4096, 16, 4, 4
