@@ -119,12 +119,14 @@ var ErrOutOfMemory = errors.New("memory plan does not fit")
 
 // The coefficients of PlanMemory, in float32 values (4 bytes each). They
 // were fitted by least squares to the resident-set rise of one run of each
-// graph, measured in a child process over 24 shapes (layers 1-12, hidden
-// 128-512, intermediate 384-1536, 4-8 heads, 2-8 KV heads, vocabulary
-// 1024-16384, 4-16 rows of 102-612 tokens, responses of 12-48 tokens, 2-16
-// videos, vision width 64-256 and depth 2-6; TestMemMeasureChild, 2-core
-// AMD EPYC VM, ONNX Runtime 1.24.3): every fitted run is within 10% of its
-// measurement.
+// graph, measured in a child process (TestMemMeasureChild, 2-core AMD EPYC
+// VM, ONNX Runtime 1.24.3) over 30 shapes of the training graph (layers
+// 1-12, hidden 128-1024, intermediate 384-4096, 4-16 heads, vocabulary
+// 1024-32768, 1-32 rows of 60-612 tokens, responses of 12-48 tokens, 1-16
+// videos, vision width 64-256 and depth 2-6, LoRA on float32 and BF16
+// bases, with and without recomputation) and about 20 of the forward
+// graphs: every training-graph run is within 11% of its measurement
+// (TestActivationModelMatchesMeasurements).
 const (
 	// Training graph, per decoder layer and token: the tensors kept for
 	// the backward pass (the layer input and residual, q/k/v before and
