@@ -404,12 +404,23 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 		goKV, goGrads, goOpt = 0, 0, 0
 	}
 	m.Weights = goWeights + devWeights
-	goLive := goWeights + goGrads + goOpt + goKV + m.Inputs
-	m.GCHeadroom = (gcFactor - 1) * goLive
+	// Sums saturate at math.MaxInt64 (sizes past it are refused anyway).
+	sum := func(xs ...int64) int64 {
+		var t float64
+		for _, x := range xs {
+			t += fl(x)
+		}
+		if t >= math.MaxInt64 {
+			return math.MaxInt64
+		}
+		return int64(t)
+	}
+	goLive := sum(goWeights, goGrads, goOpt, goKV, m.Inputs)
+	m.GCHeadroom = sum(goLive * (gcFactor - 1))
 	m.TrainArenas, m.RolloutArenas = trainArena, rolloutArena
 
-	hostOnly := m.Runtime + goLive + m.GCHeadroom
-	onDevice := m.Sessions + trainArena + rolloutArena + devWeights + devState
+	hostOnly := sum(m.Runtime, goLive, m.GCHeadroom)
+	onDevice := sum(m.Sessions, trainArena, rolloutArena, devWeights, devState)
 	if p.CUDA {
 		// Host-fed graphs copy every weight they take into their arena at
 		// each run; the arenas keep it.
@@ -422,13 +433,13 @@ func PlanMemory(c Config, p PlanInput) MemoryPlan {
 			if p.RefPass {
 				graphs++
 			}
-			fed = graphs * held
+			fed = sum(graphs * held)
 		}
-		m.Device = cudaContextBytes + trainArena + rolloutArena + devWeights + devState + fed
-		m.Host = hostOnly + m.Sessions
+		m.Device = sum(cudaContextBytes, trainArena, rolloutArena, devWeights, devState, fed)
+		m.Host = sum(hostOnly, m.Sessions)
 		m.Total = m.Device
 	} else {
-		m.Host = hostOnly + onDevice
+		m.Host = sum(hostOnly, onDevice)
 		m.Total = m.Host
 	}
 
@@ -537,7 +548,7 @@ func (m MemoryPlan) Check(available int64) error {
 		"weights":        "use a smaller model, or LoRA (model.lora.rank) with the base held in bf16 (model.lora.base_dtype)",
 		"kv cache":       "roll out fewer prompts at a time (rollout.chunk_prompts below grpo.batch_prompts; the samples stay the same), or lower grpo.group_size or rollout.max_new_tokens",
 		"activations":    "lower grpo.micro_batch_rows (and sft.batch_size) or turn on activation recomputation (model.recompute)",
-		"rollout arenas": "roll out fewer prompts at a time (rollout.chunk_prompts), or shorten the video (data.sampling.frames, max_pixels)",
+		"rollout arenas": "roll out fewer prompts at a time (rollout.chunk_prompts below grpo.batch_prompts; the samples stay the same), or lower grpo.group_size, or shorten the video (data.sampling.frames, max_pixels)",
 		"inputs":         "use fewer training samples (data.train_samples) or shorter videos (data.sampling.frames, max_pixels)",
 		"gradients":      "train LoRA adapters instead of every parameter",
 		"optimizer":      "train LoRA adapters instead of every parameter",
