@@ -12,13 +12,22 @@ import (
 )
 
 // memMeasureEnv holds the spec of a TestMemMeasureChild run:
-// comma-separated key=value pairs (L, H, I, heads, kv, V, rows, prompts,
-// prompt, resp, graph, runs).
+// comma-separated key=value pairs. graph is train_grpo (default),
+// train_sft, logprob, prefill, vision or sessions; the shape keys are L,
+// H, I, heads, kv (KV heads), V, vdim and vdepth (vision width and
+// blocks), rows, prompts (videos of 8 slices x 16 patches), prompt and
+// resp (tokens), lora (rank, on every projection), bf16=1 (the LoRA base
+// in BF16), rc=1 (recomputation) and runs (runs of the same shape).
 const memMeasureEnv = "VIDEOSSR_MEMMEASURE"
 
 // TestMemMeasureChild measures, in a process of its own, what one graph
-// of a Policy adds to the resident set: the session, then the peak of each
-// of a few runs over one batch shape. It prints mem-result lines.
+// of a Policy adds to the resident set: the session, then the peak rise
+// of each of a few runs over one batch shape (clear_refs resets VmHWM
+// before each) and the resident size after it. It prints mem-result
+// lines, in MiB; the memory plan's coefficients were fitted to them
+// (model.PlanMemory). For example
+//
+//	VIDEOSSR_MEMMEASURE=graph=train_grpo,rows=16,L=6,runs=2 go test ./model -run '^TestMemMeasureChild$' -v
 func TestMemMeasureChild(t *testing.T) {
 	spec := os.Getenv(memMeasureEnv)
 	if spec == "" {
