@@ -18,6 +18,7 @@ import (
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks/dataset"
 	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/grpo"
@@ -393,7 +394,11 @@ func (d *doctor) config(cfg *configs.Config) {
 		}
 		d.line(docOK, "lora", "rank %d on %v, frozen base held as %s", mc.LoRA.Rank, mc.LoRA.TargetModules, mc.LoRA.BaseDType)
 	}
-	d.memoryPlan(cfg, mc, avail, availWhat)
+	var pt rollout.Tokenizer
+	if tok != nil {
+		pt = tok
+	}
+	d.memoryPlan(cfg, mc, pt, avail, availWhat)
 }
 
 // modelConfig resolves the configured model's architecture.
@@ -492,14 +497,27 @@ func (d *doctor) data(cfg *configs.Config) {
 	}
 }
 
-// memoryPlan prints the plan of the GRPO run and checks it against avail.
-func (d *doctor) memoryPlan(cfg *configs.Config, c model.Config, avail int64, availWhat string) {
-	in, prompt := sysinfo.PlanInput(cfg, c)
+// memoryPlan prints the plan of the GRPO run (its items, each with what
+// it scales with) and checks it against avail. tok is the run's tokenizer
+// (nil when it did not load), which counts the prompt.
+func (d *doctor) memoryPlan(cfg *configs.Config, c model.Config, tok rollout.Tokenizer, avail int64, availWhat string) {
+	in, prompt := sysinfo.PlanInputWith(cfg, c, tok)
 	plan := model.PlanMemory(c, in)
-	d.line(docOK, "memory plan", "%d prompts x G=%d, prompt ~%d tokens (%s), response %d, micro-batch %d rows, %d-byte values",
-		in.Batch, in.Group, in.PromptLen, prompt, in.ResponseLen, in.MicroBatch, in.WeightBytes)
+	where := "peak resident set"
+	if in.CUDA {
+		where = "peak device memory"
+	}
+	d.line(docOK, "memory plan", "%d prompts x G=%d, longest prompt ~%d tokens (%s), response %d, micro-batch %d rows; %s (model fitted to measured runs, README \"memory plan\")",
+		in.Batch, in.Group, in.PromptLen, prompt, in.ResponseLen, in.MicroBatch, where)
 	for _, l := range plan.Lines {
 		fmt.Fprintf(d.w, "%-7s %-13s %s\n", "", "", l)
+	}
+	if in.CUDA && !in.Resident {
+		res := in
+		res.Resident = true
+		rp := model.PlanMemory(c, res)
+		fmt.Fprintf(d.w, "%-7s %-13s %-14s %11s  %s\n", "", "", "if resident", model.FormatBytes(rp.Device),
+			"the device-resident policy (docs/device.md): weights, cache, gradients and moments on the device once, no weights fed per graph")
 	}
 	switch {
 	case avail <= 0:

@@ -30,7 +30,7 @@ func TestMemoryPlanRefusedOnCPU(t *testing.T) {
 	if !errors.Is(err, model.ErrOutOfMemory) {
 		t.Fatalf("error %v, want the memory plan's refusal", err)
 	}
-	for _, w := range []string{"device.provider cpu", "RAM available", "largest item is the kv cache", "rollout.chunk_prompts", "grpo.group_size"} {
+	for _, w := range []string{"device.provider cpu", "RAM available", "largest item is the rollout arenas", "rollout.chunk_prompts", "grpo.group_size"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q: %v", w, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,12 +19,23 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/safetensors"
+	"github.com/videossr/videossr-go/model/tokenizer"
+	"github.com/videossr/videossr-go/rollout"
+	"github.com/videossr/videossr-go/tasks"
+	"github.com/videossr/videossr-go/tasks/video"
 )
 
 // PromptTextTokens is the allowance for the text of a pretext prompt (task
 // instructions and answer format) added to its vision tokens when the
-// doctor estimates the prompt length.
+// run's tokenizer cannot be read to count it.
 const PromptTextTokens = 256
+
+// maxCacheBytes mirrors the trainer's bound on its prompt cache (the
+// cache stops adding prompts past 1 GiB).
+const maxCacheBytes = 1 << 30
+
+// evalBatch is the number of prompts an evaluation decodes together.
+const evalBatch = 16
 
 // GPU is one NVIDIA GPU as nvidia-smi reports it.
 type GPU struct {
@@ -33,15 +45,24 @@ type GPU struct {
 	Driver            string
 }
 
-// PlanInput sizes the memory plan of cfg's GRPO run. The prompt length is
-// estimated from the frame sampling: frames / temporal_patch_size x
-// max_pixels / (patch_size x spatial_merge_size)^2 vision tokens plus
-// PromptTextTokens of text, capped by rollout.max_prompt_tokens. It
-// returns the input and a description of the estimate.
+// PlanInput sizes the memory plan of cfg's GRPO run of the model c. The
+// prompt length is that of the longest prompt the training mix draws
+// (PromptEstimate, with the run's tokenizer), capped by
+// rollout.max_prompt_tokens; it returns the input and a description of
+// the estimate.
 func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
-	vision := VisionTokens(cfg, c)
-	prompt := vision + PromptTextTokens
-	how := fmt.Sprintf("%d vision + %d text", vision, PromptTextTokens)
+	var tok rollout.Tokenizer
+	if t, err := loadTokenizer(cfg); err == nil {
+		tok = t
+	}
+	return PlanInputWith(cfg, c, tok)
+}
+
+// PlanInputWith is PlanInput with the run's tokenizer given (nil: the
+// prompt text counts PromptTextTokens).
+func PlanInputWith(cfg *configs.Config, c model.Config, tok rollout.Tokenizer) (model.PlanInput, string) {
+	est := PromptEstimate(cfg, c, tok)
+	prompt, how := est.Tokens, est.How
 	if mp := cfg.Rollout.MaxPrompt; mp > 0 && prompt > mp {
 		prompt = mp
 		how = "rollout.max_prompt_tokens"
@@ -58,14 +79,176 @@ func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 	if rows := g.BatchPrompts * g.GroupSize; micro <= 0 || micro > rows {
 		micro = rows
 	}
+	var sftRows int
+	if cfg.SFT.Steps > 0 {
+		sftRows = cfg.SFT.BatchSize
+		if m := g.MicroBatchRows; m > 0 && m < sftRows {
+			sftRows = m
+		}
+	}
+	evals := cfg.Data.HeldoutVideos > 0
+	var evalPrompts int
+	if evals {
+		evalPrompts = evalBatch
+	}
 	return model.PlanInput{
 		Batch: g.BatchPrompts, Group: g.GroupSize, ChunkPrompts: cfg.Rollout.ChunkPrompts, PromptLen: prompt, ResponseLen: cfg.Rollout.MaxNewTokens,
 		MicroBatch: micro, WeightBytes: wb, FrozenWeightBytes: bb, Trainable: trainable(c),
 		// Full fine-tuning keeps a frozen reference copy for the KL
 		// penalty; with LoRA the frozen base is the reference.
 		Reference: g.KLCoef > 0 && c.LoRA == nil,
+		RefPass:   g.KLCoef > 0,
 		Recompute: cfg.Model.Recompute,
+		SFTRows:   sftRows, EvalPrompts: evalPrompts,
+		VisionPatches: est.Patches, SlicePatches: est.SlicePatches,
+		PromptCache: promptCache(cfg, c, est, evals),
+		CUDA:        cfg.Device.Provider == "cuda",
 	}, how
+}
+
+// promptCache is the bytes of the prompts the trainer keeps: every
+// distinct training sample drawn (at most data.train_samples; the warm-up
+// and GRPO draw sft.steps x sft.batch_size + grpo.steps x
+// grpo.batch_prompts) and the VIUBench questions when evaluations run,
+// each its token ids (8 B) and patches (4 B a value), up to the trainer's
+// 1 GiB bound.
+func promptCache(cfg *configs.Config, c model.Config, est Estimate, evals bool) int64 {
+	per := int64(8*est.Tokens) + 4*int64(est.Patches)*int64(c.PatchDim())
+	draws := int64(max(cfg.SFT.Steps, 0))*int64(max(cfg.SFT.BatchSize, 0)) + int64(max(cfg.GRPO.Steps, 0))*int64(max(cfg.GRPO.BatchPrompts, 0))
+	n := min(int64(max(cfg.Data.TrainSamples, 0)), draws)
+	if evals {
+		n += 9 * int64(max(cfg.VIUBench.PerSubtype, 0))
+	}
+	return min(n*per, maxCacheBytes+per)
+}
+
+// Estimate is the size of the longest prompt of a run's training mix.
+type Estimate struct {
+	// Tokens is the prompt length, vision tokens included; Vision the
+	// merged vision tokens of it.
+	Tokens, Vision int
+	// Patches is the number of vision patches (before merging) of the
+	// prompt's videos and SlicePatches those of one temporal slice.
+	Patches, SlicePatches int
+	// How says how the length was found.
+	How string
+}
+
+// PromptEstimate finds the longest prompt the training mix of cfg draws
+// for the model c: each task with a data.mix weight above 0 is rendered as
+// the data engine renders it (the default wording, the longest
+// perturbation description of data.grounding.perturbations, one video per
+// jigsaw clip) through the chat template and the tokenizer tok, with every
+// temporal slice at the most merged tokens data.sampling.max_pixels
+// allows. With tok nil the text counts PromptTextTokens.
+func PromptEstimate(cfg *configs.Config, c model.Config, tok rollout.Tokenizer) Estimate {
+	v := c.VisionConfig
+	s := cfg.Data.Sampling
+	factor := v.PatchSize * v.SpatialMergeSize
+	merge2 := v.SpatialMergeSize * v.SpatialMergeSize
+	if factor <= 0 || v.TemporalPatchSize <= 0 {
+		return Estimate{Tokens: PromptTextTokens, How: fmt.Sprintf("%d text, no vision", PromptTextTokens)}
+	}
+	perSlice := max(s.MaxPixels/(factor*factor), 1) // merged tokens
+	slices := func(frames int) int { return (frames + v.TemporalPatchSize - 1) / v.TemporalPatchSize }
+	type task struct {
+		name   string
+		msgs   []tasks.Message
+		videos []int // frames per video
+	}
+	var ts []task
+	weight := func(src tasks.DataSource) bool { return cfg.Data.Mix[string(src)] > 0 }
+	if weight(tasks.Grounding) {
+		p := tasks.DefaultPrompts()
+		long := ""
+		for _, k := range cfg.Data.Grounding.Perturbations {
+			if q := p.GroundingQuestion(k); len(q) > len(long) {
+				long = q
+			}
+		}
+		if long == "" {
+			long = p.GroundingQuestion("")
+		}
+		ts = append(ts, task{"grounding", p.Messages(long, 1, false), []int{s.Frames}})
+	}
+	if weight(tasks.Counting) {
+		ts = append(ts, task{"counting", tasks.BuildPrompt(tasks.CountingQuestion(), 1, false), []int{s.Frames}})
+	}
+	if n := cfg.Data.Jigsaw.Clips; weight(tasks.Jigsaw) && n > 0 {
+		vids := make([]int, n)
+		for i := range vids {
+			vids[i] = max(s.Frames/n, 1)
+		}
+		ts = append(ts, task{"jigsaw", tasks.BuildPrompt(tasks.JigsawQuestion(n), n, true), vids})
+	}
+	best := Estimate{}
+	for _, t := range ts {
+		e := Estimate{}
+		for _, f := range t.videos {
+			e.Vision += slices(f) * perSlice
+			e.Patches += slices(f) * perSlice * merge2
+		}
+		text, ok := textTokens(tok, c, t.msgs, t.videos, factor, s.MinPixels, s.MaxPixels)
+		if !ok {
+			text = PromptTextTokens
+		}
+		e.Tokens = e.Vision + text
+		e.SlicePatches = perSlice * merge2
+		if ok {
+			e.How = fmt.Sprintf("%d vision + %d text, %s", e.Vision, text, t.name)
+		} else {
+			e.How = fmt.Sprintf("%d vision + %d text allowance", e.Vision, text)
+		}
+		if e.Tokens > best.Tokens {
+			best = e
+		}
+	}
+	if best.Tokens == 0 {
+		best = Estimate{Tokens: PromptTextTokens, How: fmt.Sprintf("%d text allowance, no task in data.mix", PromptTextTokens)}
+	}
+	return best
+}
+
+// textTokens renders msgs with videos of the given frame counts (square
+// frames of the largest side the pixel bounds allow) through
+// rollout.BuildPrompt and returns its tokens other than the merged vision
+// tokens (the chat template, the text, the vision start/end tokens and
+// Qwen3-VL's timestamps).
+func textTokens(tok rollout.Tokenizer, c model.Config, msgs []tasks.Message, frames []int, factor, minPixels, maxPixels int) (int, bool) {
+	if tok == nil {
+		return 0, false
+	}
+	side := max(factor, int(math.Sqrt(float64(maxPixels)))/factor*factor)
+	videos := make([][]*video.Frame, len(frames))
+	for i, n := range frames {
+		f := video.NewFrame(side, side)
+		for range n {
+			videos[i] = append(videos[i], f)
+		}
+	}
+	p, err := rollout.BuildPrompt(tok, c, msgs, videos, rollout.VideoOptions{MinPixels: minPixels, MaxPixels: maxPixels})
+	if err != nil {
+		return 0, false
+	}
+	n := len(p.IDs)
+	for _, vi := range p.Videos {
+		n -= vi.Grid.Tokens(c.VisionConfig.SpatialMergeSize)
+	}
+	return n, true
+}
+
+// loadTokenizer reads the tokenizer a run of cfg uses: the embedded tiny
+// one, model.tokenizer, or a Hugging Face folder's own (as the trainer's
+// grpo.TokenizerName resolves it).
+func loadTokenizer(cfg *configs.Config) (*tokenizer.Tokenizer, error) {
+	name := cfg.Model.Tokenizer
+	if cfg.Model.Preset == "hf" && (name == "" || name == "tiny") {
+		name = cfg.Model.Path
+	}
+	if name == "" || name == "tiny" {
+		return tokenizer.Tiny()
+	}
+	return tokenizer.Load(name)
 }
 
 // VisionTokens is the number of merged vision tokens of one sampled video
