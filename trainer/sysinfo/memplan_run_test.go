@@ -181,11 +181,11 @@ func planOf(t testing.TB, cfg *configs.Config) (model.MemoryPlan, model.PlanInpu
 	if cfg.Model.Preset == "hf" {
 		c, err = model.LoadJSON(filepath.Join(cfg.Model.Path, "config.json"))
 	} else {
-		tok, terr := grpo.LoadTokenizer(grpo.TokenizerName(cfg))
+		tok, terr := model.LoadTokenizer(cfg.Model.TokenizerName())
 		if terr != nil {
 			t.Fatal(terr)
 		}
-		c, err = grpo.TinyModel(tok)
+		c, err = model.TinyFor(tok)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -199,11 +199,11 @@ func planOf(t testing.TB, cfg *configs.Config) (model.MemoryPlan, model.PlanInpu
 // folder's config must name.
 func tinyTokens(t testing.TB) (model.TinyTokens, []byte) {
 	t.Helper()
-	tok, err := grpo.LoadTokenizer("tiny")
+	tok, err := model.LoadTokenizer("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := grpo.TinyModel(tok)
+	c, err := model.TinyFor(tok)
 	if err != nil {
 		t.Fatal(err)
 	}

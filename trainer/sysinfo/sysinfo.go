@@ -19,10 +19,9 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/safetensors"
-	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/frame"
 )
 
 // PromptTextTokens is the allowance for the text of a pretext prompt (task
@@ -52,7 +51,7 @@ type GPU struct {
 // the estimate.
 func PlanInput(cfg *configs.Config, c model.Config) (model.PlanInput, string) {
 	var tok rollout.Tokenizer
-	if t, err := loadTokenizer(cfg); err == nil {
+	if t, err := model.LoadTokenizer(cfg.Model.TokenizerName()); err == nil {
 		tok = t
 	}
 	return PlanInputWith(cfg, c, tok)
@@ -219,9 +218,9 @@ func textTokens(tok rollout.Tokenizer, c model.Config, msgs []tasks.Message, fra
 		return 0, false
 	}
 	side := max(factor, int(math.Sqrt(float64(maxPixels)))/factor*factor)
-	videos := make([][]*video.Frame, len(frames))
+	videos := make([][]*frame.Frame, len(frames))
 	for i, n := range frames {
-		f := video.NewFrame(side, side)
+		f := frame.New(side, side)
 		for range n {
 			videos[i] = append(videos[i], f)
 		}
@@ -235,20 +234,6 @@ func textTokens(tok rollout.Tokenizer, c model.Config, msgs []tasks.Message, fra
 		n -= vi.Grid.Tokens(c.VisionConfig.SpatialMergeSize)
 	}
 	return n, true
-}
-
-// loadTokenizer reads the tokenizer a run of cfg uses: the embedded tiny
-// one, model.tokenizer, or a Hugging Face folder's own (as the trainer's
-// grpo.TokenizerName resolves it).
-func loadTokenizer(cfg *configs.Config) (*tokenizer.Tokenizer, error) {
-	name := cfg.Model.Tokenizer
-	if cfg.Model.Preset == "hf" && (name == "" || name == "tiny") {
-		name = cfg.Model.Path
-	}
-	if name == "" || name == "tiny" {
-		return tokenizer.Tiny()
-	}
-	return tokenizer.Load(name)
 }
 
 // VisionTokens is the number of merged vision tokens of one sampled video
