@@ -513,3 +513,95 @@ func TestResidentLoRAHalfBase(t *testing.T) {
 		}
 	}
 }
+
+// TestResidentReferenceSharesBase: the KL reference of a LoRA run is a
+// store whose frozen base shares the policy's host storage
+// (params.Store.AddShared) and whose adapters are copies. UploadNew on a
+// view over it uploads the adapters only, the base is read from the
+// policy's device values, the reference's log-probs are those of a
+// host-fed policy over the same store, and an update of the policy leaves
+// the reference's device weights as they were.
+func TestResidentReferenceSharesBase(t *testing.T) {
+	rt := openRuntime(t)
+	c := withLoRA(tinyTest(), "q_proj", "v_proj")
+	c.LoRA.BaseDType = "BF16"
+	store := sharpParams(t, c, 4, 2)
+	if err := c.HoldBase(store); err != nil {
+		t.Fatal(err)
+	}
+	randomizeAdapters(t, c, store, 5, 0.05)
+	graphs := []string{GraphVision, GraphLogProb, GraphGRPO}
+	p := residentOver(t, rt, c, store, graphs...)
+	ref := params.New()
+	var adapterBytes int64
+	for _, prm := range store.Params() {
+		var err error
+		if IsLoRAParam(prm.Name) {
+			_, err = ref.Add(prm.Name, prm.Shape, slices.Clone(prm.Data))
+			adapterBytes += int64(4 * len(prm.Data))
+		} else {
+			_, err = ref.AddShared(prm)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	led := p.Ledger()
+	before := led.Snapshot()
+	rp := p.WithStore(ref)
+	if err := rp.UploadNew(); err != nil {
+		t.Fatal(err)
+	}
+	up := led.Snapshot().Sub(before)
+	if got := up.H2D[ort.KindWeights]; got != adapterBytes {
+		t.Fatalf("the reference uploaded %d weight bytes, want its %d adapter bytes only (the base is the policy's)", got, adapterBytes)
+	}
+	ctx := context.Background()
+	mb := microBatches(t, c)[0]
+	refLP := func() []float64 {
+		emb, err := rp.Encode(ctx, mb.vb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp, _, err := rp.LogProbs(ctx, mb.sb, emb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+	loaded := led.Snapshot()
+	got := refLP()
+	if w := led.Snapshot().Sub(loaded).Bytes(ort.KindWeights); w != 0 {
+		t.Fatalf("a reference pass after UploadNew moved %d weight bytes", w)
+	}
+	host, err := NewPolicy(rt, c, ref, PolicyOptions{Graphs: graphs, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	emb, err := host.Encode(ctx, mb.vb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := host.LogProbs(ctx, mb.sb, emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff64(want, got); d > 1e-6 {
+		t.Fatalf("reference log-probs differ from the host path's by %g", d)
+	}
+	opt, err := NewDeviceAdamW(p, optimTestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opt.Close()
+	if _, err := opt.Micro(ctx, GraphGRPO, mb.sb, mb.vb, mb.in, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opt.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff64(got, refLP()); d != 0 {
+		t.Fatalf("a policy update moved the reference's log-probs by %g", d)
+	}
+}
