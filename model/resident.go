@@ -30,7 +30,7 @@ type residency struct {
 	// that two Params over the same data (params.Store.AddShared: the
 	// frozen LoRA base of the policy and of its reference) share one.
 	byData map[storageKey]*ort.Value
-	binds   map[bindID]*devBinding
+	binds  map[bindID]*devBinding
 	// dirty marks parameters changed on the device since the host store
 	// was last synchronised (the device optimizer's updates).
 	dirty map[*params.Param]bool
