@@ -146,12 +146,12 @@ type Trainer struct {
 	sessions io.Closer
 	// makeOptimizer makes a phase's optimizer (optimizerFor).
 	makeOptimizer func(optim.Config) (Optimizer, error)
-	data     *Data
-	draw     *sampler
-	rewards  *reward.Registry
-	state    State
-	met      *metrics.Writer
-	cache    map[string]rollout.Prompt
+	data          *Data
+	draw          *sampler
+	rewards       *reward.Registry
+	state         State
+	met           *metrics.Writer
+	cache         map[string]rollout.Prompt
 	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
 	cacheBytes int64
 	vopt       rollout.VideoOptions
