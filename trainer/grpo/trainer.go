@@ -144,14 +144,12 @@ type Trainer struct {
 	engine   Engine
 	optim    Optimizer
 	sessions io.Closer
-	// makeOptimizer makes a phase's optimizer (optimizerFor).
-	makeOptimizer func(optim.Config) (Optimizer, error)
-	data          *Data
-	draw          *sampler
-	rewards       *reward.Registry
-	state         State
-	met           *metrics.Writer
-	cache         map[string]rollout.Prompt
+	data     *Data
+	draw     *sampler
+	rewards  *reward.Registry
+	state    State
+	met      *metrics.Writer
+	cache    map[string]rollout.Prompt
 	// cacheBytes is the patch memory held by cache (bounded by maxCacheBytes).
 	cacheBytes int64
 	vopt       rollout.VideoOptions
@@ -166,6 +164,9 @@ type Trainer struct {
 	// unsaved reports committed state (a completed step, a phase change,
 	// the first evaluation) that no checkpoint holds yet.
 	unsaved bool
+
+	// makeOptimizer makes a phase's optimizer (optimizerFor).
+	makeOptimizer func(optim.Config) (Optimizer, error)
 }
 
 // State is the part of a run that a checkpoint restores besides the
