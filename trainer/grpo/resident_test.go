@@ -2,10 +2,13 @@ package grpo
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/ort"
@@ -259,4 +262,73 @@ func TestResidentRunLedger(t *testing.T) {
 		}
 	}
 	t.Logf("weights %d bytes (trained %d); video %d bytes, prompt %d tokens; between checkpoints %v", weightBytes, trainedBytes, videoBytes, promptLen, between)
+}
+
+// smokeEnv names the execution provider TestTrainerDeviceSmoke runs on
+// (as model.TestDeviceSmoke's).
+const smokeEnv = "VIDEOSSR_SMOKE_PROVIDER"
+
+// TestTrainerDeviceSmoke runs the trainer's device path on the execution
+// provider $VIDEOSSR_SMOKE_PROVIDER (cuda or cpu; device
+// $VIDEOSSR_SMOKE_DEVICE): a run of two warm-up and two GRPO steps with
+// device.resident, and the same run resident on CPU. Both must finish with
+// finite weights, h2d_bytes and d2h_bytes at every step, and the same loss
+// at the first warm-up step (computed before any update: equal on CPU
+// against itself, within 2e-2 relative on CUDA, whose matrix products may
+// use TF32). It prints "smoke trainer" lines with each step's time and
+// bytes. Unset, it is skipped: scripts/gpu-smoke.sh runs it.
+func TestTrainerDeviceSmoke(t *testing.T) {
+	provider := os.Getenv(smokeEnv)
+	if provider == "" {
+		t.Skip("set " + smokeEnv + "=cuda (or cpu) to run the trainer's device smoke test")
+	}
+	needNative(t)
+	device := "0"
+	if s := os.Getenv("VIDEOSSR_SMOKE_DEVICE"); s != "" {
+		device = s
+	}
+	run := func(provider, device string) ([]metrics.Record, *params.Store) {
+		dir := t.TempDir()
+		cfg := smallConfig(t, dir, "sft.steps=2", "sft.batch_size=4", "grpo.steps=2", "grpo.batch_prompts=2", "grpo.group_size=4",
+			"checkpoint.every=0", "eval.before=false", "device.resident=true", "device.provider="+provider, "device.device_id="+device)
+		start := time.Now()
+		if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+			t.Fatalf("%s: %v", provider, err)
+		}
+		recs, err := metrics.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Phase == "eval" {
+				continue
+			}
+			h2d, ok1 := r.Values[metrics.H2DBytes]
+			d2h, ok2 := r.Values[metrics.D2HBytes]
+			if !ok1 || !ok2 {
+				t.Errorf("%s: %s step %d without h2d_bytes/d2h_bytes", provider, r.Phase, r.Step)
+			}
+			fmt.Printf("smoke trainer %s:%s %s step %d: loss %.4f, step %.3f s, h2d %s, d2h %s\n", provider, device, r.Phase, r.Step,
+				r.Values[metrics.Loss], r.Values[metrics.StepSeconds], model.FormatBytes(int64(h2d)), model.FormatBytes(int64(d2h)))
+		}
+		fmt.Printf("smoke trainer %s:%s run of 2+2 steps (data, evaluation and checkpoints included): %.1f s\n", provider, device, time.Since(start).Seconds())
+		w := finalParams(t, dir)
+		if !w.AllFinite() {
+			t.Fatalf("%s: final weights not finite", provider)
+		}
+		return recs, w
+	}
+	dev, devW := run(provider, device)
+	cpu, cpuW := run(ort.ProviderCPU, "0")
+	tol := 0.0
+	if provider != ort.ProviderCPU {
+		tol = 2e-2
+	}
+	a, b := dev[0].Values[metrics.Loss], cpu[0].Values[metrics.Loss]
+	if dev[0].Phase != "sft" || cpu[0].Phase != "sft" || math.Abs(a-b) > tol*math.Abs(b) {
+		t.Fatalf("first warm-up loss %v on %s, %v on cpu", a, provider, b)
+	}
+	if provider == ort.ProviderCPU && devW.Checksum() != cpuW.Checksum() {
+		t.Fatal("two resident CPU runs of the same config end with different weights")
+	}
 }
