@@ -188,10 +188,16 @@ func (p *Policy) UploadWeights() error {
 	for _, prm := range p.Store.Params() {
 		v, ok := p.res.weights[prm]
 		if !ok {
-			if _, err := p.weight(prm); err != nil {
-				return err
+			// Another Param over resident host storage (a store of
+			// params.Store.AddShared views) refreshes that device value.
+			key, keyed := storageOf(prm)
+			if v, ok = p.res.byData[key]; !ok || !keyed {
+				if _, err := p.weight(prm); err != nil {
+					return err
+				}
+				continue
 			}
-			continue
+			p.res.weights[prm] = v
 		}
 		if err := p.res.mem.CopyIn(ort.KindWeights, v, paramTensor(prm, p.float)); err != nil {
 			return fmt.Errorf("policy: upload parameter %s: %w", prm.Name, err)

@@ -605,3 +605,52 @@ func TestResidentReferenceSharesBase(t *testing.T) {
 		t.Fatalf("a policy update moved the reference's log-probs by %g", d)
 	}
 }
+
+// TestResidentUploadThroughSharedView: UploadWeights on a view over a
+// store of params.Store.AddShared views of the policy's parameters (the
+// trainable part of a LoRA store, as a resumed run loads it) copies the
+// host values into the policy's own device buffers, which the policy's
+// graphs then read.
+func TestResidentUploadThroughSharedView(t *testing.T) {
+	rt := openRuntime(t)
+	c := withLoRA(tinyTest(), "q_proj", "v_proj")
+	store := sharpParams(t, c, 4, 2)
+	randomizeAdapters(t, c, store, 5, 0.05)
+	p := residentOver(t, rt, c, store, GraphVision, GraphLogProb)
+	trainable, err := c.TrainableStore(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mb := microBatches(t, c)[0]
+	logProbs := func(p *Policy) []float64 {
+		emb, err := p.Encode(ctx, mb.vb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp, _, err := p.LogProbs(ctx, mb.sb, emb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+	before := logProbs(p)
+	randomizeAdapters(t, c, store, 6, 0.05) // the host values change (a checkpoint loaded)
+	led := p.Ledger()
+	at := led.Snapshot()
+	if err := p.WithStore(trainable).UploadWeights(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := led.Snapshot().Sub(at).H2D[ort.KindWeights], 4*trainable.NumParams(); got != want {
+		t.Fatalf("uploaded %d weight bytes, want the %d of the trainable view", got, want)
+	}
+	host, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: []string{GraphVision, GraphLogProb}, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	want, got := logProbs(host), logProbs(p)
+	if d := maxAbsDiff64(want, got); d > 1e-6 || maxAbsDiff64(before, got) == 0 {
+		t.Fatalf("after the upload the resident log-probs differ from the host's by %g (and from before by %g)", d, maxAbsDiff64(before, got))
+	}
+}
