@@ -133,15 +133,23 @@ func TestInterruptAnywhereResumesExactly(t *testing.T) {
 		{point: "grpo/rollout", step: 3}, // inside the last GRPO step
 		{point: "checkpoint", step: 4},   // right after the last periodic checkpoint
 	}
-	// The host-fed path: a warm-up checkpoint, one inside GRPO and one
-	// between its optimizer steps.
+	// The other path than the default one: a warm-up checkpoint, a crash
+	// inside GRPO's first checkpoint and a stop between optimizer steps.
 	some := []stopAt{all[0], all[2], all[5]}
-	for _, mode := range []struct {
-		name  string
-		stops []stopAt
-	}{{"resident", all}, {"host", some}} {
-		t.Run(mode.name, func(t *testing.T) {
-			interruptAnywhere(t, mode.stops, "device.resident="+strconv.FormatBool(mode.name == "resident"))
+	def, err := configs.Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, resident := range []bool{true, false} {
+		name, stops := map[bool]string{true: "resident", false: "host"}[resident], all
+		if resident != def.Device.Resident {
+			stops = some
+		}
+		t.Run(name, func(t *testing.T) {
+			if resident != def.Device.Resident && testing.Short() {
+				t.Skip("the path that is not the default runs without -short")
+			}
+			interruptAnywhere(t, stops, "device.resident="+strconv.FormatBool(resident))
 		})
 	}
 }
