@@ -72,7 +72,8 @@ type Optimizer interface {
 	// Micros runs graph (model.GraphGRPO or GraphSFT) over the
 	// micro-batches and adds each one's gradients times its Weight to the
 	// pending sum; it returns the results in order (their Grads may be
-	// nil). It may be called several times before Step or Discard.
+	// nil). It may be called several times before Step or Discard; an
+	// error discards the pending sum.
 	Micros(ctx context.Context, graph string, mbs []Micro) ([]*model.StepResult, error)
 	// Discard forgets the pending sum (an update skipped for a non-finite
 	// loss).
