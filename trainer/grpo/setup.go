@@ -37,7 +37,8 @@ func sessionOptions(d configs.DeviceConfig) ort.Options {
 }
 
 // PolicySessions returns the session options of a policy's graphs: the
-// rollout graphs (vision, prefill, decode) with device.rollout_threads
+// rollout graphs (vision, prefill, decode; for a resident policy its
+// device-cache decode and row selection too) with device.rollout_threads
 // intra-op threads when set, the others with device.intra_op_threads.
 func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options) {
 	base := sessionOptions(d)
@@ -47,7 +48,7 @@ func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options
 	r := base
 	r.IntraOpThreads = d.RolloutThreads
 	per := map[string]ort.Options{}
-	for _, g := range []string{model.GraphVision, model.GraphPrefill, model.GraphDecode, model.GraphDecodeStatic} {
+	for _, g := range []string{model.GraphVision, model.GraphPrefill, model.GraphDecode, model.GraphDecodeStatic, model.GraphDecodeResident, model.GraphCacheSelect} {
 		per[g] = r
 	}
 	return base, per
