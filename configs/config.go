@@ -65,6 +65,12 @@ type DeviceConfig struct {
 	InterOpThreads int    `mapstructure:"inter_op_threads" yaml:"inter_op_threads"`
 	RolloutThreads int    `mapstructure:"rollout_threads" yaml:"rollout_threads"` // intra-op threads of the vision/prefill/decode graphs (0 = intra_op_threads)
 	Library        string `mapstructure:"library" yaml:"library"`                 // ONNX Runtime shared library; "" = auto
+	// Resident keeps the policy on the device for the whole run: weights,
+	// rollout KV cache, gradients and AdamW state live in ONNX Runtime
+	// memory of the provider's device (CPU memory on cpu, device_id on
+	// cuda) and only batches, logits and metrics cross (docs/device.md).
+	// False feeds every graph the host store's weights at every run.
+	Resident bool `mapstructure:"resident" yaml:"resident"`
 }
 
 // ModelConfig selects the policy.

@@ -26,7 +26,11 @@ import (
 type residency struct {
 	mem     *ort.Mem
 	weights map[*params.Param]*ort.Value
-	binds   map[bindID]*devBinding
+	// byData finds the device value of a parameter by its host storage, so
+	// that two Params over the same data (params.Store.AddShared: the
+	// frozen LoRA base of the policy and of its reference) share one.
+	byData map[storageKey]*ort.Value
+	binds  map[bindID]*devBinding
 	// dirty marks parameters changed on the device since the host store
 	// was last synchronised (the device optimizer's updates).
 	dirty map[*params.Param]bool
@@ -53,13 +57,45 @@ func (p *Policy) openResidency(rt *ort.Runtime, dev ort.Device, so ort.Options) 
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
-	p.res = &residency{mem: mem, weights: map[*params.Param]*ort.Value{}, binds: map[bindID]*devBinding{}, dirty: map[*params.Param]bool{}}
+	p.res = &residency{mem: mem, weights: map[*params.Param]*ort.Value{}, byData: map[storageKey]*ort.Value{}, binds: map[bindID]*devBinding{}, dirty: map[*params.Param]bool{}}
+	return p.UploadNew()
+}
+
+// UploadNew uploads the parameters of the policy's store that are not on
+// the device yet (counted as weights), so that a view over another store
+// (WithStore: the frozen reference at the phase change) has its weights
+// there in one go rather than at its first run. A parameter whose host
+// storage is already on the device (a LoRA reference's frozen base shares
+// the policy's, params.Store.AddShared) is not copied again. A host-fed
+// policy has nothing to do.
+func (p *Policy) UploadNew() error {
+	if p.res == nil {
+		return nil
+	}
 	for _, prm := range p.Store.Params() {
 		if _, err := p.weight(prm); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// storageKey identifies a parameter's host storage: its first element and
+// its length (float32 or half data).
+type storageKey struct {
+	f32  *float32
+	half *uint16
+	n    int
+}
+
+func storageOf(prm *params.Param) (storageKey, bool) {
+	switch {
+	case prm.IsHalf() && len(prm.Half) > 0:
+		return storageKey{half: &prm.Half[0], n: len(prm.Half)}, true
+	case !prm.IsHalf() && len(prm.Data) > 0:
+		return storageKey{f32: &prm.Data[0], n: len(prm.Data)}, true
+	}
+	return storageKey{}, false
 }
 
 // close releases the bindings and the device memory (and every value in it).
@@ -125,11 +161,19 @@ func (p *Policy) weight(prm *params.Param) (*ort.Value, error) {
 	if v, ok := p.res.weights[prm]; ok {
 		return v, nil
 	}
+	key, keyed := storageOf(prm)
+	if v, ok := p.res.byData[key]; ok && keyed {
+		p.res.weights[prm] = v
+		return v, nil
+	}
 	v, err := p.res.mem.Upload(ort.KindWeights, paramTensor(prm, p.float))
 	if err != nil {
 		return nil, fmt.Errorf("policy: upload parameter %s: %w", prm.Name, err)
 	}
 	p.res.weights[prm] = v
+	if keyed {
+		p.res.byData[key] = v
+	}
 	return v, nil
 }
 
@@ -144,10 +188,16 @@ func (p *Policy) UploadWeights() error {
 	for _, prm := range p.Store.Params() {
 		v, ok := p.res.weights[prm]
 		if !ok {
-			if _, err := p.weight(prm); err != nil {
-				return err
+			// Another Param over resident host storage (a store of
+			// params.Store.AddShared views) refreshes that device value.
+			key, keyed := storageOf(prm)
+			if v, ok = p.res.byData[key]; !ok || !keyed {
+				if _, err := p.weight(prm); err != nil {
+					return err
+				}
+				continue
 			}
-			continue
+			p.res.weights[prm] = v
 		}
 		if err := p.res.mem.CopyIn(ort.KindWeights, v, paramTensor(prm, p.float)); err != nil {
 			return fmt.Errorf("policy: upload parameter %s: %w", prm.Name, err)

@@ -513,3 +513,144 @@ func TestResidentLoRAHalfBase(t *testing.T) {
 		}
 	}
 }
+
+// TestResidentReferenceSharesBase: the KL reference of a LoRA run is a
+// store whose frozen base shares the policy's host storage
+// (params.Store.AddShared) and whose adapters are copies. UploadNew on a
+// view over it uploads the adapters only, the base is read from the
+// policy's device values, the reference's log-probs are those of a
+// host-fed policy over the same store, and an update of the policy leaves
+// the reference's device weights as they were.
+func TestResidentReferenceSharesBase(t *testing.T) {
+	rt := openRuntime(t)
+	c := withLoRA(tinyTest(), "q_proj", "v_proj")
+	c.LoRA.BaseDType = "BF16"
+	store := sharpParams(t, c, 4, 2)
+	if err := c.HoldBase(store); err != nil {
+		t.Fatal(err)
+	}
+	randomizeAdapters(t, c, store, 5, 0.05)
+	graphs := []string{GraphVision, GraphLogProb, GraphGRPO}
+	p := residentOver(t, rt, c, store, graphs...)
+	ref := params.New()
+	var adapterBytes int64
+	for _, prm := range store.Params() {
+		var err error
+		if IsLoRAParam(prm.Name) {
+			_, err = ref.Add(prm.Name, prm.Shape, slices.Clone(prm.Data))
+			adapterBytes += int64(4 * len(prm.Data))
+		} else {
+			_, err = ref.AddShared(prm)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	led := p.Ledger()
+	before := led.Snapshot()
+	rp := p.WithStore(ref)
+	if err := rp.UploadNew(); err != nil {
+		t.Fatal(err)
+	}
+	up := led.Snapshot().Sub(before)
+	if got := up.H2D[ort.KindWeights]; got != adapterBytes {
+		t.Fatalf("the reference uploaded %d weight bytes, want its %d adapter bytes only (the base is the policy's)", got, adapterBytes)
+	}
+	ctx := context.Background()
+	mb := microBatches(t, c)[0]
+	refLP := func() []float64 {
+		emb, err := rp.Encode(ctx, mb.vb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp, _, err := rp.LogProbs(ctx, mb.sb, emb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+	loaded := led.Snapshot()
+	got := refLP()
+	if w := led.Snapshot().Sub(loaded).Bytes(ort.KindWeights); w != 0 {
+		t.Fatalf("a reference pass after UploadNew moved %d weight bytes", w)
+	}
+	host, err := NewPolicy(rt, c, ref, PolicyOptions{Graphs: graphs, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	emb, err := host.Encode(ctx, mb.vb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := host.LogProbs(ctx, mb.sb, emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff64(want, got); d > 1e-6 {
+		t.Fatalf("reference log-probs differ from the host path's by %g", d)
+	}
+	opt, err := NewDeviceAdamW(p, optimTestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opt.Close()
+	if _, err := opt.Micro(ctx, GraphGRPO, mb.sb, mb.vb, mb.in, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opt.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff64(got, refLP()); d != 0 {
+		t.Fatalf("a policy update moved the reference's log-probs by %g", d)
+	}
+}
+
+// TestResidentUploadThroughSharedView: UploadWeights on a view over a
+// store of params.Store.AddShared views of the policy's parameters (the
+// trainable part of a LoRA store, as a resumed run loads it) copies the
+// host values into the policy's own device buffers, which the policy's
+// graphs then read.
+func TestResidentUploadThroughSharedView(t *testing.T) {
+	rt := openRuntime(t)
+	c := withLoRA(tinyTest(), "q_proj", "v_proj")
+	store := sharpParams(t, c, 4, 2)
+	randomizeAdapters(t, c, store, 5, 0.05)
+	p := residentOver(t, rt, c, store, GraphVision, GraphLogProb)
+	trainable, err := c.TrainableStore(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mb := microBatches(t, c)[0]
+	logProbs := func(p *Policy) []float64 {
+		emb, err := p.Encode(ctx, mb.vb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp, _, err := p.LogProbs(ctx, mb.sb, emb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+	before := logProbs(p)
+	randomizeAdapters(t, c, store, 6, 0.05) // the host values change (a checkpoint loaded)
+	led := p.Ledger()
+	at := led.Snapshot()
+	if err := p.WithStore(trainable).UploadWeights(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := led.Snapshot().Sub(at).H2D[ort.KindWeights], 4*trainable.NumParams(); got != want {
+		t.Fatalf("uploaded %d weight bytes, want the %d of the trainable view", got, want)
+	}
+	host, err := NewPolicy(rt, c, store, PolicyOptions{Graphs: []string{GraphVision, GraphLogProb}, Session: ort.Options{IntraOpThreads: 2, InterOpThreads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	want, got := logProbs(host), logProbs(p)
+	if d := maxAbsDiff64(want, got); d > 1e-6 || maxAbsDiff64(before, got) == 0 {
+		t.Fatalf("after the upload the resident log-probs differ from the host's by %g (and from before by %g)", d, maxAbsDiff64(before, got))
+	}
+}

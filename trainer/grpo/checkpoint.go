@@ -254,8 +254,13 @@ func (t *Trainer) saveStop() error {
 	return t.checkpoint()
 }
 
-// checkpoint writes the run state atomically and keeps the last k.
+// checkpoint writes the run state atomically and keeps the last k. A
+// device-resident policy's trained weights are copied to the host store
+// first (the optimizer's moments come with its Save).
 func (t *Trainer) checkpoint() error {
+	if err := t.policy.SyncHost(); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	root := filepath.Join(t.cfg.RunDir, ckptDir)
 	name := t.checkpointName()
 	final := filepath.Join(root, name)
@@ -490,9 +495,15 @@ func (t *Trainer) restore() (int, error) {
 	if err := weights.LoadInto(filepath.Join(dir, "model.safetensors")); err != nil {
 		return 0, fmt.Errorf("resume: %w", err)
 	}
+	if err := t.policy.UploadWeights(); err != nil { // a resident policy's device copy
+		return 0, fmt.Errorf("resume: %w", err)
+	}
 	if p := filepath.Join(dir, "reference.safetensors"); fileExists(p) {
 		ref, err := t.loadReference(p)
 		if err != nil {
+			return 0, fmt.Errorf("resume: %w", err)
+		}
+		if err := t.policy.PrepareReference(ref); err != nil {
 			return 0, fmt.Errorf("resume: %w", err)
 		}
 		t.ref = ref

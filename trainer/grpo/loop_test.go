@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/model/params"
 	"github.com/videossr/videossr-go/model/tokenizer"
 	"github.com/videossr/videossr-go/reward"
@@ -77,6 +79,11 @@ type fakePolicy struct {
 	calls   []trainCall
 	nanLoss map[int]bool
 	refRuns int
+	// counted makes the fake count transfers: each training call moves
+	// 100 bytes in and 10 out, each reference pass 1000 in.
+	counted  bool
+	moved    ort.Transfers
+	prepared []*params.Store // PrepareReference's arguments
 }
 
 func (p *fakePolicy) TrainStep(_ context.Context, graph string, sb *model.SeqBatch, _ *model.VisionBatch, in model.StepInputs) (*model.StepResult, error) {
@@ -95,6 +102,8 @@ func (p *fakePolicy) TrainStep(_ context.Context, graph string, sb *model.SeqBat
 		sum += in.Advantages[j]
 	}
 	p.calls = append(p.calls, call)
+	p.moved.H2D[ort.KindActivations] += 100
+	p.moved.D2H[ort.KindMetrics] += 10
 	loss := float64(c + 1)
 	if p.nanLoss[c] {
 		loss = math.NaN()
@@ -108,6 +117,7 @@ func (p *fakePolicy) ReferenceLogProbs(_ context.Context, ref *params.Store, sb 
 		return nil, errors.New("no reference weights")
 	}
 	p.refRuns++
+	p.moved.H2D[ort.KindActivations] += 1000
 	lp := make([]float64, sb.B*sb.R)
 	for j := range sb.B {
 		for t := range sb.R {
@@ -115,6 +125,16 @@ func (p *fakePolicy) ReferenceLogProbs(_ context.Context, ref *params.Store, sb 
 		}
 	}
 	return lp, nil
+}
+
+func (p *fakePolicy) PrepareReference(ref *params.Store) error {
+	p.prepared = append(p.prepared, ref)
+	return nil
+}
+func (p *fakePolicy) SyncHost() error      { return nil }
+func (p *fakePolicy) UploadWeights() error { return nil }
+func (p *fakePolicy) Transfers() (ort.Transfers, bool) {
+	return p.moved, p.counted
 }
 
 // fakeOptimizer records the gradients of each Step.
@@ -171,7 +191,7 @@ func newFakeLoop(t *testing.T, nSamples int, answers map[int][]string, rewards *
 		rewards = reward.DefaultRegistry()
 	}
 	f.t = &Trainer{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), tok: tok, mc: mc, pad: mc.BosTokenID,
-		cache: cache, data: &Data{}, draw: draw, rewards: rewards, policy: f.pol, engine: f.eng, optim: f.opt}
+		cache: cache, data: &Data{}, draw: draw, rewards: rewards, policy: f.pol, engine: f.eng, optim: &hostOptimizer{policy: f.pol, opt: f.opt}}
 	if cfg.GRPO.KLCoef > 0 {
 		f.t.ref = params.New()
 	}
@@ -398,5 +418,105 @@ func TestGroundTruthsCheckedAtLoad(t *testing.T) {
 	vb := tasks.Sample{ID: "viu-7", Subtype: "jigsaw_easy", Answer: "11"}
 	if err := f.t.checkGroundTruths(&Data{Bench: []tasks.Sample{vb}}); err == nil || !strings.Contains(err.Error(), "viu-7") {
 		t.Fatalf("bad VIUBench answer: %v", err)
+	}
+}
+
+// recordingOptimizer is an Optimizer that keeps its gradients to itself,
+// as the device one does: it records the calls the loop makes, and its
+// micro-batch losses are those of its fakePolicy.
+type recordingOptimizer struct {
+	pol    *fakePolicy
+	events []string
+}
+
+func (o *recordingOptimizer) Micros(ctx context.Context, graph string, mbs []Micro) ([]*model.StepResult, error) {
+	var out []*model.StepResult
+	ev := "micros"
+	for _, mb := range mbs {
+		res, err := o.pol.TrainStep(ctx, graph, mb.Seq, mb.Vision, mb.Inputs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &model.StepResult{Loss: res.Loss})
+		ev += fmt.Sprintf(" %.3g", mb.Weight)
+	}
+	o.events = append(o.events, ev)
+	return out, nil
+}
+func (o *recordingOptimizer) Discard() { o.events = append(o.events, "discard") }
+func (o *recordingOptimizer) Step(ctx context.Context) (optim.StepStats, error) {
+	if ctx.Done() != nil {
+		return optim.StepStats{}, errors.New("the update was given a context that can be cancelled")
+	}
+	o.events = append(o.events, "step")
+	return optim.StepStats{GradNorm: 1, LR: 0.5}, nil
+}
+func (o *recordingOptimizer) Save(string) error { return nil }
+func (o *recordingOptimizer) Load(string) error { return nil }
+
+// TestUpdateWithDeviceStyleOptimizer: with an optimizer whose gradients
+// never reach the loop, each mini-batch is one Micros call with the
+// micro-batch weights 1/#micro-batches, a mini-batch with a non-finite
+// loss is discarded instead of stepped, the steps run on a context that
+// cannot be cancelled, and the loop's statistics come from the results.
+func TestUpdateWithDeviceStyleOptimizer(t *testing.T) {
+	answers := map[int][]string{}
+	for k := range 4 {
+		answers[k] = []string{"1", "0", "0.5", "0.5"}
+	}
+	f := newFakeLoop(t, 4, answers, numberReward(t), "grpo.mini_batches=2", "grpo.micro_batch_rows=4")
+	rec := &recordingOptimizer{pol: f.pol}
+	f.t.optim = rec
+	f.pol.nanLoss[0] = true // the first mini-batch's first micro-batch
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := f.t.grpoStep(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"micros 0.5 0.5", "discard", "micros 0.5 0.5", "step"}
+	if !slices.Equal(rec.events, want) {
+		t.Fatalf("optimizer calls %q, want %q", rec.events, want)
+	}
+	if st.Updates != 2 || st.Skipped != 1 || st.GradNorm != 1 || st.LR != 0.5 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestStepTransfersInMetrics: a step's host<->device bytes (the policy's
+// count before and after it) are its h2d_bytes and d2h_bytes; a policy
+// that counts nothing (the host-fed path) reports neither.
+func TestStepTransfersInMetrics(t *testing.T) {
+	answers := map[int][]string{}
+	for k := range 4 {
+		answers[k] = []string{"1", "0", "0.5", "0.5"}
+	}
+	for _, counted := range []bool{true, false} {
+		f := newFakeLoop(t, 4, answers, numberReward(t))
+		f.pol.counted = counted
+		f.pol.moved.H2D[ort.KindWeights] = 1 << 20 // the load, before the step
+		moved := f.t.transfersSince()
+		st, err := f.t.grpoStep(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Moved = moved()
+		m := st.Metrics()
+		h2d, okIn := m[metrics.H2DBytes]
+		d2h, okOut := m[metrics.D2HBytes]
+		if !counted {
+			if okIn || okOut || st.Moved != nil {
+				t.Fatalf("uncounted transfers reported: %v", m)
+			}
+			continue
+		}
+		calls := float64(len(f.pol.calls))
+		if want := 100*calls + 1000*float64(f.pol.refRuns); h2d != want || d2h != 10*calls || calls == 0 {
+			t.Fatalf("h2d_bytes %v, d2h_bytes %v; want %v and %v", h2d, d2h, want, 10*calls)
+		}
+		sft := SFTStats{Loss: 1, Moved: st.Moved}
+		if sm := sft.Metrics(); sm[metrics.H2DBytes] != h2d || sm[metrics.D2HBytes] != d2h {
+			t.Fatalf("SFT metrics %v", sm)
+		}
 	}
 }

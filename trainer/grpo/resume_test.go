@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/videossr/videossr-go/configs"
@@ -19,8 +20,8 @@ import (
 // warm-up steps (no periodic warm-up checkpoint), four GRPO steps with a
 // checkpoint every second one and two optimizer steps each, evaluations
 // before and after.
-func interruptConfig(t *testing.T, runDir string) *configs.Config {
-	return smallConfig(t, runDir, "sft.steps=6", "sft.batch_size=4", "grpo.steps=4", "grpo.mini_batches=2", "checkpoint.every=2", "eval.before=true")
+func interruptConfig(t *testing.T, runDir string, sets ...string) *configs.Config {
+	return smallConfig(t, runDir, append([]string{"sft.steps=6", "sft.batch_size=4", "grpo.steps=4", "grpo.mini_batches=2", "checkpoint.every=2", "eval.before=true"}, sets...)...)
 }
 
 // stopAt is a place to cancel a run: the first time the run reaches point
@@ -58,8 +59,9 @@ type stoppedRun struct {
 	written []string
 }
 
-// runUntil runs (or resumes) the run in dir and stops it at s.
-func runUntil(t *testing.T, dir string, resume bool, s stopAt) stoppedRun {
+// runUntil runs (or resumes) the run in dir, with the config overrides
+// sets, and stops it at s.
+func runUntil(t *testing.T, dir string, resume bool, s stopAt, sets ...string) stoppedRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -98,7 +100,7 @@ func runUntil(t *testing.T, dir string, resume bool, s stopAt) stoppedRun {
 				err = errCrash
 			}
 		}()
-		_, err = Run(ctx, interruptConfig(t, dir), Options{Resume: resume, hook: hook, StopAfter: s.stopAfter})
+		_, err = Run(ctx, interruptConfig(t, dir, sets...), Options{Resume: resume, hook: hook, StopAfter: s.stopAfter})
 		return err
 	}()
 	if !stopped && s.stopAfter == 0 {
@@ -113,15 +115,13 @@ func runUntil(t *testing.T, dir string, resume bool, s stopAt) stoppedRun {
 // GRPO step, inside the last GRPO step, right after the last periodic
 // checkpoint) and kills it once in the middle of rewriting a checkpoint,
 // resuming after each, and checks that the final weights are bit-identical
-// to those of an uninterrupted run.
+// to those of an uninterrupted run. It does so on the device-resident path
+// (weights, gradients and AdamW state on the device: a checkpoint copies
+// them to the host, a resume uploads them) and, at fewer stop points, on
+// the host-fed one.
 func TestInterruptAnywhereResumesExactly(t *testing.T) {
 	needNative(t)
-	straight := t.TempDir()
-	if _, err := Run(context.Background(), interruptConfig(t, straight), Options{}); err != nil {
-		t.Fatal(err)
-	}
-	split := t.TempDir()
-	stops := []stopAt{
+	all := []stopAt{
 		{point: "sft", step: 3},  // inside warm-up step 3, its batch drawn
 		{point: "eval", step: 0}, // the evaluation before GRPO
 		// killed between moving the old 1-grpo-000000 aside and renaming
@@ -133,8 +133,37 @@ func TestInterruptAnywhereResumesExactly(t *testing.T) {
 		{point: "grpo/rollout", step: 3}, // inside the last GRPO step
 		{point: "checkpoint", step: 4},   // right after the last periodic checkpoint
 	}
+	// The other path than the default one: a warm-up checkpoint, a crash
+	// inside GRPO's first checkpoint and a stop between optimizer steps.
+	some := []stopAt{all[0], all[2], all[5]}
+	def, err := configs.Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, resident := range []bool{true, false} {
+		name, stops := map[bool]string{true: "resident", false: "host"}[resident], all
+		if resident != def.Device.Resident {
+			stops = some
+		}
+		t.Run(name, func(t *testing.T) {
+			if resident != def.Device.Resident && testing.Short() {
+				t.Skip("the path that is not the default runs without -short")
+			}
+			interruptAnywhere(t, stops, "device.resident="+strconv.FormatBool(resident))
+		})
+	}
+}
+
+// interruptAnywhere stops and resumes a run at stops (in the order a run
+// reaches them) and compares its final weights with an uninterrupted run's.
+func interruptAnywhere(t *testing.T, stops []stopAt, sets ...string) {
+	straight := t.TempDir()
+	if _, err := Run(context.Background(), interruptConfig(t, straight, sets...), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	split := t.TempDir()
 	for i, s := range stops {
-		err := runUntil(t, split, i > 0, s).err
+		err := runUntil(t, split, i > 0, s, sets...).err
 		if s.crash {
 			if !errors.Is(err, errCrash) {
 				t.Fatalf("%s: want a crash, got %v", s, err)
@@ -148,7 +177,7 @@ func TestInterruptAnywhereResumesExactly(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	if _, err := Run(context.Background(), interruptConfig(t, split), Options{Resume: true}); err != nil {
+	if _, err := Run(context.Background(), interruptConfig(t, split, sets...), Options{Resume: true}); err != nil {
 		t.Fatal(err)
 	}
 	final := finalParams(t, straight)

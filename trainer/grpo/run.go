@@ -114,10 +114,12 @@ func (t *Trainer) warmUp(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return mayStop(ctx.Err())
 			}
+			moved := t.transfersSince()
 			st, err := t.sftStep(ctx, t.state.SFTStep)
 			if err != nil {
 				return mayStop(err)
 			}
+			st.Moved = moved()
 			t.state.SFTStep++
 			t.commit()
 			if err := t.record("sft", st.Metrics()); err != nil {
@@ -133,11 +135,9 @@ func (t *Trainer) warmUp(ctx context.Context) error {
 		bar.Finish()
 		t.state.Phase = "grpo"
 		if cfg.GRPO.KLCoef > 0 {
-			ref, err := t.referenceStore()
-			if err != nil {
+			if err := t.freezeReference(); err != nil {
 				return err
 			}
-			t.ref = ref
 		}
 		if err := t.newOptimizer(); err != nil {
 			return err
@@ -152,11 +152,22 @@ func (t *Trainer) warmUp(ctx context.Context) error {
 		}
 	}
 	if cfg.GRPO.KLCoef > 0 && t.ref == nil { // resumed in the GRPO phase
-		var err error
-		if t.ref, err = t.referenceStore(); err != nil {
-			return err
-		}
+		return t.freezeReference()
 	}
+	return nil
+}
+
+// freezeReference makes the current policy the KL reference, its weights
+// on the device of a resident policy from now on (one upload).
+func (t *Trainer) freezeReference() error {
+	ref, err := t.referenceStore()
+	if err != nil {
+		return err
+	}
+	if err := t.policy.PrepareReference(ref); err != nil {
+		return err
+	}
+	t.ref = ref
 	return nil
 }
 
@@ -194,10 +205,12 @@ func (t *Trainer) trainGRPO(ctx context.Context) error {
 		if t.opt.StopAfter > 0 && done >= t.opt.StopAfter {
 			return mayStop(ErrStopped)
 		}
+		moved := t.transfersSince()
 		st, err := t.grpoStep(ctx, t.state.GRPOStep)
 		if err != nil {
 			return mayStop(err)
 		}
+		st.Moved = moved()
 		t.state.GRPOStep++
 		done++
 		t.state.Rewards = append(t.state.Rewards, st.Reward)
@@ -359,6 +372,9 @@ func (t *Trainer) writeFinal(dir string) error {
 // (config.json, preprocessor_config.json, model.safetensors, tokenizer.json).
 func (t *Trainer) writeModel(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := t.policy.SyncHost(); err != nil {
 		return err
 	}
 	// With LoRA, final/ holds the merged weights (a plain model that eval

@@ -37,7 +37,8 @@ func sessionOptions(d configs.DeviceConfig) ort.Options {
 }
 
 // PolicySessions returns the session options of a policy's graphs: the
-// rollout graphs (vision, prefill, decode) with device.rollout_threads
+// rollout graphs (vision, prefill, decode; for a resident policy its
+// device-cache decode and row selection too) with device.rollout_threads
 // intra-op threads when set, the others with device.intra_op_threads.
 func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options) {
 	base := sessionOptions(d)
@@ -47,10 +48,60 @@ func PolicySessions(d configs.DeviceConfig) (ort.Options, map[string]ort.Options
 	r := base
 	r.IntraOpThreads = d.RolloutThreads
 	per := map[string]ort.Options{}
-	for _, g := range []string{model.GraphVision, model.GraphPrefill, model.GraphDecode, model.GraphDecodeStatic} {
+	for _, g := range []string{model.GraphVision, model.GraphPrefill, model.GraphDecode, model.GraphDecodeStatic, model.GraphDecodeResident, model.GraphCacheSelect} {
 		per[g] = r
 	}
 	return base, per
+}
+
+// residentDevice is the device a run's policy lives on with
+// device.resident: ONNX Runtime's CPU memory on cpu, device_id's memory on
+// cuda.
+func residentDevice(d configs.DeviceConfig) ort.Device {
+	if d.Provider == ort.ProviderCUDA {
+		return ort.CUDADevice(d.DeviceID)
+	}
+	return ort.CPUDevice()
+}
+
+// policyOptions are the policy's options for a run of cfg: the training
+// loss, the sessions (PolicySessions) and, with device.resident, the
+// device that holds the weights, KV cache, gradients and optimizer state.
+func policyOptions(cfg *configs.Config) model.PolicyOptions {
+	base, per := PolicySessions(cfg.Device)
+	o := model.PolicyOptions{Loss: LossConfig(cfg), Session: base, GraphSession: per}
+	if cfg.Device.Resident {
+		dev := residentDevice(cfg.Device)
+		o.Device = &dev
+	}
+	return o
+}
+
+// optimizerFor returns how the trainer makes a phase's optimizer for pol:
+// the device AdamW when pol is resident (gradients and moments stay on the
+// device), else the host AdamW over the trainable weights with gradients
+// summed on the host. A multi-device trainer returns its parallel
+// optimizer here.
+func optimizerFor(pol *model.Policy) func(optim.Config) (Optimizer, error) {
+	return func(oc optim.Config) (Optimizer, error) {
+		if pol.Resident() {
+			o, err := model.NewDeviceAdamW(pol, oc)
+			if err != nil {
+				return nil, err
+			}
+			return deviceOptimizer{o}, nil
+		}
+		// With LoRA only the adapters are trained (the store shares their data).
+		trainable, err := pol.Config.TrainableStore(pol.Store)
+		if err != nil {
+			return nil, err
+		}
+		o, err := optim.New(oc, trainable)
+		if err != nil {
+			return nil, err
+		}
+		return &hostOptimizer{policy: modelPolicy{pol}, opt: o}, nil
+	}
 }
 
 func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Trainer, err error) {
@@ -134,15 +185,17 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
 		return nil, err
 	}
-	loss := LossConfig(cfg)
-	base, per := PolicySessions(cfg.Device)
-	pol, err := model.NewPolicy(t.rt, mc, store, model.PolicyOptions{Loss: loss, Session: base, GraphSession: per})
+	pol, err := model.NewPolicy(t.rt, mc, store, policyOptions(cfg))
 	if err != nil {
 		return nil, err
 	}
 	t.mc, t.store, t.sessions = mc, store, pol
 	t.policy = modelPolicy{pol}
+	t.makeOptimizer = optimizerFor(pol)
 	t.engine = rollout.NewEngine(pol, mc, t.tok, t.pad)
+	if opt.wrapEngine != nil {
+		t.engine = opt.wrapEngine(t.engine)
+	}
 	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
 	t.unsaved = true
 
@@ -330,8 +383,12 @@ func planOverflows(mc model.Config, in model.PlanInput) error {
 
 // referenceStore freezes the current policy as the KL reference. With
 // LoRA the frozen base weights are shared (they never change) and only the
-// adapters are copied, so the reference costs no second copy of the model.
+// adapters are copied, so the reference costs no second copy of the model
+// (on the host or on the device).
 func (t *Trainer) referenceStore() (*params.Store, error) {
+	if err := t.policy.SyncHost(); err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
 	st := t.store
 	if t.mc.LoRA == nil {
 		return st.Clone(), nil
@@ -351,7 +408,8 @@ func (t *Trainer) referenceStore() (*params.Store, error) {
 	return ref, nil
 }
 
-// newOptimizer makes the optimizer of the current phase (fresh moments).
+// newOptimizer makes the optimizer of the current phase (fresh moments),
+// releasing the previous phase's.
 func (t *Trainer) newOptimizer() error {
 	var oc optim.Config
 	switch t.state.Phase {
@@ -360,15 +418,23 @@ func (t *Trainer) newOptimizer() error {
 	default:
 		oc = optimConfig(t.cfg.GRPO.Optim, t.cfg.GRPO.Steps)
 	}
-	// With LoRA only the adapters are trained (the store shares their data).
-	trainable, err := t.mc.TrainableStore(t.store)
-	if err != nil {
+	if err := t.closeOptimizer(); err != nil {
 		return fmt.Errorf("optimizer: %w", err)
 	}
-	o, err := optim.New(oc, trainable)
+	o, err := t.makeOptimizer(oc)
 	if err != nil {
 		return fmt.Errorf("optimizer: %w", err)
 	}
 	t.optim = o
 	return nil
+}
+
+// closeOptimizer releases the optimizer's device state, if it has any.
+func (t *Trainer) closeOptimizer() error {
+	c, ok := t.optim.(io.Closer)
+	t.optim = nil
+	if !ok {
+		return nil
+	}
+	return c.Close()
 }

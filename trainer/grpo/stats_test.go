@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
@@ -25,6 +26,7 @@ func TestStepStatsMetrics(t *testing.T) {
 		{"no rows", StepStats{SourceRewards: src, Skipped: 1}, base},
 		{"updated", StepStats{SourceRewards: src, Updates: 2, Skipped: 1, GradNorm: 3}, append(append(slices.Clone(base), update...), metrics.GradNorm)},
 		{"all skipped", StepStats{SourceRewards: src, Updates: 2, Skipped: 2}, append(slices.Clone(base), update...)},
+		{"resident", StepStats{SourceRewards: src, Skipped: 1, Moved: &ort.Transfers{}}, append(slices.Clone(base), metrics.H2DBytes, metrics.D2HBytes)},
 	}
 	for _, c := range cases {
 		m := c.st.Metrics()

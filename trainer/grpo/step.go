@@ -8,6 +8,7 @@ import (
 
 	"github.com/videossr/videossr-go/model"
 	"github.com/videossr/videossr-go/model/optim"
+	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/reward"
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
@@ -103,6 +104,9 @@ type StepStats struct {
 	GradNorm, LR                               float64
 
 	Seconds float64 // wall time of the step
+	// Moved is what the step copied between host and device (nil on the
+	// host-fed path, where nothing is counted).
+	Moved *ort.Transfers
 }
 
 // RewardStats are the mean and standard deviation of a set of rewards.
@@ -124,6 +128,7 @@ func (s StepStats) Metrics() map[string]float64 {
 		m[metrics.SourceRewardMean(string(src))] = r.Mean
 		m[metrics.SourceRewardStd(string(src))] = r.Std
 	}
+	addMoved(m, s.Moved)
 	if s.Updates > 0 {
 		m[metrics.Loss], m[metrics.PGLoss], m[metrics.KL], m[metrics.PPOKL] = s.Loss, s.PGLoss, s.KL, s.PPOKL
 		m[metrics.Entropy], m[metrics.ClipFrac], m[metrics.LR] = s.Entropy, s.ClipFrac, s.LR
@@ -282,16 +287,18 @@ func (t *Trainer) update(ctx context.Context, step int, mbs []microBatch, rows [
 	var loss, pg, kl, ent, clip, akl, norm float64
 	for epoch := 0; epoch < max(1, g.PPOEpochs); epoch++ {
 		for _, mini := range splitMini(mbs, max(1, g.MiniBatches)) {
-			grads := map[string][]float32{}
+			w := 1 / float64(len(mini))
+			micros := make([]Micro, len(mini))
+			for k, mb := range mini {
+				micros[k] = Micro{Seq: mb.seq, Vision: mb.vision, Inputs: stepInputs(mb, rows, t.ref != nil), Weight: w}
+			}
+			results, err := t.optim.Micros(uctx, model.GraphGRPO, micros)
+			if err != nil {
+				return err
+			}
 			var miniLoss float64
 			finiteLoss := true
-			w := 1 / float64(len(mini))
-			for _, mb := range mini {
-				res, err := t.policy.TrainStep(uctx, model.GraphGRPO, mb.seq, mb.vision, stepInputs(mb, rows, t.ref != nil))
-				if err != nil {
-					return err
-				}
-				accumulate(grads, res.Grads, w)
+			for _, res := range results {
 				miniLoss += w * res.Loss
 				pg += w * res.PGLoss
 				kl += w * res.KLLoss
@@ -300,18 +307,20 @@ func (t *Trainer) update(ctx context.Context, step int, mbs []microBatch, rows [
 				akl += w * res.ApproxKL
 				finiteLoss = finiteLoss && finite(res.Loss)
 			}
-			if t.opt.gradHook != nil {
-				t.opt.gradHook(step, grads)
+			if err := t.gradHook(step); err != nil {
+				return err
 			}
 			loss += miniLoss
 			st.Updates++
 			if !finiteLoss {
+				t.optim.Discard()
 				st.Skipped++
 				t.log.Warn("grpo update skipped: non-finite loss", "step", step, "loss", miniLoss)
 				continue
 			}
-			applied, err := t.optim.Step(grads)
+			// The update itself is never cancelled half-way.
 			uctx = context.WithoutCancel(ctx)
+			applied, err := t.optim.Step(uctx)
 			if st.Updates == 1 {
 				t.at("grpo/update", step)
 			}
@@ -333,6 +342,24 @@ func (t *Trainer) update(ctx context.Context, step int, mbs []microBatch, rows [
 		st.GradNorm = norm / float64(done)
 	}
 	return nil
+}
+
+// gradHook lets the tests' gradient hook (Options.gradHook) change the
+// pending gradients before an optimizer step.
+func (t *Trainer) gradHook(step int) error {
+	if t.opt.gradHook == nil {
+		return nil
+	}
+	ge, ok := t.optim.(gradientEditor)
+	if !ok {
+		return fmt.Errorf("gradient hook: the optimizer %T does not expose its gradients", t.optim)
+	}
+	grads, err := ge.Gradients()
+	if err != nil {
+		return err
+	}
+	t.opt.gradHook(step, grads)
+	return ge.SetGradients(grads)
 }
 
 // stepInputs are the GRPO inputs of a micro-batch's rows: advantages, and

@@ -72,6 +72,8 @@ type Options struct {
 	// of the step being run, or for eval, swap and checkpoint the number of
 	// completed GRPO steps.
 	hook func(point string, step int)
+	// wrapEngine (tests) wraps the rollout engine the trainer made.
+	wrapEngine func(Engine) Engine
 }
 
 // at calls the test hook, if any.
@@ -175,6 +177,8 @@ type Trainer struct {
 	// TensorBoard writer (nil unless logging.backends names tensorboard).
 	plugins []*plugin.Plugin
 	tb      *metrics.TensorBoard
+	// makeOptimizer makes a phase's optimizer (optimizerFor).
+	makeOptimizer func(optim.Config) (Optimizer, error)
 }
 
 // State is the part of a run that a checkpoint restores besides the
@@ -214,6 +218,7 @@ func (t *Trainer) Close() error {
 		errs = append(errs, t.tb.Close())
 	}
 	errs = append(errs, t.closePlugins())
+	errs = append(errs, t.closeOptimizer())
 	if t.sessions != nil {
 		errs = append(errs, t.sessions.Close())
 	}
@@ -388,14 +393,43 @@ type SFTStats struct {
 	GradNorm float64 // before clipping
 	LR       float64
 	Skipped  bool // the loss or gradients were not finite: no update
+	// Moved is what the step copied between host and device (nil on the
+	// host-fed path).
+	Moved *ort.Transfers
 }
 
 // Metrics returns the step's metrics under their metrics.jsonl names.
 func (s SFTStats) Metrics() map[string]float64 {
+	m := map[string]float64{metrics.Loss: s.Loss, metrics.GradNorm: s.GradNorm, metrics.LR: s.LR}
 	if s.Skipped {
-		return map[string]float64{metrics.Loss: s.Loss, metrics.Skipped: 1}
+		m = map[string]float64{metrics.Loss: s.Loss, metrics.Skipped: 1}
 	}
-	return map[string]float64{metrics.Loss: s.Loss, metrics.GradNorm: s.GradNorm, metrics.LR: s.LR}
+	addMoved(m, s.Moved)
+	return m
+}
+
+// addMoved adds a step's host<->device bytes to its metrics (none when
+// they were not counted).
+func addMoved(m map[string]float64, moved *ort.Transfers) {
+	if moved != nil {
+		m[metrics.H2DBytes] = float64(moved.H2DBytes())
+		m[metrics.D2HBytes] = float64(moved.D2HBytes())
+	}
+}
+
+// transfersSince returns a function that reports what crossed between
+// host and device from now until it is called (nil when the policy does
+// not count its transfers).
+func (t *Trainer) transfersSince() func() *ort.Transfers {
+	before, ok := t.policy.Transfers()
+	return func() *ort.Transfers {
+		after, _ := t.policy.Transfers()
+		if !ok {
+			return nil
+		}
+		d := after.Sub(before)
+		return &d
+	}
 }
 
 // sftStep runs one supervised warm-up step over a batch: NLL of the answer
@@ -416,14 +450,10 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (SFTStats, error) {
 		rows[i] = row{prompt: i, response: resp}
 		tokens += len(resp)
 	}
-	grads := map[string][]float32{}
-	var loss float64
-	for _, mb := range splitMicro(ps, rows, t.cfg.GRPO.MicroBatchRows) {
+	mbs := splitMicro(ps, rows, t.cfg.GRPO.MicroBatchRows)
+	micros := make([]Micro, len(mbs))
+	for k, mb := range mbs {
 		sb, vb, err := seqBatch(t.mc, ps, rows, mb, t.pad)
-		if err != nil {
-			return SFTStats{}, err
-		}
-		res, err := t.policy.TrainStep(ctx, model.GraphSFT, sb, vb, model.StepInputs{})
 		if err != nil {
 			return SFTStats{}, err
 		}
@@ -431,11 +461,18 @@ func (t *Trainer) sftStep(ctx context.Context, step int) (SFTStats, error) {
 		for _, i := range mb.rows {
 			n += len(rows[i].response)
 		}
-		w := float64(n) / float64(tokens) // exact token-mean over the batch
-		accumulate(grads, res.Grads, w)
-		loss += w * res.Loss
+		// exact token-mean over the batch
+		micros[k] = Micro{Seq: sb, Vision: vb, Weight: float64(n) / float64(tokens)}
 	}
-	st, err := t.optim.Step(grads)
+	results, err := t.optim.Micros(ctx, model.GraphSFT, micros)
+	if err != nil {
+		return SFTStats{}, err
+	}
+	var loss float64
+	for k, res := range results {
+		loss += micros[k].Weight * res.Loss
+	}
+	st, err := t.optim.Step(context.WithoutCancel(ctx))
 	if errors.Is(err, optim.ErrNonFinite) || !finite(loss) {
 		t.log.Warn("sft step skipped: non-finite loss or gradients", "step", step, "loss", loss)
 		return SFTStats{Loss: loss, Skipped: true}, nil

@@ -44,6 +44,11 @@ const (
 	RolloutSeconds = "rollout_s"
 	// RolloutTokensPerS is the decode throughput of the rollouts.
 	RolloutTokensPerS = "rollout_tokens_per_s"
+	// H2DBytes and D2HBytes are the bytes a step copied from the host to
+	// the device and back (device.resident: the policy's transfer ledger,
+	// every kind together; absent on the host-fed path).
+	H2DBytes = "h2d_bytes"
+	D2HBytes = "d2h_bytes"
 	// SFTStep and GRPOStep are the completed warm-up and GRPO steps when
 	// the record was written.
 	SFTStep  = "sft_step"

@@ -102,6 +102,7 @@ func PlanInputWith(cfg *configs.Config, c model.Config, tok rollout.Tokenizer) (
 		VisionPatches: est.Patches, SlicePatches: est.SlicePatches,
 		PromptCache: promptCache(cfg, c, est, evals),
 		CUDA:        cfg.Device.Provider == "cuda",
+		Resident:    cfg.Device.Resident,
 	}, how
 }
 
