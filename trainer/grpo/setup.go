@@ -185,16 +185,28 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
 		return nil, err
 	}
-	pol, err := model.NewPolicy(t.rt, mc, store, policyOptions(cfg))
-	if err != nil {
-		return nil, err
+	t.mc, t.store = mc, store
+	if ids := cfg.Device.DeviceIDs(); len(ids) > 1 {
+		// One replica per device (docs/multi-device.md).
+		if err := t.openReplicas(mc, store, ids); err != nil {
+			return nil, err
+		}
+	} else {
+		pol, err := model.NewPolicy(t.rt, mc, store, policyOptions(cfg))
+		if err != nil {
+			return nil, err
+		}
+		t.sessions = pol
+		t.policy = modelPolicy{pol}
+		t.makeOptimizer = optimizerFor(pol)
+		t.engine = rollout.NewEngine(pol, mc, t.tok, t.pad)
 	}
-	t.mc, t.store, t.sessions = mc, store, pol
-	t.policy = modelPolicy{pol}
-	t.makeOptimizer = optimizerFor(pol)
-	t.engine = rollout.NewEngine(pol, mc, t.tok, t.pad)
 	if opt.wrapEngine != nil {
 		t.engine = opt.wrapEngine(t.engine)
+	}
+	t.roll = t.rollouts()
+	if opt.wrapRollout != nil {
+		t.roll = opt.wrapRollout(t.roll)
 	}
 	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
 	t.unsaved = true
