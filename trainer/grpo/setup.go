@@ -343,7 +343,7 @@ func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
 	plan := dp.PerDevice
 	largest, size := plan.Largest()
 	t.log.Info("memory plan (trainer doctor prints the breakdown)", "total", model.FormatBytes(plan.Total), "largest", largest+" "+model.FormatBytes(size), "prompt_tokens", in.PromptLen, "estimate", how, "devices", dp.Devices)
-	for _, l := range append(plan.Lines, dp.Lines()...) {
+	for _, l := range slices.Concat(plan.Lines, dp.Lines()) {
 		t.log.Debug("memory plan", "item", l)
 	}
 	if t.cfg.Device.Provider == "cuda" {
