@@ -12,7 +12,8 @@ func (d DeviceConfig) DeviceIDs() []int {
 }
 
 // checkDevices checks the relations of device.devices (each entry's range
-// is in ranges): no device twice, and device_id, when set, among them.
+// is in ranges): no device twice, several devices only with
+// device.resident, and device_id, when set, among them.
 func (d DeviceConfig) checkDevices(bad func(key, format string, a ...any)) {
 	seen := map[int]bool{}
 	for _, id := range d.Devices {
@@ -21,6 +22,9 @@ func (d DeviceConfig) checkDevices(bad func(key, format string, a ...any)) {
 			return
 		}
 		seen[id] = true
+	}
+	if len(d.Devices) > 1 && !d.Resident {
+		bad("device.devices", "%v: several devices need device.resident: true (one device-resident replica per device, docs/multi-device.md); set device.resident=true or list one device", d.Devices)
 	}
 	if len(d.Devices) > 0 && d.DeviceID != 0 && !seen[d.DeviceID] {
 		bad("device.device_id", "%d is not in device.devices %v: with a device list, device_id is not used (leave it 0 or list it)", d.DeviceID, d.Devices)

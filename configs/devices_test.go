@@ -42,6 +42,12 @@ func TestDeviceList(t *testing.T) {
 			t.Errorf("--set %s: error %q lacks %q", set, msg, want)
 		}
 	}
+	if msg := loadErr(t, nil, "device.devices=[0, 1]", "device.resident=false"); !strings.Contains(msg, "device.devices: [0 1]: several devices need device.resident: true") {
+		t.Errorf("several host-fed devices: %q", msg)
+	}
+	if msg := loadErr(t, nil, "device.devices=[1]", "device.resident=false"); msg != "" {
+		t.Errorf("one host-fed device refused: %q", msg)
+	}
 	msg := loadErr(t, nil, "device.devices=[0, 1]", "device.device_id=2")
 	if !strings.Contains(msg, "device.device_id: 2 is not in device.devices [0 1]") {
 		t.Errorf("device_id outside the list: %q", msg)

@@ -340,19 +340,37 @@ func (d *doctor) config(cfg *configs.Config) {
 	availWhat := "RAM available"
 	switch dev.Provider {
 	case ort.ProviderCUDA:
-		var gpu *sysinfo.GPU
-		for i := range d.gpus {
-			if d.gpus[i].Index == dev.DeviceID {
-				gpu = &d.gpus[i]
+		// Every listed device (device.devices; [device_id] by default)
+		// holds a replica: the plan is checked against the one with the
+		// least free memory.
+		var missing []int
+		for _, id := range dev.DeviceIDs() {
+			var gpu *sysinfo.GPU
+			for i := range d.gpus {
+				if d.gpus[i].Index == id {
+					gpu = &d.gpus[i]
+				}
+			}
+			if gpu == nil {
+				missing = append(missing, id)
+				avail = -1
+				continue
+			}
+			free := gpu.FreeMiB << 20
+			d.line(docOK, "gpu", "device %d: %s, %s free", gpu.Index, gpu.Name, model.FormatBytes(free))
+			if avail == 0 || avail > 0 && free < avail {
+				avail = free
+				availWhat = fmt.Sprintf("free on GPU %d (%s)", gpu.Index, gpu.Name)
 			}
 		}
-		if gpu == nil {
-			d.line(docMissing, "gpu", "device.provider cuda needs NVIDIA GPU %d: %s", dev.DeviceID, cmp.Or(d.gpuErr, fmt.Sprintf("%d GPUs found", len(d.gpus))))
-		} else {
-			avail = gpu.FreeMiB << 20
-			availWhat = fmt.Sprintf("free on GPU %d (%s)", gpu.Index, gpu.Name)
-			d.line(docOK, "gpu", "device %d: %s, %s free", gpu.Index, gpu.Name, model.FormatBytes(avail))
+		if len(missing) > 0 {
+			what := fmt.Sprintf("GPU %d", missing[0])
+			if len(missing) > 1 {
+				what = fmt.Sprintf("GPUs %v", missing)
+			}
+			d.line(docMissing, "gpu", "device.provider cuda needs NVIDIA %s: %s", what, cmp.Or(d.gpuErr, fmt.Sprintf("%d GPUs found", len(d.gpus))))
 		}
+		avail = max(avail, 0)
 		if r.err == nil {
 			cuda := providerStatus(r.providers, ort.ProviderCUDA)
 			if cuda.Available {
@@ -502,14 +520,21 @@ func (d *doctor) data(cfg *configs.Config) {
 // (nil when it did not load), which counts the prompt.
 func (d *doctor) memoryPlan(cfg *configs.Config, c model.Config, tok rollout.Tokenizer, avail int64, availWhat string) {
 	in, prompt := sysinfo.PlanInputWith(cfg, c, tok)
-	plan := model.PlanMemory(c, in)
+	dp := sysinfo.PlanDevices(cfg, c, in)
+	plan := dp.PerDevice
 	where := "peak resident set"
 	if in.CUDA {
 		where = "peak device memory"
 	}
+	if dp.Devices > 1 {
+		where += fmt.Sprintf(" of each of %d devices %v (device.devices)", dp.Devices, cfg.Device.DeviceIDs())
+	}
 	d.line(docOK, "memory plan", "%d prompts x G=%d, longest prompt ~%d tokens (%s), response %d, micro-batch %d rows; %s (model fitted to measured runs, README \"memory plan\")",
 		in.Batch, in.Group, in.PromptLen, prompt, in.ResponseLen, in.MicroBatch, where)
 	for _, l := range plan.Lines {
+		fmt.Fprintf(d.w, "%-7s %-13s %s\n", "", "", l)
+	}
+	for _, l := range dp.Lines() {
 		fmt.Fprintf(d.w, "%-7s %-13s %s\n", "", "", l)
 	}
 	if in.CUDA && !in.Resident {
@@ -523,10 +548,14 @@ func (d *doctor) memoryPlan(cfg *configs.Config, c model.Config, tok rollout.Tok
 	case avail <= 0:
 		d.line(docWarn, "memory", "cannot check the plan: available memory unknown")
 	default:
-		if err := plan.Check(avail); err != nil {
+		total := plan.Total
+		if !in.CUDA {
+			total = dp.Host
+		}
+		if err := dp.Check(avail); err != nil {
 			d.line(docMissing, "memory", "%v (%s)", err, availWhat)
 		} else {
-			d.line(docOK, "memory", "the plan's %s fits in %s %s", model.FormatBytes(plan.Total), model.FormatBytes(avail), availWhat)
+			d.line(docOK, "memory", "the plan's %s fits in %s %s", model.FormatBytes(total), model.FormatBytes(avail), availWhat)
 		}
 	}
 }

@@ -100,6 +100,14 @@ func TestDoctorConfigs(t *testing.T) {
 				"longest prompt ~282 tokens (166 vision + 116 text, counting)", "peak resident set", "can run"},
 		},
 		{
+			name: "hf folder on two cpu devices",
+			args: []string{"--config", paper, "--set", "model.path=" + dir, "--set", "model.tokenizer=tiny", "--set", "device.provider=cpu", "--set", "device.devices=[0, 1]",
+				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4", "--set", "data.jigsaw.clips=2", "--set", "data.grounding.min_len=2", "--set", "data.grounding.max_len=4", "--set", "data.videos=[" + vids + "]"},
+			section: "config " + paper,
+			want: []string{"1 prompts x G=8", "peak resident set of each of 2 devices [0 1] (device.devices)", "2 devices, each holds", "the KV cache of 1 prompts (ceil(batch_prompts / 2))",
+				"host all-reduce buffers (2 x the largest trainable parameter in float32)", "can run"},
+		},
+		{
 			name: "hf folder with lora on its bf16 base",
 			args: []string{"--config", paper, "--set", "model.path=" + dir, "--set", "device.provider=cpu", "--set", "model.lora.rank=8",
 				"--set", "grpo.batch_prompts=2", "--set", "grpo.micro_batch_rows=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4", "--set", "data.jigsaw.clips=2", "--set", "data.grounding.min_len=2", "--set", "data.grounding.max_len=4", "--set", "data.videos=[" + vids + "]"},

@@ -185,16 +185,28 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
 		return nil, err
 	}
-	pol, err := model.NewPolicy(t.rt, mc, store, policyOptions(cfg))
-	if err != nil {
-		return nil, err
+	t.mc, t.store = mc, store
+	if ids := cfg.Device.DeviceIDs(); len(ids) > 1 {
+		// One replica per device (docs/multi-device.md).
+		if err := t.openReplicas(mc, store, ids); err != nil {
+			return nil, err
+		}
+	} else {
+		pol, err := model.NewPolicy(t.rt, mc, store, policyOptions(cfg))
+		if err != nil {
+			return nil, err
+		}
+		t.sessions = pol
+		t.policy = modelPolicy{pol}
+		t.makeOptimizer = optimizerFor(pol)
+		t.engine = rollout.NewEngine(pol, mc, t.tok, t.pad)
 	}
-	t.mc, t.store, t.sessions = mc, store, pol
-	t.policy = modelPolicy{pol}
-	t.makeOptimizer = optimizerFor(pol)
-	t.engine = rollout.NewEngine(pol, mc, t.tok, t.pad)
 	if opt.wrapEngine != nil {
 		t.engine = opt.wrapEngine(t.engine)
+	}
+	t.roll = t.rollouts()
+	if opt.wrapRollout != nil {
+		t.roll = opt.wrapRollout(t.roll)
 	}
 	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
 	t.unsaved = true
@@ -327,30 +339,39 @@ func (t *Trainer) checkMemory(ctx context.Context, mc model.Config) error {
 	if err := planOverflows(mc, in); err != nil {
 		return err
 	}
-	plan := model.PlanMemory(mc, in)
+	dp := sysinfo.PlanDevices(t.cfg, mc, in)
+	plan := dp.PerDevice
 	largest, size := plan.Largest()
-	t.log.Info("memory plan (trainer doctor prints the breakdown)", "total", model.FormatBytes(plan.Total), "largest", largest+" "+model.FormatBytes(size), "prompt_tokens", in.PromptLen, "estimate", how)
-	for _, l := range plan.Lines {
+	t.log.Info("memory plan (trainer doctor prints the breakdown)", "total", model.FormatBytes(plan.Total), "largest", largest+" "+model.FormatBytes(size), "prompt_tokens", in.PromptLen, "estimate", how, "devices", dp.Devices)
+	for _, l := range slices.Concat(plan.Lines, dp.Lines()) {
 		t.log.Debug("memory plan", "item", l)
 	}
 	if t.cfg.Device.Provider == "cuda" {
-		gpus, why := sysinfo.GPUs(ctx)
-		for _, g := range gpus {
-			if g.Index == t.cfg.Device.DeviceID {
-				if err := plan.Check(g.FreeMiB << 20); err != nil {
-					return fmt.Errorf("device.device_id %d (%s, %d MiB free): %w", g.Index, g.Name, g.FreeMiB, err)
-				}
-				return nil
-			}
+		key := "device.device_id"
+		if dp.Devices > 1 {
+			key = "device.devices"
 		}
-		return fmt.Errorf("device.provider cuda: GPU %d not found (%s); run 'trainer doctor'", t.cfg.Device.DeviceID, why)
+		gpus, why := sysinfo.GPUs(ctx)
+	next:
+		for _, id := range t.cfg.Device.DeviceIDs() {
+			for _, g := range gpus {
+				if g.Index == id {
+					if err := plan.Check(g.FreeMiB << 20); err != nil {
+						return fmt.Errorf("%s: GPU %d (%s, %d MiB free): %w", key, g.Index, g.Name, g.FreeMiB, err)
+					}
+					continue next
+				}
+			}
+			return fmt.Errorf("device.provider cuda: GPU %d not found (%s); run 'trainer doctor'", id, why)
+		}
+		return nil
 	}
 	_, avail, err := sysinfo.Meminfo("/proc/meminfo")
 	if err != nil {
 		t.log.Warn("memory plan not checked: cannot read the available RAM", "err", err)
 		return nil
 	}
-	if err := plan.Check(avail); err != nil {
+	if err := dp.Check(avail); err != nil {
 		return fmt.Errorf("device.provider cpu (%s RAM available; 'trainer doctor' prints the plan): %w", model.FormatBytes(avail), err)
 	}
 	return nil

@@ -83,8 +83,8 @@ type row struct {
 // StepStats is what one GRPO step measured. Metrics names each field in
 // metrics.jsonl.
 type StepStats struct {
-	RolloutSeconds    float64 // vision, prefill and decoding of the rollouts
-	RolloutTokensPerS float64 // decode throughput
+	RolloutSeconds    float64 // wall time of the rollouts (vision, prefill, decoding)
+	RolloutTokensPerS float64 // decoded tokens of every device per wall second
 	ResponseLength    float64 // mean response length in tokens
 	Reward            float64 // mean reward over every response
 	// SourceRewards are the mean and (population) standard deviation of
@@ -102,6 +102,12 @@ type StepStats struct {
 	Updates, Skipped                           int
 	Loss, PGLoss, KL, PPOKL, Entropy, ClipFrac float64
 	GradNorm, LR                               float64
+
+	// Devices is the number of devices that rolled out prompts, and
+	// DeviceTokensPerS each one's decoded tokens per second by its entry
+	// in device.devices (nil with one device configured).
+	Devices          int
+	DeviceTokensPerS map[int]float64
 
 	Seconds float64 // wall time of the step
 	// Moved is what the step copied between host and device (nil on the
@@ -123,6 +129,12 @@ func (s StepStats) Metrics() map[string]float64 {
 		metrics.RowsTrained:       float64(s.RowsTrained),
 		metrics.Skipped:           float64(s.Skipped),
 		metrics.StepSeconds:       s.Seconds,
+	}
+	if s.Devices > 0 {
+		m[metrics.Devices] = float64(s.Devices)
+	}
+	for id, v := range s.DeviceTokensPerS {
+		m[metrics.DeviceRolloutTokensPerS(id)] = v
 	}
 	for src, r := range s.SourceRewards {
 		m[metrics.SourceRewardMean(string(src))] = r.Mean
@@ -153,12 +165,11 @@ func (t *Trainer) drawPrompts(step int) ([]tasks.Sample, []rollout.Prompt, error
 func (t *Trainer) rollOut(ctx context.Context, prompts []rollout.Prompt, step int, st *StepStats) ([]rollout.Sample, error) {
 	r := t.cfg.Rollout
 	seed := t.cfg.Seed*1_000_003 + uint64(step)
-	responses, rs, err := t.engine.GenerateChunks(ctx, prompts, t.cfg.GRPO.GroupSize, t.sampling(r.MaxNewTokens, r.Temperature), seed, r.ChunkPrompts)
+	responses, rs, err := t.rollouts().Generate(ctx, prompts, t.cfg.GRPO.GroupSize, t.sampling(r.MaxNewTokens, r.Temperature), seed, r.ChunkPrompts)
 	if err != nil {
 		return nil, err
 	}
-	st.RolloutTokensPerS = rs.DecodeTPS
-	st.RolloutSeconds = (rs.Vision + rs.Prefill + rs.Gen).Seconds()
+	st.setRollout(rs, t.cfg.Device.DeviceIDs())
 	return responses, nil
 }
 
@@ -262,11 +273,12 @@ func (t *Trainer) referenceLogProbs(ctx context.Context, mbs []microBatch, rows 
 	if t.ref == nil {
 		return nil
 	}
-	for _, mb := range mbs {
-		lp, err := t.policy.ReferenceLogProbs(ctx, t.ref, mb.seq, mb.vision)
-		if err != nil {
-			return err
-		}
+	lps, err := referencePass(ctx, t.policy, t.ref, mbs)
+	if err != nil {
+		return err
+	}
+	for k, mb := range mbs {
+		lp := lps[k]
 		for j, i := range mb.rows {
 			rows[i].ref = lp[j*mb.seq.R : j*mb.seq.R+len(rows[i].response)]
 		}

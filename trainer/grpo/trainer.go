@@ -74,6 +74,11 @@ type Options struct {
 	hook func(point string, step int)
 	// wrapEngine (tests) wraps the rollout engine the trainer made.
 	wrapEngine func(Engine) Engine
+	// wrapRollout (tests) wraps the GRPO steps' rollout (one engine or
+	// sharded over device.devices); onReplicas (tests) is given the
+	// replicas of a multi-device run once they are loaded.
+	wrapRollout func(Rollout) Rollout
+	onReplicas  func(*model.Replicas)
 }
 
 // at calls the test hook, if any.
@@ -150,6 +155,7 @@ type Trainer struct {
 	// sessions.
 	policy   Policy
 	engine   Engine
+	roll     Rollout // the GRPO rollouts; nil: engine's GenerateChunks (rollouts)
 	optim    Optimizer
 	sessions io.Closer
 	data     *Data

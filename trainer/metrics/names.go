@@ -1,5 +1,7 @@
 package metrics
 
+import "strconv"
+
 // The metrics of metrics.jsonl, by name: the one place they are spelled.
 // The trainer writes them (its StepStats and warm-up stats), the charts
 // and summary draw them, and 'trainer inspect' prints them.
@@ -39,11 +41,18 @@ const (
 	Skipped = "skipped"
 	// StepSeconds is the wall time of the step.
 	StepSeconds = "step_s"
-	// RolloutSeconds is the time of the step's rollouts (vision, prefill,
-	// decoding).
+	// RolloutSeconds is the wall time of the step's rollouts (vision,
+	// prefill, decoding; on several devices, until the last one is done).
 	RolloutSeconds = "rollout_s"
-	// RolloutTokensPerS is the decode throughput of the rollouts.
+	// RolloutTokensPerS is the rollout throughput: the tokens decoded by
+	// every device per second of RolloutSeconds.
 	RolloutTokensPerS = "rollout_tokens_per_s"
+	// Devices is the number of devices that rolled out a GRPO step's
+	// prompts (device.devices; 1 on one device).
+	Devices = "devices"
+	// DeviceRolloutTokensPerSAll is the glob (PlotSpec.Series) of every
+	// DeviceRolloutTokensPerS.
+	DeviceRolloutTokensPerSAll = RolloutTokensPerS + "/dev*"
 	// H2DBytes and D2HBytes are the bytes a step copied from the host to
 	// the device and back (device.resident: the policy's transfer ledger,
 	// every kind together; absent on the host-fed path).
@@ -67,6 +76,11 @@ const (
 	// SourceRewardMean.
 	SourceRewardMeans = rewardPrefix + "*" + meanSuffix
 )
+
+// DeviceRolloutTokensPerS is the name of the rollout throughput of the
+// device listed as id in device.devices (a run on several devices): the
+// tokens it decoded per second of its own share's wall time.
+func DeviceRolloutTokensPerS(id int) string { return RolloutTokensPerS + "/dev" + strconv.Itoa(id) }
 
 // SourceRewardMean is the name of the mean training reward of a data
 // source.

@@ -44,7 +44,10 @@ type GPU struct {
 	Driver            string
 }
 
-// PlanInput sizes the memory plan of cfg's GRPO run of the model c. The
+// PlanInput sizes the memory plan of cfg's GRPO run of the model c, on
+// one device: with several (device.devices) Batch is each device's share
+// of grpo.batch_prompts, ceil(batch_prompts / devices) (PlanDevices adds
+// up the host). The
 // prompt length is that of the longest prompt the training mix draws
 // (PromptEstimate, with the run's tokenizer), capped by
 // rollout.max_prompt_tokens; it returns the input and a description of
@@ -85,13 +88,20 @@ func PlanInputWith(cfg *configs.Config, c model.Config, tok rollout.Tokenizer) (
 			sftRows = m
 		}
 	}
+	// Several devices (device.devices): the plan is one device's, whose
+	// KV cache holds its share of the prompts; a micro-batch is never
+	// split, so a device holds at least one whole micro-batch's prompts.
+	batch := g.BatchPrompts
+	if n := len(cfg.Device.DeviceIDs()); n > 1 && g.GroupSize > 0 {
+		batch = max((batch+n-1)/n, (micro+g.GroupSize-1)/g.GroupSize)
+	}
 	evals := cfg.Data.HeldoutVideos > 0
 	var evalPrompts int
 	if evals {
 		evalPrompts = evalBatch
 	}
 	return model.PlanInput{
-		Batch: g.BatchPrompts, Group: g.GroupSize, ChunkPrompts: cfg.Rollout.ChunkPrompts, PromptLen: prompt, ResponseLen: cfg.Rollout.MaxNewTokens,
+		Batch: batch, Group: g.GroupSize, ChunkPrompts: cfg.Rollout.ChunkPrompts, PromptLen: prompt, ResponseLen: cfg.Rollout.MaxNewTokens,
 		MicroBatch: micro, WeightBytes: wb, FrozenWeightBytes: bb, Trainable: trainable(c),
 		// Full fine-tuning keeps a frozen reference copy for the KL
 		// penalty; with LoRA the frozen base is the reference.
