@@ -120,7 +120,9 @@ type DataConfig struct {
 	SyntheticVideos int                   `mapstructure:"synthetic_videos" yaml:"synthetic_videos"`
 	HeldoutVideos   int                   `mapstructure:"heldout_videos" yaml:"heldout_videos"`
 	TrainSamples    int                   `mapstructure:"train_samples" yaml:"train_samples"`
-	Mix             map[string]float64    `mapstructure:"mix" yaml:"mix"` // data source -> weight
+	WarmupSamples   int                   `mapstructure:"warmup_samples" yaml:"warmup_samples"` // warm-up pool, disjoint from the GRPO prompts (0 = warm up on them)
+	WarmupAnswers   string                `mapstructure:"warmup_answers" yaml:"warmup_answers"` // own | shuffled (formats only)
+	Mix             map[string]float64    `mapstructure:"mix" yaml:"mix"`                       // data source -> weight
 	Sampling        tasks.SamplingConfig  `mapstructure:"sampling" yaml:"sampling"`
 	Grounding       tasks.GroundingConfig `mapstructure:"grounding" yaml:"grounding"`
 	Counting        tasks.CountingConfig  `mapstructure:"counting" yaml:"counting"`
@@ -573,6 +575,12 @@ func (c *Config) Validate() error {
 	if d := c.Data; d.HeldoutVideos > 0 && d.HeldoutVideos >= d.SyntheticVideos {
 		bad("data.heldout_videos", "%d held-out videos need data.synthetic_videos >= %d (it is %d): the held-out videos are the last synthetic ones "+
 			"and at least one stays for training; set data.heldout_videos=0 to train without the held-out VIUBench", d.HeldoutVideos, d.HeldoutVideos+1, d.SyntheticVideos)
+	}
+	if c.Data.WarmupSamples < 0 {
+		bad("data.warmup_samples", "%d, want >= 0 (0 = the warm-up draws from the GRPO prompts)", c.Data.WarmupSamples)
+	}
+	if c.Data.WarmupAnswers != "own" && c.Data.WarmupAnswers != "shuffled" {
+		bad("data.warmup_answers", "%q, want own or shuffled", c.Data.WarmupAnswers)
 	}
 	if len(c.Data.Mix) == 0 {
 		bad("data.mix", "no data source has a weight")

@@ -94,6 +94,7 @@ var ranges = map[string]bound{
 	"data.synthetic_videos": atLeast(0),
 	"data.heldout_videos":   atLeast(0).because("0 = no held-out VIUBench"),
 	"data.train_samples":    atLeast(1),
+	"data.warmup_samples":   atLeast(0),
 	"data.mix.*":            atLeast(0).because("a sampling weight; 0 = off"),
 
 	"data.sampling.frames":       atLeast(2).tasks(),

@@ -14,9 +14,11 @@ import (
 // sampler draws training samples: the data source of each draw by the mix
 // weights, then the next sample of that source's shuffled epoch order. Its
 // whole state is the per-source cursors, so a checkpoint restores it exactly.
+// A phase may draw from its own pool (usePool), with its own cursors.
 type sampler struct {
 	seed    uint64
 	pool    map[tasks.DataSource][]tasks.Sample
+	phases  map[string]map[tasks.DataSource][]tasks.Sample // phase -> own pool
 	sources []tasks.DataSource
 	weights []float64
 	cursors map[string]int
@@ -44,6 +46,22 @@ func newSampler(seed uint64, pool map[tasks.DataSource][]tasks.Sample, mix map[s
 	return s, nil
 }
 
+// usePool makes the draws of phase come from pool, which must hold samples
+// of every source of the mix. Its cursors are keyed "phase/source", apart
+// from the main pool's.
+func (s *sampler) usePool(phase string, pool map[tasks.DataSource][]tasks.Sample) error {
+	for _, src := range s.sources {
+		if len(pool[src]) == 0 {
+			return fmt.Errorf("grpo: the %s pool has no %s samples", phase, src)
+		}
+	}
+	if s.phases == nil {
+		s.phases = map[string]map[tasks.DataSource][]tasks.Sample{}
+	}
+	s.phases[phase] = pool
+	return nil
+}
+
 func hashString(s string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s))
@@ -58,6 +76,10 @@ func (s *sampler) draw(phase string, step, n int) []tasks.Sample {
 	for _, w := range s.weights {
 		total += w
 	}
+	pool, prefix := s.pool, ""
+	if p, ok := s.phases[phase]; ok {
+		pool, prefix = p, phase+"/"
+	}
 	out := make([]tasks.Sample, n)
 	for i := range out {
 		u := rng.Float64() * total
@@ -66,15 +88,14 @@ func (s *sampler) draw(phase string, step, n int) []tasks.Sample {
 			u -= s.weights[k]
 			k++
 		}
-		out[i] = s.next(s.sources[k])
+		out[i] = s.next(pool[s.sources[k]], prefix+string(s.sources[k]))
 	}
 	return out
 }
 
-// next returns the next sample of src in its epoch order.
-func (s *sampler) next(src tasks.DataSource) tasks.Sample {
-	key := string(src)
-	pool := s.pool[src]
+// next returns the next sample of a source's pool in its epoch order; key
+// names its cursor.
+func (s *sampler) next(pool []tasks.Sample, key string) tasks.Sample {
 	c := s.cursors[key]
 	ep := c / len(pool)
 	perm, ok := s.perms[key]

@@ -180,6 +180,11 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.draw, err = newSampler(cfg.Seed, t.data.Train, cfg.Data.Mix); err != nil {
 		return nil, err
 	}
+	if len(t.data.Warmup) > 0 {
+		if err := t.draw.usePool("sft", t.data.Warmup); err != nil {
+			return nil, err
+		}
+	}
 
 	// Model.
 	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {

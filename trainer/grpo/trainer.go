@@ -287,15 +287,18 @@ func (t *Trainer) rewardSource(s *tasks.Sample) string {
 }
 
 // checkGroundTruths validates every ground truth once, before training:
-// the training samples against the reward they are scored with, the
-// held-out VIUBench against its scorer. A malformed one is an error naming
-// the sample, not a response scored 0 at every step.
+// the training samples and the warm-up's against the reward they are
+// scored with, the held-out VIUBench against its scorer. A malformed one is
+// an error naming the sample, not a response scored 0 at every step (or a
+// warm-up that teaches a broken answer).
 func (t *Trainer) checkGroundTruths(d *Data) error {
-	for _, src := range poolSources(d.Train) {
-		for i := range d.Train[src] {
-			s := &d.Train[src][i]
-			if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
-				return fmt.Errorf("data: training sample %s: %w", s.ID, err)
+	for _, pool := range []map[tasks.DataSource][]tasks.Sample{d.Train, d.Warmup} {
+		for _, src := range poolSources(pool) {
+			for i := range pool[src] {
+				s := &pool[src][i]
+				if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
+					return fmt.Errorf("data: training sample %s: %w", s.ID, err)
+				}
 			}
 		}
 	}
