@@ -2,6 +2,7 @@ package grpo
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +173,58 @@ func TestSamplerPhasePools(t *testing.T) {
 	}
 	if err := s.usePool("sft", map[tasks.DataSource][]tasks.Sample{tasks.Counting: warm[tasks.Counting]}); err == nil {
 		t.Fatal("a warm-up pool without grounding and jigsaw samples was accepted")
+	}
+}
+
+// TestShuffledWarmupAnswers checks data.warmup_answers=shuffled: each
+// warm-up sample gets an answer of its own video and subtype (the answers
+// of every such group are a permutation of the group's own answers), many
+// samples get another sample's answer, and the GRPO prompts keep theirs.
+func TestShuffledWarmupAnswers(t *testing.T) {
+	needNative(t)
+	own, err := PrepareData(context.Background(), splitConfig(t), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := splitConfig(t, "data.warmup_answers=shuffled")
+	shuf, err := PrepareData(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := func(pool map[tasks.DataSource][]tasks.Sample) (map[string][]string, map[string]string) {
+		g, byID := map[string][]string{}, map[string]string{}
+		for _, s := range flatten(pool) {
+			k := s.VideoID + "/" + s.Subtype
+			g[k] = append(g[k], s.Answer)
+			byID[s.ID] = s.Answer
+		}
+		for _, v := range g {
+			slices.Sort(v)
+		}
+		return g, byID
+	}
+	go1, ids1 := group(own.Warmup)
+	go2, ids2 := group(shuf.Warmup)
+	if len(ids1) != len(ids2) {
+		t.Fatalf("%d warm-up samples with own answers, %d shuffled", len(ids1), len(ids2))
+	}
+	for k, v := range go1 {
+		if !slices.Equal(v, go2[k]) {
+			t.Errorf("%s: shuffled answers %v are not a permutation of %v", k, go2[k], v)
+		}
+	}
+	changed := 0
+	for id, a := range ids1 {
+		if ids2[id] != a {
+			changed++
+		}
+	}
+	if changed < len(ids1)/3 {
+		t.Errorf("only %d of %d warm-up answers changed", changed, len(ids1))
+	}
+	_, t1 := group(own.Train)
+	_, t2 := group(shuf.Train)
+	if !maps.Equal(t1, t2) {
+		t.Error("shuffling the warm-up answers changed GRPO prompts' answers")
 	}
 }
