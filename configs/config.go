@@ -123,6 +123,7 @@ type DataConfig struct {
 	WarmupSamples   int                   `mapstructure:"warmup_samples" yaml:"warmup_samples"` // warm-up pool, disjoint from the GRPO prompts (0 = warm up on them)
 	WarmupAnswers   string                `mapstructure:"warmup_answers" yaml:"warmup_answers"` // own | shuffled (formats only)
 	Mix             map[string]float64    `mapstructure:"mix" yaml:"mix"`                       // data source -> weight
+	Stratified      bool                  `mapstructure:"stratified" yaml:"stratified"`         // every step holds the mix's shares (else each draw picks its source by weight)
 	Sampling        tasks.SamplingConfig  `mapstructure:"sampling" yaml:"sampling"`
 	Grounding       tasks.GroundingConfig `mapstructure:"grounding" yaml:"grounding"`
 	Counting        tasks.CountingConfig  `mapstructure:"counting" yaml:"counting"`

@@ -15,15 +15,22 @@ import (
 // weights, then the next sample of that source's shuffled epoch order. Its
 // whole state is the per-source cursors, so a checkpoint restores it exactly.
 // A phase may draw from its own pool (usePool), with its own cursors.
+//
+// With stratified set (data.stratified) a step's sources are not drawn one
+// by one: each source gets its share of the step by the mix weights
+// (largest remainder, ties broken by the step's seeded stream), so every
+// step holds the same mix and the per-step mean reward is not dominated by
+// which sources a step happened to draw (docs/learning.md, H2).
 type sampler struct {
-	seed    uint64
-	pool    map[tasks.DataSource][]tasks.Sample
-	phases  map[string]map[tasks.DataSource][]tasks.Sample // phase -> own pool
-	sources []tasks.DataSource
-	weights []float64
-	cursors map[string]int
-	perms   map[string][]int // cache of the current epoch order per source
-	permEp  map[string]int
+	seed       uint64
+	stratified bool
+	pool       map[tasks.DataSource][]tasks.Sample
+	phases     map[string]map[tasks.DataSource][]tasks.Sample // phase -> own pool
+	sources    []tasks.DataSource
+	weights    []float64
+	cursors    map[string]int
+	perms      map[string][]int // cache of the current epoch order per source
+	permEp     map[string]int
 }
 
 func newSampler(seed uint64, pool map[tasks.DataSource][]tasks.Sample, mix map[string]float64) (*sampler, error) {
@@ -81,6 +88,12 @@ func (s *sampler) draw(phase string, step, n int) []tasks.Sample {
 		pool, prefix = p, phase+"/"
 	}
 	out := make([]tasks.Sample, n)
+	if s.stratified {
+		for i, k := range s.shares(rng, total, n) {
+			out[i] = s.next(pool[s.sources[k]], prefix+string(s.sources[k]))
+		}
+		return out
+	}
 	for i := range out {
 		u := rng.Float64() * total
 		k := 0
@@ -91,6 +104,46 @@ func (s *sampler) draw(phase string, step, n int) []tasks.Sample {
 		out[i] = s.next(pool[s.sources[k]], prefix+string(s.sources[k]))
 	}
 	return out
+}
+
+// shares returns the source index of each of a step's n draws: every
+// source gets the whole part of n x its weight share, the draws left go to
+// the largest remainders (ties by a random key from rng), and the order is
+// shuffled by rng.
+func (s *sampler) shares(rng *rand.Rand, total float64, n int) []int {
+	type rem struct {
+		k    int
+		frac float64
+		key  float64
+	}
+	var ks []int
+	var rems []rem
+	for k, w := range s.weights {
+		exact := float64(n) * w / total
+		whole := int(exact)
+		for range whole {
+			ks = append(ks, k)
+		}
+		rems = append(rems, rem{k: k, frac: exact - float64(whole), key: rng.Float64()})
+	}
+	slices.SortFunc(rems, func(a, b rem) int {
+		switch {
+		case a.frac > b.frac+1e-12:
+			return -1
+		case b.frac > a.frac+1e-12:
+			return 1
+		case a.key < b.key:
+			return -1
+		case a.key > b.key:
+			return 1
+		}
+		return 0
+	})
+	for i := 0; len(ks) < n; i++ {
+		ks = append(ks, rems[i%len(rems)].k)
+	}
+	rng.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] })
+	return ks
 }
 
 // next returns the next sample of a source's pool in its epoch order; key

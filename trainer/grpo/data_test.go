@@ -2,6 +2,7 @@ package grpo
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -226,5 +227,62 @@ func TestShuffledWarmupAnswers(t *testing.T) {
 	_, t2 := group(shuf.Train)
 	if !maps.Equal(t1, t2) {
 		t.Error("shuffling the warm-up answers changed GRPO prompts' answers")
+	}
+}
+
+// TestStratifiedDraws checks data.stratified: every step holds each
+// source's share of the mix (2:1:1 of 8 draws is 4, 2, 2 at every step; of
+// 6 draws 3 + 1.5 + 1.5 gives the odd draw to one of the tied sources), the
+// draws of a step are the same when drawn again from the same cursors, and
+// the unstratified sampler does vary its composition.
+func TestStratifiedDraws(t *testing.T) {
+	pool := map[tasks.DataSource][]tasks.Sample{}
+	for _, src := range tasks.AllDataSources() {
+		for i := range 10 {
+			pool[src] = append(pool[src], tasks.Sample{ID: fmt.Sprintf("%s-%d", src, i), DataSource: src})
+		}
+	}
+	mix := map[string]float64{"grounding": 2, "counting": 1, "jigsaw": 1}
+	count := func(ss []tasks.Sample) map[tasks.DataSource]int {
+		c := map[tasks.DataSource]int{}
+		for _, x := range ss {
+			c[x.DataSource]++
+		}
+		return c
+	}
+	s, err := newSampler(3, pool, mix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stratified = true
+	for step := range 20 {
+		c := count(s.draw("grpo", step, 8))
+		if c[tasks.Grounding] != 4 || c[tasks.Counting] != 2 || c[tasks.Jigsaw] != 2 {
+			t.Fatalf("step %d: composition %v, want grounding 4, counting 2, jigsaw 2", step, c)
+		}
+		c = count(s.draw("sft", step, 6))
+		if c[tasks.Grounding] != 3 || c[tasks.Counting]+c[tasks.Jigsaw] != 3 || c[tasks.Counting] < 1 || c[tasks.Jigsaw] < 1 {
+			t.Fatalf("step %d: composition of 6 draws %v, want grounding 3 and the others 1 or 2", step, c)
+		}
+	}
+	// Same cursors, same step: same samples in the same order.
+	a, _ := newSampler(3, pool, mix)
+	b, _ := newSampler(3, pool, mix)
+	a.stratified, b.stratified = true, true
+	x, y := a.draw("grpo", 5, 8), b.draw("grpo", 5, 8)
+	for i := range x {
+		if x[i].ID != y[i].ID {
+			t.Fatalf("draw %d: %s then %s from the same state", i, x[i].ID, y[i].ID)
+		}
+	}
+	u, _ := newSampler(3, pool, mix)
+	varied := false
+	for step := range 20 {
+		if c := count(u.draw("grpo", step, 8)); c[tasks.Grounding] != 4 {
+			varied = true
+		}
+	}
+	if !varied {
+		t.Fatal("the unstratified sampler drew exactly the mix's shares at 20 steps: the test cannot tell the modes apart")
 	}
 }

@@ -180,6 +180,7 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.draw, err = newSampler(cfg.Seed, t.data.Train, cfg.Data.Mix); err != nil {
 		return nil, err
 	}
+	t.draw.stratified = cfg.Data.Stratified
 	if len(t.data.Warmup) > 0 {
 		if err := t.draw.usePool("sft", t.data.Warmup); err != nil {
 			return nil, err
