@@ -163,6 +163,7 @@ func fillSize(want, have, drawn int) int {
 	missing := want - have
 	return min(want, (missing*drawn+have-1)/have)
 }
+
 // row is one response the update trains on.
 type row struct {
 	prompt   int       // index into the step's prompts
