@@ -31,6 +31,11 @@ type sampler struct {
 	cursors    map[string]int
 	perms      map[string][]int // cache of the current epoch order per source
 	permEp     map[string]int
+	// levels (curriculum.go): with the curriculum on, the GRPO phase
+	// draws each source from the pool of its current level (cursor key
+	// "L<level>/<source>"); the base level is pool itself.
+	levelPools map[tasks.DataSource][][]tasks.Sample
+	level      map[tasks.DataSource]int
 }
 
 func newSampler(seed uint64, pool map[tasks.DataSource][]tasks.Sample, mix map[string]float64) (*sampler, error) {
@@ -78,19 +83,27 @@ func hashString(s string) uint64 {
 // draw returns n samples for a step of a phase; the source choices derive
 // from (seed, phase, step), the samples from the cursors.
 func (s *sampler) draw(phase string, step, n int) []tasks.Sample {
-	rng := rand.New(rand.NewPCG(s.seed^hashString(phase), uint64(step)))
+	return s.drawRound(phase, step, 0, n)
+}
+
+// drawRound returns n samples for round round of a step of a phase: round
+// 0 is the step's batch (draw), the rounds after it the further draws of
+// dynamic sampling's refill, each with its own stream of source choices
+// from (seed, phase, round, step); the samples come from the same cursors.
+func (s *sampler) drawRound(phase string, step, round, n int) []tasks.Sample {
+	stream := phase
+	if round > 0 {
+		stream = fmt.Sprintf("%s/fill-%d", phase, round)
+	}
+	rng := rand.New(rand.NewPCG(s.seed^hashString(stream), uint64(step)))
 	var total float64
 	for _, w := range s.weights {
 		total += w
 	}
-	pool, prefix := s.pool, ""
-	if p, ok := s.phases[phase]; ok {
-		pool, prefix = p, phase+"/"
-	}
 	out := make([]tasks.Sample, n)
 	if s.stratified {
 		for i, k := range s.shares(rng, total, n) {
-			out[i] = s.next(pool[s.sources[k]], prefix+string(s.sources[k]))
+			out[i] = s.next(s.poolOf(phase, s.sources[k]))
 		}
 		return out
 	}
@@ -101,9 +114,22 @@ func (s *sampler) draw(phase string, step, n int) []tasks.Sample {
 			u -= s.weights[k]
 			k++
 		}
-		out[i] = s.next(pool[s.sources[k]], prefix+string(s.sources[k]))
+		out[i] = s.next(s.poolOf(phase, s.sources[k]))
 	}
 	return out
+}
+
+// poolOf returns the pool a phase draws a source from and its cursor key:
+// the phase's own pool (usePool), the source's curriculum level in the
+// GRPO phase, or the main pool.
+func (s *sampler) poolOf(phase string, src tasks.DataSource) ([]tasks.Sample, string) {
+	if p, ok := s.phases[phase]; ok {
+		return p[src], phase + "/" + string(src)
+	}
+	if l, ok := s.level[src]; ok && phase == curriculumPhase && l != baseLevel {
+		return s.levelPools[src][l], levelKey(l, src)
+	}
+	return s.pool[src], string(src)
 }
 
 // shares returns the source index of each of a step's n draws: every

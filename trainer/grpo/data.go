@@ -29,6 +29,13 @@ type Data struct {
 	// equal a GRPO prompt's). Empty when data.warmup_samples is 0 or the
 	// data comes from data.train_files: the warm-up then draws from Train.
 	Warmup map[tasks.DataSource][]tasks.Sample
+	// Levels holds, with the curriculum on, each source's GRPO prompts per
+	// difficulty level (curriculum.go), easiest first; the base level is
+	// Train's pool. Nil when the curriculum is off.
+	Levels map[tasks.DataSource][][]tasks.Sample
+	// levelDirs are the dataset directories of the level pools' samples,
+	// by sample id (their frame paths are relative to them).
+	levelDirs map[string]string
 	// Bench is the held-out VIUBench (built from videos kept apart); it
 	// is empty when data.heldout_videos is 0, and the run then skips its
 	// evaluations.
@@ -156,8 +163,22 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	if dc.WarmupAnswers == "shuffled" {
 		shuffleAnswers(d.Warmup, cfg.Seed)
 	}
+	if cfg.Curriculum.Enabled {
+		if err := makeLevels(ctx, cfg, d, train, gen, sources, per, wording, progress, logf); err != nil {
+			return nil, err
+		}
+	}
 
 	return d, buildBench(ctx, cfg, d, heldout, progress, logf)
+}
+
+// dirOf is the dataset directory a training sample's frame paths are
+// relative to.
+func (d *Data) dirOf(s *tasks.Sample) string {
+	if dir, ok := d.levelDirs[s.ID]; ok {
+		return dir
+	}
+	return d.TrainDir
 }
 
 // buildBench builds the held-out VIUBench of d from the held-out videos

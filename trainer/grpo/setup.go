@@ -204,6 +204,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	}
 	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
 	t.unsaved = true
+	if err := t.initCurriculum(); err != nil {
+		return nil, err
+	}
 
 	keep := -1
 	if opt.Resume {
