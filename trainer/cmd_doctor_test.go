@@ -334,10 +334,11 @@ func TestPlanInputDefault(t *testing.T) {
 	// slice); the jigsaw prompt's 130 other tokens make the longest
 	// prompt, 162 tokens, as the default run's generated prompts measure.
 	// The prompt cache holds the 384 training samples and 72 VIUBench
-	// questions: 8 B a token + 128 patches x 1176 values x 4 B each.
+	// questions: 8 B a token + 128 patches x 1176 values x 4 B each. The
+	// default policy is device-resident (device.resident).
 	want := model.PlanInput{Batch: 8, Group: 8, PromptLen: 162, ResponseLen: 12, MicroBatch: 64, WeightBytes: 4,
 		FrozenWeightBytes: 4, Trainable: int64(c.NumParams()), Reference: true, RefPass: true, SFTRows: 16, EvalPrompts: 16,
-		VisionPatches: 128, SlicePatches: 16, PromptCache: (384 + 72) * (8*162 + 4*128*1176)}
+		VisionPatches: 128, SlicePatches: 16, PromptCache: (384 + 72) * (8*162 + 4*128*1176), Resident: true}
 	if in != want || how != "32 vision + 130 text, jigsaw" {
 		t.Errorf("planInput = %+v (%s), want %+v", in, how, want)
 	}
