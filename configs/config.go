@@ -120,7 +120,10 @@ type DataConfig struct {
 	SyntheticVideos int                   `mapstructure:"synthetic_videos" yaml:"synthetic_videos"`
 	HeldoutVideos   int                   `mapstructure:"heldout_videos" yaml:"heldout_videos"`
 	TrainSamples    int                   `mapstructure:"train_samples" yaml:"train_samples"`
-	Mix             map[string]float64    `mapstructure:"mix" yaml:"mix"` // data source -> weight
+	WarmupSamples   int                   `mapstructure:"warmup_samples" yaml:"warmup_samples"` // warm-up pool, disjoint from the GRPO prompts (0 = warm up on them)
+	WarmupAnswers   string                `mapstructure:"warmup_answers" yaml:"warmup_answers"` // own | shuffled (formats only)
+	Mix             map[string]float64    `mapstructure:"mix" yaml:"mix"`                       // data source -> weight
+	Stratified      bool                  `mapstructure:"stratified" yaml:"stratified"`         // every step holds the mix's shares (else each draw picks its source by weight)
 	Sampling        tasks.SamplingConfig  `mapstructure:"sampling" yaml:"sampling"`
 	Grounding       tasks.GroundingConfig `mapstructure:"grounding" yaml:"grounding"`
 	Counting        tasks.CountingConfig  `mapstructure:"counting" yaml:"counting"`
@@ -188,6 +191,36 @@ type GRPOConfig struct {
 	LossAgg         string      `mapstructure:"loss_agg" yaml:"loss_agg"`
 	DynamicSampling bool        `mapstructure:"dynamic_sampling" yaml:"dynamic_sampling"`
 	Optim           OptimConfig `mapstructure:"optim" yaml:"optim"`
+	// MaxFillRounds caps the extra rollout rounds of dynamic sampling
+	// (DAPO): while the batch holds fewer than batch_prompts informative
+	// groups, more prompts are drawn, rolled out and scored, at most this
+	// many times a step (0 = only drop the zero-variance groups).
+	MaxFillRounds int `mapstructure:"max_fill_rounds" yaml:"max_fill_rounds"`
+}
+
+// CurriculumConfig configures the adaptive difficulty curriculum: per data
+// source a difficulty level (0 easiest, 1 the data section's settings, 2
+// hardest; each level a pool generated before training) and a mix weight,
+// moved every few GRPO steps so that the groups stay informative.
+type CurriculumConfig struct {
+	Enabled bool `mapstructure:"enabled" yaml:"enabled"`
+	// StartLevel is every source's level at the first GRPO step.
+	StartLevel int `mapstructure:"start_level" yaml:"start_level"`
+	// TargetReward is the mean reward a source is held near; Band the
+	// distance from it within which its level stays.
+	TargetReward float64 `mapstructure:"target_reward" yaml:"target_reward"`
+	Band         float64 `mapstructure:"band" yaml:"band"`
+	// MaxZeroVar is the share of zero-variance groups above which a source
+	// moves away (easier when its reward is below the target, else harder).
+	MaxZeroVar float64 `mapstructure:"max_zero_var" yaml:"max_zero_var"`
+	// Every is the window, in GRPO steps, over which the statistics are
+	// gathered before the knobs move.
+	Every int `mapstructure:"every" yaml:"every"`
+	// Step is the relative change of a mix weight per window (down for a
+	// source off target, up towards its data.mix weight otherwise);
+	// MinWeight the floor, as a fraction of the data.mix weight.
+	Step      float64 `mapstructure:"step" yaml:"step"`
+	MinWeight float64 `mapstructure:"min_weight" yaml:"min_weight"`
 }
 
 // RolloutConfig configures sampling.
@@ -295,6 +328,7 @@ type Config struct {
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint" yaml:"checkpoint"`
 	Reward     RewardConfig     `mapstructure:"reward" yaml:"reward"`
 	Logging    LoggingConfig    `mapstructure:"logging" yaml:"logging"`
+	Curriculum CurriculumConfig `mapstructure:"curriculum" yaml:"curriculum"`
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -574,6 +608,12 @@ func (c *Config) Validate() error {
 		bad("data.heldout_videos", "%d held-out videos need data.synthetic_videos >= %d (it is %d): the held-out videos are the last synthetic ones "+
 			"and at least one stays for training; set data.heldout_videos=0 to train without the held-out VIUBench", d.HeldoutVideos, d.HeldoutVideos+1, d.SyntheticVideos)
 	}
+	if c.Data.WarmupSamples < 0 {
+		bad("data.warmup_samples", "%d, want >= 0 (0 = the warm-up draws from the GRPO prompts)", c.Data.WarmupSamples)
+	}
+	if c.Data.WarmupAnswers != "own" && c.Data.WarmupAnswers != "shuffled" {
+		bad("data.warmup_answers", "%q, want own or shuffled", c.Data.WarmupAnswers)
+	}
 	if len(c.Data.Mix) == 0 {
 		bad("data.mix", "no data source has a weight")
 	}
@@ -623,6 +663,9 @@ func (c *Config) Validate() error {
 	case "token-mean", "seq-mean-token-sum", "seq-mean-token-mean":
 	default:
 		bad("grpo.loss_agg", "%q, want token-mean, seq-mean-token-sum or seq-mean-token-mean", g.LossAgg)
+	}
+	if c.Curriculum.Enabled && len(c.Data.TrainFiles) > 0 {
+		bad("curriculum.enabled", "needs generated data: its difficulty levels are pools the generators make (data.train_files is set)")
 	}
 	if g.ClipC != 0 && g.ClipC <= 1 {
 		bad("grpo.clip_c", "%g, want > 1 (or 0 to disable the dual clip)", g.ClipC)

@@ -94,6 +94,7 @@ var ranges = map[string]bound{
 	"data.synthetic_videos": atLeast(0),
 	"data.heldout_videos":   atLeast(0).because("0 = no held-out VIUBench"),
 	"data.train_samples":    atLeast(1),
+	"data.warmup_samples":   atLeast(0),
 	"data.mix.*":            atLeast(0).because("a sampling weight; 0 = off"),
 
 	"data.sampling.frames":       atLeast(2).tasks(),
@@ -141,6 +142,16 @@ var ranges = map[string]bound{
 	"grpo.kl_coef":          atLeast(0).because("a penalty; 0 = off"),
 	"grpo.entropy_coef": within(0, 0.1).because("an entropy bonus: 0 in the paper, 1e-3 in verl's examples; above 0.1 the bonus " +
 		"(token entropy up to ln(vocab) ~ 12) outweighs the policy-gradient term, and a negative value (an entropy penalty) collapses sampling"),
+
+	"grpo.max_fill_rounds": within(0, 16).because("extra rollout rounds of dynamic sampling per step; 0 = drop only"),
+
+	"curriculum.start_level":   within(0, 2).because("0 easiest, 1 the data section's settings, 2 hardest"),
+	"curriculum.target_reward": aboveTo(0, 1).because("a mean reward in (0, 1); 0.5 keeps most groups informative"),
+	"curriculum.band":          upTo(0, 0.5),
+	"curriculum.max_zero_var":  aboveTo(0, 1),
+	"curriculum.every":         atLeast(1).because("GRPO steps per window"),
+	"curriculum.step":          aboveTo(0, 1).because("relative change of a mix weight per window"),
+	"curriculum.min_weight":    aboveTo(0, 1).because("floor of a mix weight, as a fraction of its data.mix weight"),
 
 	"rollout.temperature":       aboveTo(0, 10).because("GRPO samples G responses a prompt; at 0 (greedy) they are identical and no group has a signal"),
 	"rollout.top_p":             aboveTo(0, 1),

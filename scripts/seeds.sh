@@ -7,5 +7,6 @@
 #   bash scripts/seeds.sh            # seeds 1 2 3, into runs/seeds/
 #   SEEDS="1 2" OUT=/tmp/s bash scripts/seeds.sh
 #   TRAINER=/path/to/built/trainer bash scripts/seeds.sh
+#   ABLATIONS=smooth bash scripts/seeds.sh   # the default job only
 set -euo pipefail
-ABLATIONS="smooth strict" exec bash "$(dirname "${BASH_SOURCE[0]}")/ablations.sh"
+ABLATIONS="${ABLATIONS:-smooth strict}" exec bash "$(dirname "${BASH_SOURCE[0]}")/ablations.sh"

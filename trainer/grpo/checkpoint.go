@@ -511,6 +511,7 @@ func (t *Trainer) restore() (int, error) {
 	t.state = st
 	t.draw.cursors = maps.Clone(st.Cursors)
 	t.draw.perms = map[string][]int{}
+	t.applyCurriculum()
 	t.unsaved = false
 	if err := t.newOptimizer(); err != nil {
 		return 0, err
@@ -558,11 +559,15 @@ func (st *State) validate(cfg *configs.Config) error {
 	if len(st.ZeroVar) != st.GRPOStep {
 		return bad("zero_var", "%d values for %d GRPO steps", len(st.ZeroVar), st.GRPOStep)
 	}
-	draws := st.SFTStep*cfg.SFT.BatchSize + st.GRPOStep*cfg.GRPO.BatchPrompts
+	perStep := cfg.GRPO.BatchPrompts
+	if cfg.GRPO.DynamicSampling {
+		perStep *= 1 + cfg.GRPO.MaxFillRounds // refill rounds draw at most batch_prompts each
+	}
+	draws := st.SFTStep*cfg.SFT.BatchSize + st.GRPOStep*perStep
 	sum := 0
 	for _, k := range slices.Sorted(maps.Keys(st.Cursors)) {
 		c := st.Cursors[k]
-		if _, err := tasks.ParseDataSource(k); err != nil {
+		if err := checkCursorKey(k); err != nil {
 			return bad("cursors", "%q: %v", k, err)
 		}
 		if c < 0 {
@@ -570,10 +575,49 @@ func (st *State) validate(cfg *configs.Config) error {
 		}
 		sum += c
 		if sum < 0 || sum > draws {
-			return bad("cursors", "%s: %d, with the others more samples than the %d that %d warm-up steps of sft.batch_size %d and %d GRPO steps of grpo.batch_prompts %d draw", k, c, draws, st.SFTStep, cfg.SFT.BatchSize, st.GRPOStep, cfg.GRPO.BatchPrompts)
+			return bad("cursors", "%s: %d, with the others more samples than the %d that %d warm-up steps of sft.batch_size %d and %d GRPO steps of at most %d prompts draw", k, c, draws, st.SFTStep, cfg.SFT.BatchSize, st.GRPOStep, perStep)
+		}
+	}
+	switch {
+	case cfg.Curriculum.Enabled && st.Curriculum == nil:
+		return bad("curriculum", "missing, but curriculum.enabled is on (the run was started without it)")
+	case !cfg.Curriculum.Enabled && st.Curriculum != nil:
+		return bad("curriculum", "present, but curriculum.enabled is off (the run was started with it)")
+	case st.Curriculum != nil:
+		base := map[tasks.DataSource]float64{}
+		for src, w := range cfg.Data.Mix {
+			if w > 0 {
+				base[tasks.DataSource(src)] = w
+			}
+		}
+		if err := st.Curriculum.validate(base); err != nil {
+			return bad("curriculum", "%v", err)
 		}
 	}
 	return nil
+}
+
+// checkCursorKey checks a sampler cursor's key: a data source, prefixed by
+// the phase of its own pool ("sft/counting") or by a curriculum level
+// other than the base one ("L0/jigsaw").
+func checkCursorKey(k string) error {
+	prefix, src := "", k
+	if i := strings.LastIndex(k, "/"); i >= 0 {
+		prefix, src = k[:i], k[i+1:]
+	}
+	if _, err := tasks.ParseDataSource(src); err != nil {
+		return err
+	}
+	switch prefix {
+	case "", "sft":
+		return nil
+	}
+	for l := range curriculumLevels {
+		if l != baseLevel && prefix == fmt.Sprintf("L%d", l) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is neither a phase with its own pool (sft) nor a curriculum level (L0, L2)", prefix)
 }
 
 // loadReference reads a checkpoint's reference.safetensors: the whole

@@ -21,8 +21,21 @@ import (
 // Data is the training pool and the held-out benchmark of a run.
 type Data struct {
 	Dir string
-	// Train holds the pretext samples per data source, in id order.
+	// Train holds the GRPO prompts per data source, in id order.
 	Train map[tasks.DataSource][]tasks.Sample
+	// Warmup holds the supervised warm-up's samples per data source, in id
+	// order: made from the training videos like Train but disjoint from it
+	// (other sample ids and seeds, and no sample whose frames and question
+	// equal a GRPO prompt's). Empty when data.warmup_samples is 0 or the
+	// data comes from data.train_files: the warm-up then draws from Train.
+	Warmup map[tasks.DataSource][]tasks.Sample
+	// Levels holds, with the curriculum on, each source's GRPO prompts per
+	// difficulty level (curriculum.go), easiest first; the base level is
+	// Train's pool. Nil when the curriculum is off.
+	Levels map[tasks.DataSource][][]tasks.Sample
+	// levelDirs are the dataset directories of the level pools' samples,
+	// by sample id (their frame paths are relative to them).
+	levelDirs map[string]string
 	// Bench is the held-out VIUBench (built from videos kept apart); it
 	// is empty when data.heldout_videos is 0, and the run then skips its
 	// evaluations.
@@ -119,26 +132,53 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	specs := tasks.GenSpecs(gen, sources)
-	per := max(1, (dc.TrainSamples+len(inputs)*len(specs)-1)/(len(inputs)*len(specs)))
-	// Each distinct setting gets its own folder, so runs and ablations can
-	// share data.dir and reuse what matches.
-	d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}, Prompts: wording}
-	d.TrainDir = filepath.Join(dir, "train-"+settingsKey(withPrompts([]any{train, gen, sources, per, cfg.Seed}, wording)...))
+	perSample := func(n int) int { return (n + len(inputs)*len(specs) - 1) / (len(inputs) * len(specs)) }
+	per := max(1, perSample(dc.TrainSamples))
+	perWarm := perSample(dc.WarmupSamples)
+	// One dataset holds both pools: per (video, task) the samples of index
+	// below per are GRPO prompts, the next perWarm the warm-up's (their ids
+	// and seeds differ, as they derive from the index). Each distinct
+	// setting gets its own folder, so runs and ablations can share data.dir
+	// and reuse what matches.
+	d := &Data{Dir: dir, Train: map[tasks.DataSource][]tasks.Sample{}, Warmup: map[tasks.DataSource][]tasks.Sample{}, Prompts: wording}
+	d.TrainDir = filepath.Join(dir, "train-"+settingsKey(withPrompts([]any{train, gen, sources, per + perWarm, cfg.Seed}, wording)...))
 	samples, _, err := dataset.Generate(ctx, dataset.GenRequest{
-		Videos: train, Out: d.TrainDir, Tasks: sources, Config: gen, PerVideo: per, Seed: cfg.Seed, Prompts: wording,
+		Videos: train, Out: d.TrainDir, Tasks: sources, Config: gen, PerVideo: per + perWarm, Seed: cfg.Seed, Prompts: wording,
 		Formats: []string{"jsonl"}, Progress: progress, Log: logf,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("data: training samples: %w", err)
 	}
+	var warm []tasks.Sample
 	for _, s := range samples {
-		d.Train[s.DataSource] = append(d.Train[s.DataSource], s)
+		if s.Index < per {
+			d.Train[s.DataSource] = append(d.Train[s.DataSource], s)
+		} else {
+			warm = append(warm, s)
+		}
 	}
-	for _, v := range d.Train {
-		sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
+	if err := splitWarmup(d, warm, sources, logf); err != nil {
+		return nil, err
+	}
+	if dc.WarmupAnswers == "shuffled" {
+		shuffleAnswers(d.Warmup, cfg.Seed)
+	}
+	if cfg.Curriculum.Enabled {
+		if err := makeLevels(ctx, cfg, d, train, gen, sources, per, wording, progress, logf); err != nil {
+			return nil, err
+		}
 	}
 
 	return d, buildBench(ctx, cfg, d, heldout, progress, logf)
+}
+
+// dirOf is the dataset directory a training sample's frame paths are
+// relative to.
+func (d *Data) dirOf(s *tasks.Sample) string {
+	if dir, ok := d.levelDirs[s.ID]; ok {
+		return dir
+	}
+	return d.TrainDir
 }
 
 // buildBench builds the held-out VIUBench of d from the held-out videos
@@ -237,4 +277,103 @@ func largestDivisor(n, k int) int {
 		}
 	}
 	return 2
+}
+
+// splitWarmup keeps in d.Warmup the warm-up candidates that show the model
+// something no GRPO prompt shows (a jigsaw order or a deterministic
+// perturbation drawn again would otherwise hand the warm-up a GRPO
+// prompt's answer), and sorts both pools by id.
+func splitWarmup(d *Data, warm []tasks.Sample, sources []tasks.DataSource, logf func(string)) error {
+	seen := map[string]bool{}
+	for _, v := range d.Train {
+		for i := range v {
+			fp, err := Fingerprint(d.TrainDir, &v[i])
+			if err != nil {
+				return fmt.Errorf("data: %w", err)
+			}
+			seen[fp] = true
+		}
+	}
+	dropped := 0
+	for i := range warm {
+		fp, err := Fingerprint(d.TrainDir, &warm[i])
+		if err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
+		if seen[fp] {
+			dropped++
+			continue
+		}
+		d.Warmup[warm[i].DataSource] = append(d.Warmup[warm[i].DataSource], warm[i])
+	}
+	if dropped > 0 && logf != nil {
+		logf(fmt.Sprintf("data: %d of %d warm-up samples dropped: their frames and question equal a GRPO prompt's", dropped, len(warm)))
+	}
+	if len(warm) > 0 {
+		for _, s := range sources {
+			if len(d.Warmup[s]) == 0 {
+				return fmt.Errorf("data.warmup_samples: no %s warm-up sample differs from the GRPO prompts (raise data.warmup_samples or the task's variety)", s)
+			}
+		}
+	}
+	for _, pool := range []map[tasks.DataSource][]tasks.Sample{d.Train, d.Warmup} {
+		for _, v := range pool {
+			sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
+		}
+	}
+	return nil
+}
+
+// shuffleAnswers gives every warm-up sample the answer of another sample
+// of the same video and subtype (a seeded permutation of their answers), so
+// the warm-up teaches each task's answer format and answer distribution but
+// not how to read the answer off the video.
+func shuffleAnswers(pool map[tasks.DataSource][]tasks.Sample, seed uint64) {
+	for _, src := range tasks.AllDataSources() {
+		groups := map[string][]int{}
+		var keys []string
+		for i, s := range pool[src] {
+			k := s.VideoID + "\x00" + s.Subtype
+			if _, ok := groups[k]; !ok {
+				keys = append(keys, k)
+			}
+			groups[k] = append(groups[k], i)
+		}
+		for _, k := range keys {
+			idx := groups[k]
+			answers := make([]string, len(idx))
+			for j, i := range idx {
+				answers[j] = pool[src][i].Answer
+			}
+			rng := tasks.NewRand(seed ^ hashString(k))
+			rng.Shuffle(len(answers), func(a, b int) { answers[a], answers[b] = answers[b], answers[a] })
+			for j, i := range idx {
+				pool[src][i].Answer = answers[j]
+			}
+		}
+	}
+}
+
+// Fingerprint is a hash of what a sample shows the model: its question and
+// the bytes of its frames in presented order (frame paths are relative to
+// dir). Two samples with the same fingerprint are the same prompt.
+func Fingerprint(dir string, s *tasks.Sample) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", s.Question)
+	for _, v := range s.Frames.Videos() {
+		fmt.Fprintf(h, "video %d\x00", len(v))
+		for _, p := range v {
+			fp := filepath.FromSlash(p)
+			if !filepath.IsAbs(fp) {
+				fp = filepath.Join(dir, fp)
+			}
+			b, err := os.ReadFile(fp)
+			if err != nil {
+				return "", fmt.Errorf("sample %s: %w", s.ID, err)
+			}
+			fh := sha256.Sum256(b)
+			h.Write(fh[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

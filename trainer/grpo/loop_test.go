@@ -160,7 +160,7 @@ type fakeLoop struct {
 func newFakeLoop(t *testing.T, nSamples int, answers map[int][]string, rewards *reward.Registry, sets ...string) *fakeLoop {
 	t.Helper()
 	cfg, err := configs.Load(nil, append([]string{"grpo.batch_prompts=4", "grpo.group_size=4", "grpo.micro_batch_rows=3",
-		"grpo.mini_batches=1", "grpo.ppo_epochs=1", "grpo.kl_coef=0.001", "grpo.dynamic_sampling=true"}, sets...))
+		"grpo.mini_batches=1", "grpo.ppo_epochs=1", "grpo.kl_coef=0.001", "grpo.dynamic_sampling=true", "grpo.max_fill_rounds=0"}, sets...))
 	if err != nil {
 		t.Fatal(err)
 	}

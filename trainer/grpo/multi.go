@@ -85,6 +85,27 @@ func (s *StepStats) setRollout(rs rollout.ShardStats, ids []int) {
 	}
 }
 
+// addShardStats adds a refill round's rollout to acc: wall times, decoded
+// tokens and each device's share add up, so the step's tokens per second
+// cover every round.
+func addShardStats(acc *rollout.ShardStats, rs rollout.ShardStats) {
+	acc.Wall += rs.Wall
+	acc.Total.DecodeTokens += rs.Total.DecodeTokens
+	acc.Total.Vision += rs.Total.Vision
+	acc.Total.Prefill += rs.Total.Prefill
+	acc.Total.Gen += rs.Total.Gen
+	for i, d := range rs.Devices {
+		if i == len(acc.Devices) {
+			acc.Devices = append(acc.Devices, rollout.DeviceStats{Device: d.Device})
+		}
+		a := &acc.Devices[i]
+		a.Indices = append(a.Indices, d.Indices...)
+		a.Expected += d.Expected
+		a.Stats.DecodeTokens += d.Stats.DecodeTokens
+		a.Wall += d.Wall
+	}
+}
+
 // referenceBatcher is a Policy that runs the reference pass of several
 // micro-batches at once (over its replicas).
 type referenceBatcher interface {

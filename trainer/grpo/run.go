@@ -215,8 +215,10 @@ func (t *Trainer) trainGRPO(ctx context.Context) error {
 		done++
 		t.state.Rewards = append(t.state.Rewards, st.Reward)
 		t.state.ZeroVar = append(t.state.ZeroVar, st.ZeroVarFrac)
+		m := st.Metrics()
+		t.curriculumStep(st, m)
 		t.commit()
-		if err := t.record("grpo", st.Metrics()); err != nil {
+		if err := t.record("grpo", m); err != nil {
 			return err
 		}
 		bar.Set(t.state.GRPOStep, fmt.Sprintf("reward %.3f", st.Reward), fmt.Sprintf("zero-var %.2f", st.ZeroVarFrac), fmt.Sprintf("kl %.4f", st.KL))

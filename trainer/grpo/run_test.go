@@ -63,6 +63,7 @@ func smallConfig(t *testing.T, runDir string, sets ...string) *configs.Config {
 		"data.heldout_videos=2",
 		"data.use_sample_videos=false",
 		"data.train_samples=60",
+		"data.warmup_samples=30",
 		"viubench.per_subtype=2",
 		"sft.steps=30",
 		"sft.batch_size=12",

@@ -180,6 +180,12 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	if t.draw, err = newSampler(cfg.Seed, t.data.Train, cfg.Data.Mix); err != nil {
 		return nil, err
 	}
+	t.draw.stratified = cfg.Data.Stratified
+	if len(t.data.Warmup) > 0 {
+		if err := t.draw.usePool("sft", t.data.Warmup); err != nil {
+			return nil, err
+		}
+	}
 
 	// Model.
 	if t.rt, err = ort.Open(cfg.Device.Library); err != nil {
@@ -210,6 +216,9 @@ func newTrainer(ctx context.Context, cfg *configs.Config, opt Options) (_ *Train
 	}
 	t.state = State{Phase: "sft", Cursors: maps.Clone(t.draw.cursors)}
 	t.unsaved = true
+	if err := t.initCurriculum(); err != nil {
+		return nil, err
+	}
 
 	keep := -1
 	if opt.Resume {

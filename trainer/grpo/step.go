@@ -17,10 +17,12 @@ import (
 
 // One GRPO step, top to bottom:
 //
-//	prompts   <- drawPrompts        grpo.batch_prompts samples of the task mix
-//	responses <- rollOut            G responses per prompt (one prefill per prompt, shared KV)
-//	rewards   <- score              the verifiable reward of each response
-//	adv       <- advantages         (r - mean_group) / (std_group + eps), per group of G
+//	batch     <- collect            grpo.batch_prompts samples of the task mix, each
+//	             drawPrompts          rolled out G times (one prefill per prompt, shared KV),
+//	             rollOut              scored with its verifiable reward, and given
+//	             score                (r - mean_group) / (std_group + eps) as advantages;
+//	             advantages           with dynamic sampling and grpo.max_fill_rounds, more
+//	                                  rounds of prompts until batch_prompts groups are informative
 //	rows      <- keepInformative    every response; with dynamic sampling only groups whose rewards differ
 //	ref       <- referenceLogProbs  the frozen reference's log-probs of the rows (KL loss)
 //	update    <- update             PPO-clipped loss through the training graph, gradient accumulation, AdamW
@@ -30,34 +32,21 @@ import (
 func (t *Trainer) grpoStep(ctx context.Context, step int) (StepStats, error) {
 	start := time.Now()
 	var st StepStats
-	samples, prompts, err := t.drawPrompts(step)
+	b, err := t.collect(ctx, step, &st)
 	if err != nil {
 		return st, err
 	}
-	t.at("grpo/rollout", step)
-	responses, err := t.rollOut(ctx, prompts, step, &st)
-	if err != nil {
+	if err := t.logRollouts(step, b.samples, b.responses, b.rewards, b.adv); err != nil {
 		return st, err
 	}
-	rewards, err := t.score(ctx, samples, responses, &st)
-	if err != nil {
-		return st, err
-	}
-	adv, groups, err := t.advantages(rewards, &st)
-	if err != nil {
-		return st, err
-	}
-	if err := t.logRollouts(step, samples, responses, rewards, adv); err != nil {
-		return st, err
-	}
-	rows := keepInformative(responses, adv, groups, t.cfg.GRPO.DynamicSampling)
+	rows := keepInformative(b.responses, b.adv, b.groups, t.cfg.GRPO.DynamicSampling, t.cfg.GRPO.BatchPrompts)
 	st.RowsTrained = len(rows)
 	if len(rows) == 0 {
 		st.Skipped = 1 // no group to learn from: the step's update is skipped
 		st.Seconds = time.Since(start).Seconds()
 		return st, nil
 	}
-	mbs, err := t.microBatches(prompts, rows)
+	mbs, err := t.microBatches(b.prompts, rows)
 	if err != nil {
 		return st, err
 	}
@@ -69,6 +58,103 @@ func (t *Trainer) grpoStep(ctx context.Context, step int) (StepStats, error) {
 	}
 	st.Seconds = time.Since(start).Seconds()
 	return st, nil
+}
+
+// batch is what a step's rounds drew, rolled out and scored, merged: the
+// prompts of a round follow those of the rounds before it, and a
+// response's Prompt (and its group) indexes the merged prompts.
+type batch struct {
+	samples      []tasks.Sample
+	prompts      []rollout.Prompt
+	responses    []rollout.Sample
+	rewards, adv []float64
+	groups       []GroupStats
+}
+
+// add appends a round's prompts and responses.
+func (b *batch) add(samples []tasks.Sample, prompts []rollout.Prompt, responses []rollout.Sample, rewards, adv []float64, groups []GroupStats) {
+	off := len(b.prompts)
+	for _, r := range responses {
+		r.Prompt += off
+		b.responses = append(b.responses, r)
+	}
+	b.samples = append(b.samples, samples...)
+	b.prompts = append(b.prompts, prompts...)
+	b.rewards = append(b.rewards, rewards...)
+	b.adv = append(b.adv, adv...)
+	b.groups = append(b.groups, groups...)
+}
+
+// informative counts the groups whose rewards differ.
+func (b *batch) informative() int {
+	n := 0
+	for _, g := range b.groups {
+		if !g.ZeroVar {
+			n++
+		}
+	}
+	return n
+}
+
+// collect draws the step's prompts, rolls them out, scores them and
+// computes their advantages: one round of grpo.batch_prompts prompts, and
+// with dynamic sampling (DAPO) further rounds while fewer than
+// batch_prompts groups are informative, at most grpo.max_fill_rounds of
+// them. A further round draws as many prompts as the share of informative
+// groups so far says are needed for the missing ones (batch_prompts when
+// none was informative), so a step rolls out at most (1 + max_fill_rounds)
+// x batch_prompts prompts. Each round's draws continue the sampler's
+// cursors (committed with the step, so a resumed run redraws the same) and
+// its rollouts have their own seed. The step's statistics cover every
+// drawn prompt.
+func (t *Trainer) collect(ctx context.Context, step int, st *StepStats) (*batch, error) {
+	g := t.cfg.GRPO
+	b := &batch{}
+	var all rollout.ShardStats // every round's rollouts
+	n := g.BatchPrompts
+	for round := 0; ; round++ {
+		samples, prompts, err := t.drawPrompts(step, round, n)
+		if err != nil {
+			return nil, err
+		}
+		if round == 0 {
+			t.at("grpo/rollout", step)
+		}
+		responses, rs, err := t.rollOut(ctx, prompts, step, round)
+		if err != nil {
+			return nil, err
+		}
+		addShardStats(&all, rs)
+		rewards, err := t.score(ctx, samples, responses)
+		if err != nil {
+			return nil, err
+		}
+		adv, groups, err := GroupAdvantages(rewards, g.GroupSize, g.NormAdvByStd, g.AdvEps)
+		if err != nil {
+			return nil, err
+		}
+		b.add(samples, prompts, responses, rewards, adv, groups)
+		have := b.informative()
+		if !g.DynamicSampling || round >= g.MaxFillRounds || have >= g.BatchPrompts {
+			st.FillRounds, st.PromptsDrawn = round, len(b.samples)
+			break
+		}
+		n = fillSize(g.BatchPrompts, have, len(b.samples))
+	}
+	st.setRollout(all, t.cfg.Device.DeviceIDs())
+	batchStats(b, st)
+	return b, nil
+}
+
+// fillSize is how many prompts a refill round draws: the missing
+// informative groups divided by the share of informative groups drawn so
+// far, rounded up, at most want (want when none was informative).
+func fillSize(want, have, drawn int) int {
+	if have == 0 {
+		return want
+	}
+	missing := want - have
+	return min(want, (missing*drawn+have-1)/have)
 }
 
 // row is one response the update trains on.
@@ -92,6 +178,12 @@ type StepStats struct {
 	SourceRewards map[tasks.DataSource]RewardStats
 	ZeroVarFrac   float64 // share of groups whose G rewards are all equal
 	RowsTrained   int     // responses the update trained on
+	// SourceTallies are per data source the summed rewards and the
+	// (zero-variance) groups, what the curriculum reads.
+	SourceTallies map[tasks.DataSource]SourceTally
+	// PromptsDrawn are the prompts the step rolled out, in 1 + FillRounds
+	// rounds (dynamic sampling's refill).
+	PromptsDrawn, FillRounds int
 
 	// The update (zero when no row was trained): Updates optimizer steps
 	// were attempted (ppo_epochs x mini-batches) and Skipped of them
@@ -140,6 +232,14 @@ func (s StepStats) Metrics() map[string]float64 {
 		m[metrics.SourceRewardMean(string(src))] = r.Mean
 		m[metrics.SourceRewardStd(string(src))] = r.Std
 	}
+	for src, tl := range s.SourceTallies {
+		if tl.Groups > 0 {
+			m[metrics.SourceZeroVarFrac(string(src))] = float64(tl.ZeroVar) / float64(tl.Groups)
+		}
+	}
+	if s.PromptsDrawn > 0 {
+		m[metrics.FillPromptsDrawn], m[metrics.FillRounds] = float64(s.PromptsDrawn), float64(s.FillRounds)
+	}
 	addMoved(m, s.Moved)
 	if s.Updates > 0 {
 		m[metrics.Loss], m[metrics.PGLoss], m[metrics.KL], m[metrics.PPOKL] = s.Loss, s.PGLoss, s.KL, s.PPOKL
@@ -151,32 +251,38 @@ func (s StepStats) Metrics() map[string]float64 {
 	return m
 }
 
-// drawPrompts draws the step's samples from the task mix and builds their
-// model inputs.
-func (t *Trainer) drawPrompts(step int) ([]tasks.Sample, []rollout.Prompt, error) {
-	samples := t.draw.draw("grpo", step, t.cfg.GRPO.BatchPrompts)
-	prompts, err := t.prompts(samples, t.data.TrainDir)
-	return samples, prompts, err
+// drawPrompts draws round round's n samples of a step from the task mix
+// and builds their model inputs.
+func (t *Trainer) drawPrompts(step, round, n int) ([]tasks.Sample, []rollout.Prompt, error) {
+	samples := t.draw.drawRound("grpo", step, round, n)
+	prompts := make([]rollout.Prompt, len(samples))
+	for i := range samples {
+		p, err := t.prompt(&samples[i], t.data.dirOf(&samples[i]))
+		if err != nil {
+			return nil, nil, err
+		}
+		prompts[i] = p
+	}
+	return samples, prompts, nil
 }
 
 // rollOut samples G responses per prompt, group by group, from a random
-// stream of (seed, step): one prefill per prompt with the KV shared by its
-// group, rollout.chunk_prompts prompts at a time.
-func (t *Trainer) rollOut(ctx context.Context, prompts []rollout.Prompt, step int, st *StepStats) ([]rollout.Sample, error) {
+// stream of (seed, step) (and for a refill round, the round): one prefill
+// per prompt with the KV shared by its group, rollout.chunk_prompts
+// prompts at a time.
+func (t *Trainer) rollOut(ctx context.Context, prompts []rollout.Prompt, step, round int) ([]rollout.Sample, rollout.ShardStats, error) {
 	r := t.cfg.Rollout
 	seed := t.cfg.Seed*1_000_003 + uint64(step)
-	responses, rs, err := t.rollouts().Generate(ctx, prompts, t.cfg.GRPO.GroupSize, t.sampling(r.MaxNewTokens, r.Temperature), seed, r.ChunkPrompts)
-	if err != nil {
-		return nil, err
+	if round > 0 {
+		seed ^= uint64(round) * 0x9e3779b97f4a7c15
 	}
-	st.setRollout(rs, t.cfg.Device.DeviceIDs())
-	return responses, nil
+	return t.rollouts().Generate(ctx, prompts, t.cfg.GRPO.GroupSize, t.sampling(r.MaxNewTokens, r.Temperature), seed, r.ChunkPrompts)
 }
 
 // score computes the verifiable reward of every response: the G responses
 // of a sample as one batch of its reward (Options.Rewards). A scoring
 // error (a plug-in that fails) stops the step, naming the sample.
-func (t *Trainer) score(ctx context.Context, samples []tasks.Sample, responses []rollout.Sample, st *StepStats) ([]float64, error) {
+func (t *Trainer) score(ctx context.Context, samples []tasks.Sample, responses []rollout.Sample) ([]float64, error) {
 	rewards := make([]float64, len(responses))
 	for p, idx := range responsesByPrompt(responses) {
 		s := &samples[p]
@@ -193,24 +299,44 @@ func (t *Trainer) score(ctx context.Context, samples []tasks.Sample, responses [
 			rewards[i] = scores[k]
 		}
 	}
+	return rewards, nil
+}
+
+// batchStats sets the step's reward statistics from every response of the
+// batch: mean reward and response length, per source the mean and
+// standard deviation of the rewards and its tally (SourceTally), and the
+// share of zero-variance groups.
+func batchStats(b *batch, st *StepStats) {
 	bySource := map[tasks.DataSource][]float64{}
+	st.SourceTallies = map[tasks.DataSource]SourceTally{}
 	var tokens, sum float64
-	for i, r := range responses {
-		src := samples[r.Prompt].DataSource
-		bySource[src] = append(bySource[src], rewards[i])
+	for i, r := range b.responses {
+		src := b.samples[r.Prompt].DataSource
+		bySource[src] = append(bySource[src], b.rewards[i])
 		tokens += float64(len(r.Tokens))
+		sum += b.rewards[i]
+		tl := st.SourceTallies[src]
+		tl.RewardSum += b.rewards[i]
+		tl.Responses++
+		st.SourceTallies[src] = tl
 	}
-	for _, r := range rewards {
-		sum += r
+	for p, gs := range b.groups {
+		src := b.samples[p].DataSource
+		tl := st.SourceTallies[src]
+		tl.Groups++
+		if gs.ZeroVar {
+			tl.ZeroVar++
+		}
+		st.SourceTallies[src] = tl
 	}
-	st.ResponseLength = tokens / float64(len(responses))
-	st.Reward = sum / float64(len(rewards))
+	st.ResponseLength = tokens / float64(len(b.responses))
+	st.Reward = sum / float64(len(b.rewards))
 	st.SourceRewards = map[tasks.DataSource]RewardStats{}
 	for src, rs := range bySource {
 		mean, std := meanStd(rs)
 		st.SourceRewards[src] = RewardStats{Mean: mean, Std: std}
 	}
-	return rewards, nil
+	st.ZeroVarFrac = ZeroVarianceFraction(b.groups)
 }
 
 // responsesByPrompt returns the indices of each prompt's responses, by
@@ -226,26 +352,22 @@ func responsesByPrompt(responses []rollout.Sample) [][]int {
 	return by
 }
 
-// advantages computes the group-relative advantages of the rewards (laid
-// out group by group).
-func (t *Trainer) advantages(rewards []float64, st *StepStats) ([]float64, []GroupStats, error) {
-	g := t.cfg.GRPO
-	adv, groups, err := GroupAdvantages(rewards, g.GroupSize, g.NormAdvByStd, g.AdvEps)
-	if err != nil {
-		return nil, nil, err
-	}
-	st.ZeroVarFrac = ZeroVarianceFraction(groups)
-	return adv, groups, nil
-}
-
 // keepInformative returns the rows to train on: every response with its
 // advantage and rollout log-probs, or with dynamic sampling only those of
-// groups whose rewards differ (a group of equal rewards has zero
-// advantages: no signal, only cost).
-func keepInformative(responses []rollout.Sample, adv []float64, groups []GroupStats, dynamic bool) []row {
+// the first limit groups whose rewards differ (a group of equal rewards
+// has zero advantages: no signal, only cost).
+func keepInformative(responses []rollout.Sample, adv []float64, groups []GroupStats, dynamic bool, limit int) []row {
+	keep := make([]bool, len(groups))
+	n := 0
+	for k, g := range groups {
+		if !dynamic || (!g.ZeroVar && n < limit) {
+			keep[k] = true
+			n++
+		}
+	}
 	rows := make([]row, 0, len(responses))
 	for i, r := range responses {
-		if dynamic && groups[r.Prompt].ZeroVar {
+		if !keep[r.Prompt] {
 			continue
 		}
 		rows = append(rows, row{prompt: r.Prompt, response: r.Tokens, adv: adv[i], old: r.LogProbs})

@@ -185,6 +185,9 @@ type Trainer struct {
 	tb      *metrics.TensorBoard
 	// makeOptimizer makes a phase's optimizer (optimizerFor).
 	makeOptimizer func(optim.Config) (Optimizer, error)
+	// baseMix are the data.mix weights the curriculum moves from (nil
+	// when it is off).
+	baseMix map[tasks.DataSource]float64
 }
 
 // State is the part of a run that a checkpoint restores besides the
@@ -201,6 +204,9 @@ type State struct {
 	// EvaluatedBefore is set once the evaluation before GRPO ran (with or
 	// without a held-out VIUBench), so a resumed run does not repeat it.
 	EvaluatedBefore bool `json:"evaluated_before,omitempty"`
+	// Curriculum is the curriculum's levels, mix and window (nil when
+	// curriculum.enabled is off).
+	Curriculum *CurriculumState `json:"curriculum,omitempty"`
 }
 
 // Run executes the whole job the config describes: data, warm-up,
@@ -293,15 +299,26 @@ func (t *Trainer) rewardSource(s *tasks.Sample) string {
 }
 
 // checkGroundTruths validates every ground truth once, before training:
-// the training samples against the reward they are scored with, the
-// held-out VIUBench against its scorer. A malformed one is an error naming
-// the sample, not a response scored 0 at every step.
+// the training samples and the warm-up's against the reward they are
+// scored with, the held-out VIUBench against its scorer. A malformed one is
+// an error naming the sample, not a response scored 0 at every step (or a
+// warm-up that teaches a broken answer).
 func (t *Trainer) checkGroundTruths(d *Data) error {
-	for _, src := range poolSources(d.Train) {
-		for i := range d.Train[src] {
-			s := &d.Train[src][i]
-			if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
-				return fmt.Errorf("data: training sample %s: %w", s.ID, err)
+	pools := []map[tasks.DataSource][]tasks.Sample{d.Train, d.Warmup}
+	for src, levels := range d.Levels {
+		for l, v := range levels {
+			if l != baseLevel {
+				pools = append(pools, map[tasks.DataSource][]tasks.Sample{src: v})
+			}
+		}
+	}
+	for _, pool := range pools {
+		for _, src := range poolSources(pool) {
+			for i := range pool[src] {
+				s := &pool[src][i]
+				if err := t.rewards.ValidateGroundTruth(t.rewardSource(s), s.Answer); err != nil {
+					return fmt.Errorf("data: training sample %s: %w", s.ID, err)
+				}
 			}
 		}
 	}

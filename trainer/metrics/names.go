@@ -90,6 +90,31 @@ func SourceRewardMean(source string) string { return rewardPrefix + source + mea
 // rewards of a data source.
 func SourceRewardStd(source string) string { return rewardPrefix + source + stdSuffix }
 
+// SourceZeroVarFrac is the name of the share of a data source's groups
+// whose G rewards are all equal.
+func SourceZeroVarFrac(source string) string { return ZeroVarFrac + "/" + source }
+
+// Dynamic sampling's refill (grpo.max_fill_rounds) and the curriculum
+// (curriculum.enabled), in the records of phase grpo.
+const (
+	// FillPromptsDrawn is the number of prompts a step rolled out, over
+	// all its rounds.
+	FillPromptsDrawn = "fill/prompts_drawn"
+	// FillRounds is the number of extra rollout rounds a step ran to
+	// refill its batch with informative groups.
+	FillRounds = "fill/rounds"
+	// CurriculumChanges is the number of knobs the curriculum moved after
+	// the step (the next step draws with them).
+	CurriculumChanges = "curriculum/changes"
+)
+
+// CurriculumLevel is the name of a data source's difficulty level (0
+// easiest .. 2 hardest) the step drew with.
+func CurriculumLevel(source string) string { return "curriculum/" + source + "/level" }
+
+// MixWeight is the name of a data source's mix weight the step drew with.
+func MixWeight(source string) string { return "mix/" + source }
+
 // Evaluation metrics besides the held-out VIUBench (records of phase
 // "eval"): data.val_files scored with the training rewards, and each file
 // of eval.files under eval/<name>/.
