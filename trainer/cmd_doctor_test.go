@@ -119,7 +119,7 @@ func TestDoctorConfigs(t *testing.T) {
 			args: []string{"--config", paper + "+videossr-qwen3vl8b-lora.yaml", "--set", "model.path=" + dir, "--set", "device.provider=cpu",
 				"--set", "grpo.batch_prompts=2", "--set", "rollout.max_new_tokens=16", "--set", "data.sampling.frames=4", "--set", "data.jigsaw.clips=2", "--set", "data.grounding.min_len=2", "--set", "data.grounding.max_len=4", "--set", "data.videos=[" + vids + "]"},
 			section: "config " + paper + "+videossr-qwen3vl8b-lora.yaml",
-			want:    []string{"OK      lora          rank 64 on [all-linear], frozen base held as BF16", "micro-batch 2 rows", "recomputed per layer", "can run"},
+			want:    []string{"OK      lora          rank 64 on [all-linear], frozen base held as BF16", "micro-batch 1 rows", "recomputed per layer", "can run"},
 		},
 		{
 			name:  "hf without a path",
