@@ -161,7 +161,7 @@ func TestStrictNumbersInFiles(t *testing.T) {
 		"rollout: {top_k: yes}\n":        "rollout.top_k",
 		"grpo:\n  optim: {lr: -.inf}\n":  "grpo.optim.lr: -Inf",
 		"eval: 1\n":                      `"eval" is a section, not a value`,
-		"data: {heldout_videos: 12}\n":   "data.heldout_videos: 12 held-out videos need data.synthetic_videos >= 13",
+		"data: {heldout_videos: 30}\n":   "data.heldout_videos: 30 held-out videos need data.synthetic_videos >= 31",
 		"grpo: {batch_prompts: 1.0e3}\n": "",
 	}
 	i := 0

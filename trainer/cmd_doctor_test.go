@@ -341,12 +341,13 @@ func TestPlanInputDefault(t *testing.T) {
 	// 16 frames / 2 x 3136 / 28^2 = 32 vision tokens (4 x 4 patches a
 	// slice); the jigsaw prompt's 130 other tokens make the longest
 	// prompt, 162 tokens, as the default run's generated prompts measure.
-	// The prompt cache holds the 384 training samples and 72 VIUBench
+	// The prompt cache holds the 768 GRPO prompts, the 384 warm-up
+	// samples and 360 VIUBench
 	// questions: 8 B a token + 128 patches x 1176 values x 4 B each. The
 	// default policy is device-resident (device.resident).
 	want := model.PlanInput{Batch: 8, Group: 8, PromptLen: 162, ResponseLen: 12, MicroBatch: 64, WeightBytes: 4,
 		FrozenWeightBytes: 4, Trainable: int64(c.NumParams()), Reference: true, RefPass: true, SFTRows: 16, EvalPrompts: 16,
-		VisionPatches: 128, SlicePatches: 16, PromptCache: (384 + 72) * (8*162 + 4*128*1176), Resident: true}
+		VisionPatches: 128, SlicePatches: 16, PromptCache: (768 + 384 + 360) * (8*162 + 4*128*1176), Resident: true}
 	if in != want || how != "32 vision + 130 text, jigsaw" {
 		t.Errorf("planInput = %+v (%s), want %+v", in, how, want)
 	}

@@ -117,15 +117,24 @@ func PlanInputWith(cfg *configs.Config, c model.Config, tok rollout.Tokenizer) (
 }
 
 // promptCache is the bytes of the prompts the trainer keeps: every
-// distinct training sample drawn (at most data.train_samples; the warm-up
-// and GRPO draw sft.steps x sft.batch_size + grpo.steps x
-// grpo.batch_prompts) and the VIUBench questions when evaluations run,
+// distinct training sample drawn (at most data.train_samples of the GRPO
+// prompts, grpo.steps x grpo.batch_prompts draws, and at most
+// data.warmup_samples of the warm-up's own pool, sft.steps x
+// sft.batch_size draws; without a warm-up pool both phases draw from the
+// GRPO prompts) and the VIUBench questions when evaluations run,
 // each its token ids (8 B) and patches (4 B a value), up to the trainer's
 // 1 GiB bound.
 func promptCache(cfg *configs.Config, c model.Config, est Estimate, evals bool) int64 {
 	per := int64(8*est.Tokens) + 4*int64(est.Patches)*int64(c.PatchDim())
-	draws := int64(max(cfg.SFT.Steps, 0))*int64(max(cfg.SFT.BatchSize, 0)) + int64(max(cfg.GRPO.Steps, 0))*int64(max(cfg.GRPO.BatchPrompts, 0))
-	n := min(int64(max(cfg.Data.TrainSamples, 0)), draws)
+	sft := int64(max(cfg.SFT.Steps, 0)) * int64(max(cfg.SFT.BatchSize, 0))
+	grpo := int64(max(cfg.GRPO.Steps, 0)) * int64(max(cfg.GRPO.BatchPrompts, 0))
+	var n int64
+	if w := int64(max(cfg.Data.WarmupSamples, 0)); w > 0 && len(cfg.Data.TrainFiles) == 0 {
+		// The warm-up draws from its own pool (data.warmup_samples).
+		n = min(int64(max(cfg.Data.TrainSamples, 0)), grpo) + min(w, sft)
+	} else {
+		n = min(int64(max(cfg.Data.TrainSamples, 0)), sft+grpo)
+	}
 	if evals {
 		n += 9 * int64(max(cfg.VIUBench.PerSubtype, 0))
 	}
