@@ -602,7 +602,7 @@ func TestChunkedRolloutSameRun(t *testing.T) {
 }
 
 // TestOneGPULoRAOverlayRuns runs the one-GPU overlay of the paper config
-// (LoRA on all linear layers over a BF16 base, recomputation, 2-row
+// (LoRA on all linear layers over a BF16 base, recomputation, 1-row
 // micro-batches, chunked rollouts) on the tiny model, scaled down: every
 // setting it combines works together.
 func TestOneGPULoRAOverlayRuns(t *testing.T) {
@@ -618,7 +618,7 @@ func TestOneGPULoRAOverlayRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.Model.Recompute || cfg.Model.LoRA.Rank != 64 || cfg.GRPO.MicroBatchRows != 2 {
+	if !cfg.Model.Recompute || cfg.Model.LoRA.Rank != 64 || cfg.GRPO.MicroBatchRows != 1 {
 		t.Fatalf("overlay not applied: %+v", cfg.Model)
 	}
 	res, err := Run(context.Background(), cfg, Options{})
