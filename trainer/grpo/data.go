@@ -134,7 +134,10 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	specs := tasks.GenSpecs(gen, sources)
 	perSample := func(n int) int { return (n + len(inputs)*len(specs) - 1) / (len(inputs) * len(specs)) }
 	per := max(1, perSample(dc.TrainSamples))
-	perWarm := perSample(dc.WarmupSamples)
+	perWarm := 0
+	if cfg.SFT.Steps > 0 { // no warm-up, no pool to make
+		perWarm = perSample(dc.WarmupSamples)
+	}
 	// One dataset holds both pools: per (video, task) the samples of index
 	// below per are GRPO prompts, the next perWarm the warm-up's (their ids
 	// and seeds differ, as they derive from the index). Each distinct
@@ -284,6 +287,22 @@ func largestDivisor(n, k int) int {
 // perturbation drawn again would otherwise hand the warm-up a GRPO
 // prompt's answer), and sorts both pools by id.
 func splitWarmup(d *Data, warm []tasks.Sample, sources []tasks.DataSource, logf func(string)) error {
+	if len(warm) > 0 {
+		if err := keepDistinct(d, warm, sources, logf); err != nil {
+			return err
+		}
+	}
+	for _, pool := range []map[tasks.DataSource][]tasks.Sample{d.Train, d.Warmup} {
+		for _, v := range pool {
+			sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
+		}
+	}
+	return nil
+}
+
+// keepDistinct adds to d.Warmup the candidates in warm whose fingerprint no
+// GRPO prompt of d.Train has; every source must keep at least one.
+func keepDistinct(d *Data, warm []tasks.Sample, sources []tasks.DataSource, logf func(string)) error {
 	seen := map[string]bool{}
 	for _, v := range d.Train {
 		for i := range v {
@@ -309,16 +328,9 @@ func splitWarmup(d *Data, warm []tasks.Sample, sources []tasks.DataSource, logf 
 	if dropped > 0 && logf != nil {
 		logf(fmt.Sprintf("data: %d of %d warm-up samples dropped: their frames and question equal a GRPO prompt's", dropped, len(warm)))
 	}
-	if len(warm) > 0 {
-		for _, s := range sources {
-			if len(d.Warmup[s]) == 0 {
-				return fmt.Errorf("data.warmup_samples: no %s warm-up sample differs from the GRPO prompts (raise data.warmup_samples or the task's variety)", s)
-			}
-		}
-	}
-	for _, pool := range []map[tasks.DataSource][]tasks.Sample{d.Train, d.Warmup} {
-		for _, v := range pool {
-			sort.Slice(v, func(i, j int) bool { return v[i].ID < v[j].ID })
+	for _, s := range sources {
+		if len(d.Warmup[s]) == 0 {
+			return fmt.Errorf("data.warmup_samples: no %s warm-up sample differs from the GRPO prompts (raise data.warmup_samples or the task's variety)", s)
 		}
 	}
 	return nil
