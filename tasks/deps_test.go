@@ -10,11 +10,12 @@ import (
 )
 
 // TestPurePackagesLinkNoNativeLibrary: the packages that generate tasks,
-// hold frames, score answers and load the configuration do not link
-// OpenCV (gocv) or ONNX Runtime (onnxruntime_go), even in a cgo build;
-// rollout does not link OpenCV. (tasks/video and model/ort are the two
-// native leaves; tasks/dataset decodes videos and JPEG frames through
-// tasks/video, so it is not on this list.)
+// hold frames, build and read datasets, score answers and load the
+// configuration do not link OpenCV (gocv) or ONNX Runtime
+// (onnxruntime_go), even in a cgo build; rollout does not link OpenCV.
+// (tasks/video and model/ort are the two native leaves; tasks/dataset
+// reaches the video decoder and JPEG codec through the Backend its callers
+// pass, tasks/dataset/opencv being OpenCV's.)
 func TestPurePackagesLinkNoNativeLibrary(t *testing.T) {
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goTool); err != nil {
@@ -30,6 +31,8 @@ func TestPurePackagesLinkNoNativeLibrary(t *testing.T) {
 	}{
 		{"tasks", native},
 		{"tasks/frame", native},
+		{"tasks/media", native},
+		{"tasks/dataset", native},
 		{"tasks/perturb", native},
 		{"tasks/shapes", native},
 		{"reward", native},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/tasks/video"
 )
 
@@ -28,7 +29,7 @@ type genFlags struct {
 	synthetic int
 	prompts   string
 	quiet     *quietFlag
-	load      dataset.LoadOptions
+	load      opencv.Backend
 }
 
 func newGenCmd() *cobra.Command {
@@ -126,7 +127,7 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 	o := buildOptions(cmd, f.out, f.workers, f.formats, f.quiet)
 	sum, err := dataset.GenerateDir(ctx, dataset.GenRequest{
 		Videos: videos, Synthetic: f.synthetic, Out: f.out, Tasks: ts, Config: cfg, Prompts: wording,
-		PerVideo: f.perVideo, Seed: f.seed, Shard: shard, Load: f.load,
+		PerVideo: f.perVideo, Seed: f.seed, Shard: shard, Backend: f.load,
 		Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
 	})
 	printSummary(cmd, f.out, sum)
@@ -136,8 +137,9 @@ func runGen(cmd *cobra.Command, f genFlags, args []string) error {
 	return nil
 }
 
-// addLoadFlags adds the flags of dataset.LoadOptions.
-func addLoadFlags(fl *pflag.FlagSet, o *dataset.LoadOptions) {
+// addLoadFlags adds the flags of the video back end's choices (which
+// videos are used).
+func addLoadFlags(fl *pflag.FlagSet, o *opencv.Backend) {
 	fl.BoolVar(&o.KeepDamaged, "keep-damaged", false, "use videos whose decoder reports errors (listed as damaged in the summary and manifest) instead of skipping them")
 	fl.Int64Var(&o.MaxVideoBytes, "max-video-bytes", video.DefaultMaxFileBytes, "skip video files larger than this many bytes (negative: no cap)")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
@@ -148,7 +149,7 @@ func TestGenCmdShardsMergeToUnsharded(t *testing.T) {
 	good := realVideos(t)
 	tmp := t.TempDir()
 	// Six inputs: the three sample videos and three synthetic ones.
-	synth, err := dataset.MakeSynthetic(t.Context(), filepath.Join(tmp, "synth"), 3, 11)
+	synth, err := dataset.MakeSynthetic(t.Context(), opencv.Backend{}, filepath.Join(tmp, "synth"), 3, 11)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestGenCmdOneProcessPerOut(t *testing.T) {
 // named as damaged; --keep-damaged uses it and still lists it.
 func TestGenCmdDamagedVideo(t *testing.T) {
 	tmp := t.TempDir()
-	synth, err := dataset.MakeSynthetic(t.Context(), filepath.Join(tmp, "synth"), 2, 4)
+	synth, err := dataset.MakeSynthetic(t.Context(), opencv.Backend{}, filepath.Join(tmp, "synth"), 2, 4)
 	if errors.Is(err, video.ErrNoOpenCV) {
 		t.Skip("built without OpenCV")
 	}

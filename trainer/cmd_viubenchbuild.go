@@ -9,6 +9,7 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 )
 
 func newViubenchBuildCmd() *cobra.Command {
@@ -23,7 +24,7 @@ func newViubenchBuildCmd() *cobra.Command {
 		formats    []string
 		prompts    string
 		quiet      *quietFlag
-		load       dataset.LoadOptions
+		load       opencv.Backend
 	)
 	var names []string
 	for _, s := range tasks.ViubenchSpecs() {
@@ -66,7 +67,7 @@ interrupted build resumes when run again.`,
 			o := buildOptions(cmd, out, workers, formats, quiet)
 			_, sum, err := dataset.BuildViubench(ctx, dataset.ViubenchRequest{
 				Videos: all, Out: out, PerSubtype: perSubtype, Subtypes: subtypes, Seed: seed, Prompts: wording,
-				MaxPixels: maxPixels, Load: load, Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
+				MaxPixels: maxPixels, Backend: load, Workers: o.Workers, Formats: o.Formats, Progress: o.Progress, Log: o.Log,
 			})
 			printSummary(cmd, out, sum)
 			if err != nil {

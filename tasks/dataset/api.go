@@ -15,7 +15,7 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/frame"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/media"
 )
 
 // GenRequest describes a pretext-data run (`trainer gen`).
@@ -42,15 +42,15 @@ type GenRequest struct {
 	Seed uint64
 	// Shard selects part of the inputs (zero value: all).
 	Shard Shard
-	// Load sets the video size cap and whether damaged videos are kept;
-	// used when Loader is nil.
-	Load LoadOptions
-	// Workers, Formats, Progress, Log and Loader are passed to Build.
+	// Backend samples the videos, encodes the frames and writes the
+	// synthetic videos (required; tasks/dataset/opencv is OpenCV's, which
+	// also holds the video size cap and whether damaged videos are kept).
+	Backend Backend
+	// Workers, Formats, Progress and Log are passed to Build.
 	Workers  int
 	Formats  []string
 	Progress io.Writer
 	Log      func(line string)
-	Loader   Loader
 }
 
 // Generate runs a pretext-data request (GenerateDir) and returns the
@@ -78,6 +78,9 @@ func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if req.Out == "" {
 		return nil, errors.New("generate: no output directory")
 	}
+	if req.Backend == nil {
+		return nil, fmt.Errorf("generate: %w", errNoBackend)
+	}
 	cfg := req.Config
 	if cfg.Sampling.Frames == 0 {
 		cfg = tasks.DefaultGenConfig()
@@ -100,7 +103,7 @@ func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	defer lock.Unlock()
 	videos := slices.Clone(req.Videos)
 	if req.Synthetic > 0 {
-		paths, err := MakeSynthetic(ctx, filepath.Join(req.Out, "synthetic"), req.Synthetic, req.Seed)
+		paths, err := MakeSynthetic(ctx, req.Backend, filepath.Join(req.Out, "synthetic"), req.Synthetic, req.Seed)
 		if err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}
@@ -120,12 +123,8 @@ func GenerateDir(ctx context.Context, req GenRequest) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	loader := req.Loader
-	if loader == nil {
-		loader = VideoLoaderWith(req.Load)
-	}
 	return build(ctx, plan, Options{
-		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: loader,
+		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Backend: req.Backend,
 		Progress: req.Progress, Log: req.Log,
 	})
 }
@@ -148,15 +147,15 @@ type ViubenchRequest struct {
 	Seed uint64
 	// MaxPixels bounds the frame size (0: 512x512).
 	MaxPixels int
-	// Load sets the video size cap and whether damaged videos are kept;
-	// used when Loader is nil.
-	Load LoadOptions
-	// Workers, Formats, Progress, Log and Loader are passed to Build.
+	// Backend samples the videos and encodes the frames (required;
+	// tasks/dataset/opencv is OpenCV's, which also holds the video size
+	// cap and whether damaged videos are kept).
+	Backend Backend
+	// Workers, Formats, Progress and Log are passed to Build.
 	Workers  int
 	Formats  []string
 	Progress io.Writer
 	Log      func(line string)
-	Loader   Loader
 }
 
 // ViubenchSpecsFor returns the VIUBench specs of the named subtypes in the
@@ -192,6 +191,9 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	if req.Out == "" {
 		return nil, nil, errors.New("viubench: no output directory")
 	}
+	if req.Backend == nil {
+		return nil, nil, fmt.Errorf("viubench: %w", errNoBackend)
+	}
 	specs, err := ViubenchSpecsFor(req.Subtypes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("viubench: %w", err)
@@ -221,11 +223,7 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 	if err != nil {
 		return nil, nil, fmt.Errorf("viubench: %w", err)
 	}
-	loader := req.Loader
-	if loader == nil {
-		loader = VideoLoaderWith(req.Load)
-	}
-	usable, skipped, err := CheckInputs(ctx, inputs, sampling, loader, req.Workers)
+	usable, skipped, err := CheckInputs(ctx, inputs, sampling, req.Backend, req.Workers)
 	if err != nil {
 		return nil, nil, fmt.Errorf("viubench: %w", err)
 	}
@@ -243,7 +241,7 @@ func BuildViubench(ctx context.Context, req ViubenchRequest) ([]tasks.Sample, *S
 		return nil, nil, fmt.Errorf("viubench: %w", err)
 	}
 	return buildAndRead(ctx, plan, Options{
-		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Loader: loader,
+		Out: req.Out, Workers: req.Workers, Formats: req.Formats, Backend: req.Backend,
 		Progress: req.Progress, Log: req.Log, PreSkipped: skipped,
 	})
 }
@@ -265,8 +263,12 @@ func buildAndRead(ctx context.Context, plan *Plan, opts Options) ([]tasks.Sample
 // CheckInputs loads every input once with loader at the given sampling (in
 // parallel, workers at a time; 0: all cores) and returns the inputs that
 // give the frames, in input order, and the others with the reason. A
-// binary built without OpenCV is an error, not a skip.
+// binary built without OpenCV (an error wrapping media.ErrNoOpenCV) is an
+// error, not a skip.
 func CheckInputs(ctx context.Context, inputs []Input, sampling tasks.SamplingConfig, loader Loader, workers int) ([]Input, []Skip, error) {
+	if loader == nil {
+		return nil, nil, fmt.Errorf("check inputs: %w", errNoBackend)
+	}
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -311,7 +313,7 @@ feed:
 		switch err := errs[i]; {
 		case err == nil:
 			ok = append(ok, in)
-		case errors.Is(err, video.ErrNoOpenCV):
+		case errors.Is(err, media.ErrNoOpenCV):
 			return nil, nil, err
 		default:
 			reason := strings.ReplaceAll(err.Error(), "\n", " ")
@@ -369,19 +371,22 @@ func (o ReadOptions) maxFrameBytes() int64 {
 	return DefaultMaxFrameBytes
 }
 
-// LoadFrames decodes the frames of a sample whose frame paths are relative
-// to dir, with the default ReadOptions (see LoadFramesWith).
-func LoadFrames(dir string, s *tasks.Sample) ([][]*frame.Frame, error) {
-	return LoadFramesWith(dir, s, ReadOptions{})
+// LoadFrames decodes with dec the frames of a sample whose frame paths are
+// relative to dir, with the default ReadOptions (see LoadFramesWith).
+func LoadFrames(dec Decoder, dir string, s *tasks.Sample) ([][]*frame.Frame, error) {
+	return LoadFramesWith(dec, dir, s, ReadOptions{})
 }
 
-// LoadFramesWith decodes the frames of a sample whose frame paths are
-// resolved against dir (ResolvePath): one list per video input, so a
+// LoadFramesWith decodes with dec the frames of a sample whose frame paths
+// are resolved against dir (ResolvePath): one list per video input, so a
 // grounding or counting sample gives one list and a jigsaw sample one list
 // per clip, in presented order. Only regular files within the size cap are
-// read, and images larger than video.MaxImagePixels are refused before
-// they are decoded.
-func LoadFramesWith(dir string, s *tasks.Sample, opt ReadOptions) ([][]*frame.Frame, error) {
+// read; the decoder refuses oversized images (OpenCV's: larger than
+// video.MaxImagePixels) before it decodes them.
+func LoadFramesWith(dec Decoder, dir string, s *tasks.Sample, opt ReadOptions) ([][]*frame.Frame, error) {
+	if dec == nil {
+		return nil, fmt.Errorf("sample %s: %w", s.ID, errNoBackend)
+	}
 	vids := s.Frames.Videos()
 	out := make([][]*frame.Frame, len(vids))
 	for i, v := range vids {
@@ -398,7 +403,7 @@ func LoadFramesWith(dir string, s *tasks.Sample, opt ReadOptions) ([][]*frame.Fr
 			if err != nil {
 				return nil, fmt.Errorf("sample %s: frame %w", s.ID, err)
 			}
-			f, err := video.DecodeJPEG(data)
+			f, err := dec.DecodeJPEG(data)
 			if err != nil {
 				return nil, fmt.Errorf("sample %s: frame %s: %w", s.ID, fp, err)
 			}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/frame"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/media"
 )
 
 func TestGenerateReturnsSamplesAndLoadFrames(t *testing.T) {
@@ -20,7 +20,7 @@ func TestGenerateReturnsSamplesAndLoadFrames(t *testing.T) {
 	cfg.Sampling = smallSampling()
 	samples, sum, err := Generate(context.Background(), GenRequest{
 		Videos: []string{"/videos/a.mp4", "/videos/b.mp4", "/videos/broken.mp4"},
-		Out:    out, Config: cfg, PerVideo: 2, Seed: 4, Workers: 2, Loader: fakeLoader(),
+		Out:    out, Config: cfg, PerVideo: 2, Seed: 4, Workers: 2, Backend: testBackend{fakeLoader()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestGenerateReturnsSamplesAndLoadFrames(t *testing.T) {
 	seen := map[tasks.DataSource]bool{}
 	for i := range samples {
 		s := &samples[i]
-		vids, err := LoadFrames(out, s)
+		vids, err := LoadFrames(testBackend{}, out, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func TestGenerateReturnsSamplesAndLoadFrames(t *testing.T) {
 	}
 	bad := samples[0]
 	bad.Frames = tasks.FrameList{Flat: []string{"frames/nope/00.jpg"}}
-	if _, err := LoadFrames(out, &bad); err == nil {
+	if _, err := LoadFrames(testBackend{}, out, &bad); err == nil {
 		t.Fatal("missing frame file accepted")
 	}
 	if _, err := ReadDir(t.TempDir()); err == nil {
@@ -123,7 +123,7 @@ func TestBuildViubenchSkipsBrokenBeforePlanning(t *testing.T) {
 	var lines []string
 	samples, sum, err := BuildViubench(context.Background(), ViubenchRequest{
 		Videos: []string{"/v/a.mp4", "/v/broken1.mp4", "/v/b.mp4", "/v/broken2.mp4"},
-		Out:    out, PerSubtype: 5, Seed: 1, MaxPixels: 24 * 18, Workers: 2, Loader: fakeLoader(),
+		Out:    out, PerSubtype: 5, Seed: 1, MaxPixels: 24 * 18, Workers: 2, Backend: testBackend{fakeLoader()},
 		Log: func(l string) { lines = append(lines, l) },
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func TestBuildViubenchSkipsBrokenBeforePlanning(t *testing.T) {
 	if _, err := ViubenchSpecsFor([]string{"jigsaw_6"}); err == nil {
 		t.Fatal("jigsaw_6 accepted as a VIUBench subtype")
 	}
-	_, _, err = BuildViubench(context.Background(), ViubenchRequest{Videos: []string{"/v/broken.mp4"}, Out: t.TempDir(), Loader: fakeLoader()})
+	_, _, err = BuildViubench(context.Background(), ViubenchRequest{Videos: []string{"/v/broken.mp4"}, Out: t.TempDir(), Backend: testBackend{fakeLoader()}})
 	if !errors.Is(err, ErrAllInputsFailed) {
 		t.Fatalf("all broken: %v", err)
 	}
@@ -164,9 +164,9 @@ func TestCheckInputs(t *testing.T) {
 		t.Fatalf("ok %v skipped %v", ok, skipped)
 	}
 	noCV := LoaderFunc(func(ctx context.Context, p string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
-		return nil, 0, video.ErrNoOpenCV
+		return nil, 0, media.ErrNoOpenCV
 	})
-	if _, _, err := CheckInputs(context.Background(), inputs, smallSampling(), noCV, 1); !errors.Is(err, video.ErrNoOpenCV) {
+	if _, _, err := CheckInputs(context.Background(), inputs, smallSampling(), noCV, 1); !errors.Is(err, media.ErrNoOpenCV) {
 		t.Fatalf("no OpenCV: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -180,7 +180,7 @@ func TestExportVerlAbsolutePaths(t *testing.T) {
 	out := t.TempDir()
 	cfg := tasks.DefaultGenConfig()
 	cfg.Sampling = smallSampling()
-	samples, _, err := Generate(context.Background(), GenRequest{Videos: []string{"/v/a.mp4"}, Out: out, Config: cfg, Seed: 2, Loader: fakeLoader()})
+	samples, _, err := Generate(context.Background(), GenRequest{Videos: []string{"/v/a.mp4"}, Out: out, Config: cfg, Seed: 2, Backend: testBackend{fakeLoader()}})
 	if err != nil {
 		t.Fatal(err)
 	}

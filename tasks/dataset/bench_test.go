@@ -2,9 +2,6 @@ package dataset
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/videossr/videossr-go/tasks"
@@ -43,7 +40,7 @@ func BenchmarkSample(b *testing.B) {
 			loader := LoaderFunc(func(context.Context, string, tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
 				return frames, 1.2, nil
 			})
-			cache := &frameCache{entries: map[int]*cacheEntry{0: {refs: 1 << 30}}, loader: loader, sampling: cfg.Sampling, inputs: plan.Inputs}
+			cache := &frameCache{entries: map[int]*cacheEntry{0: {refs: 1 << 30}}, loader: loader, enc: testBackend{}, sampling: cfg.Sampling, inputs: plan.Inputs}
 			// Store the shared frames before timing.
 			id, seed := sampleID(1, in.ID, spec.Key(), -1)
 			if _, err := runJob(context.Background(), plan, cache, out, Job{Input: 0, Donor: -1, ID: id, Seed: seed, Index: -1}); err != nil {
@@ -59,48 +56,5 @@ func BenchmarkSample(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 		})
-	}
-}
-
-// BenchmarkGenVideo runs a whole `gen` build per op on one video file (one
-// worker): decoding 48 frames, resizing them to the 256x256 budget, storing
-// them, and one sample of each task (or 4 of each), then the data files and
-// the manifest. It reports samples/s.
-func BenchmarkGenVideo(b *testing.B) {
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	vids := filepath.Join(dir, "..", "..", "third_party", "videos")
-	synth := filepath.Join(b.TempDir(), "synthetic.avi")
-	if err := video.MakeSyntheticVideo(context.Background(), synth, video.DefaultSynthOptions()); err != nil {
-		b.Skipf("no video writing: %v", err)
-	}
-	for _, v := range []string{filepath.Join(vids, "vtest.avi"), filepath.Join(vids, "Megamind.avi"), synth} {
-		if _, err := os.Stat(v); err != nil {
-			b.Skipf("%s missing: run scripts/setup.sh", v)
-		}
-		for _, per := range []int{1, 4} {
-			b.Run(fmt.Sprintf("%s/per-video=%d", filepath.Base(v), per), func(b *testing.B) {
-				inputs, err := ListInputs([]string{v})
-				if err != nil {
-					b.Fatal(err)
-				}
-				cfg := tasks.DefaultGenConfig()
-				plan, err := PlanGen(inputs, tasks.GenSpecs(cfg, tasks.AllDataSources()), per, 1, cfg.Sampling, Shard{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				n := 0
-				for b.Loop() {
-					sum, err := Build(context.Background(), plan, Options{Out: b.TempDir(), Workers: 1})
-					if err != nil {
-						b.Fatal(err)
-					}
-					n += sum.Generated
-				}
-				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "samples/s")
-			})
-		}
 	}
 }

@@ -16,25 +16,8 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/frame"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/media"
 )
-
-// Loader samples the frames of one video file; fps is the sampling rate
-// (frames / duration). Errors are reported as the reason the input was
-// skipped, so they should be one line. A loader may return frames together
-// with an error wrapping video.ErrDamaged: the frames are used and the
-// video is listed as damaged (see VideoLoaderWith).
-type Loader interface {
-	Load(ctx context.Context, path string, s tasks.SamplingConfig) (frames []*frame.Frame, fps float64, err error)
-}
-
-// LoaderFunc adapts a function to Loader.
-type LoaderFunc func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error)
-
-// Load implements Loader.
-func (f LoaderFunc) Load(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
-	return f(ctx, path, s)
-}
 
 // Options control a build, not its output bytes.
 type Options struct {
@@ -45,8 +28,9 @@ type Options struct {
 	// Formats lists the data files to write: "jsonl", "parquet" (nil:
 	// both).
 	Formats []string
-	// Loader samples videos (nil: VideoLoader).
-	Loader Loader
+	// Backend samples the videos and encodes the frames written
+	// (required; tasks/dataset/opencv is OpenCV's).
+	Backend Backend
 	// Progress, if set, receives a progress bar.
 	Progress io.Writer
 	// Log, if set, receives one line per skipped input or failed sample.
@@ -69,7 +53,8 @@ type Summary struct {
 	Inputs  int
 	Skipped []Skip
 	// Damaged lists the inputs whose decoder reported errors, whether
-	// skipped (then in Skipped too) or kept (LoadOptions.KeepDamaged).
+	// skipped (then in Skipped too) or kept (the Loader gave their frames
+	// with an error wrapping media.ErrDamaged).
 	Damaged []Skip
 	// Failures lists failed samples.
 	Failures []Failure
@@ -100,6 +85,7 @@ type frameCache struct {
 	mu       sync.Mutex
 	entries  map[int]*cacheEntry
 	loader   Loader
+	enc      Encoder
 	sampling tasks.SamplingConfig
 	inputs   []Input
 }
@@ -188,9 +174,8 @@ func build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 			return nil, fmt.Errorf("unknown format %q (want jsonl or parquet)", f)
 		}
 	}
-	loader := opts.Loader
-	if loader == nil {
-		loader = VideoLoader()
+	if opts.Backend == nil {
+		return nil, fmt.Errorf("build: %w", errNoBackend)
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -239,7 +224,7 @@ func build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 	sum.Inputs = len(inShard)
 	// Work through the jobs video by video so few videos are held at once.
 	slices.SortStableFunc(pending, func(a, b Job) int { return a.Input - b.Input })
-	cache := &frameCache{entries: map[int]*cacheEntry{}, loader: loader, sampling: plan.Sampling, inputs: plan.Inputs}
+	cache := &frameCache{entries: map[int]*cacheEntry{}, loader: opts.Backend, enc: opts.Backend, sampling: plan.Sampling, inputs: plan.Inputs}
 	for _, j := range pending {
 		for _, i := range []int{j.Input, j.Donor} {
 			if i < 0 {
@@ -278,7 +263,7 @@ func build(ctx context.Context, plan *Plan, opts Options) (*Summary, error) {
 						reason := damageReason(in, warn)
 						sum.Damaged = append(sum.Damaged, Skip{Video: in.Path, VideoID: in.ID, Reason: reason})
 						bar.log(fmt.Sprintf("damaged %s: %s (its samples are kept)", in.Path, reason), logf)
-					case errors.Is(err, video.ErrDamaged):
+					case errors.Is(err, media.ErrDamaged):
 						damaged[j.Input] = true
 						reason := strings.TrimPrefix(damageReason(in, err), errInput.Error()+": ")
 						sum.Damaged = append(sum.Damaged, Skip{Video: in.Path, VideoID: in.ID, Reason: strings.TrimPrefix(reason, fmt.Sprintf("video %q: ", in.Path))})
@@ -419,12 +404,12 @@ func makeSample(ctx context.Context, plan *Plan, cache *frameCache, e *cacheEntr
 	}
 	g.Meta.Seed = j.Seed
 	e.srcOnce.Do(func() {
-		e.src, e.srcErr = writeSources(out, sourceKey(in.ID), e.frames, plan.Sampling.JPEGQuality)
+		e.src, e.srcErr = writeSources(cache.enc, out, sourceKey(in.ID), e.frames, plan.Sampling.JPEGQuality)
 	})
 	if e.srcErr != nil {
 		return e.srcErr
 	}
-	frames, blobs, sums, err := writeFrames(out, j.ID, g, plan.Sampling.JPEGQuality, e.src)
+	frames, blobs, sums, err := writeFrames(cache.enc, out, j.ID, g, plan.Sampling.JPEGQuality, e.src)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/frame"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/media"
 )
 
 // fakeLoader makes frames from the path alone: small random frames, a
@@ -26,7 +26,7 @@ func fakeLoader() Loader {
 			return nil, 0, err
 		}
 		if strings.Contains(path, "broken") {
-			return nil, 0, fmt.Errorf("%s: %w", path, video.ErrTruncated)
+			return nil, 0, fmt.Errorf("%s: %w", path, media.ErrTruncated)
 		}
 		h := fnv.New64a()
 		h.Write([]byte(path))
@@ -158,7 +158,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	inputs := fakeInputs(5)
 	ctx := context.Background()
 	full := filepath.Join(root, "full")
-	sum, err := Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: full, Workers: 2, Loader: fakeLoader()})
+	sum, err := Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: full, Workers: 2, Backend: testBackend{fakeLoader()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 
 	// Same settings, another directory: byte-identical.
 	again := filepath.Join(root, "again")
-	if _, err := Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: again, Workers: 1, Loader: fakeLoader()}); err != nil {
+	if _, err := Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: again, Workers: 1, Backend: testBackend{fakeLoader()}}); err != nil {
 		t.Fatal(err)
 	}
 	sameTree(t, full, again)
@@ -192,7 +192,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 		}
 		return inner.Load(c, p, s)
 	})
-	sum, err = Build(cctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: resumed, Workers: 1, Loader: stopper})
+	sum, err = Build(cctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: resumed, Workers: 1, Backend: testBackend{stopper}})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted build: %v", err)
 	}
@@ -200,7 +200,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 		t.Fatalf("interrupted build made %d samples", sum.Generated)
 	}
 	done := sum.Generated
-	sum, err = Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: resumed, Workers: 2, Loader: fakeLoader()})
+	sum, err = Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: resumed, Workers: 2, Backend: testBackend{fakeLoader()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	total := 0
 	for i := range 2 {
 		d := filepath.Join(root, fmt.Sprintf("shard%d", i))
-		s, err := Build(ctx, genPlan(t, inputs, Shard{i, 2}), Options{Out: d, Workers: 2, Loader: fakeLoader()})
+		s, err := Build(ctx, genPlan(t, inputs, Shard{i, 2}), Options{Out: d, Workers: 2, Backend: testBackend{fakeLoader()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +233,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	// Other settings in the same directory are refused.
 	other := genPlan(t, inputs, Shard{0, 1})
 	other.Seed = 8
-	if _, err := Build(ctx, other, Options{Out: full, Loader: fakeLoader()}); err == nil || !strings.Contains(err.Error(), "other settings") {
+	if _, err := Build(ctx, other, Options{Out: full, Backend: testBackend{fakeLoader()}}); err == nil || !strings.Contains(err.Error(), "other settings") {
 		t.Fatalf("mixed settings: %v", err)
 	}
 
@@ -257,7 +257,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 	// Running the same build again makes the samples that use the damaged
 	// frame again, which restores it.
 	var lines []string
-	sum, err = Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: full, Loader: fakeLoader(), Log: func(l string) { lines = append(lines, l) }})
+	sum, err = Build(ctx, genPlan(t, inputs, Shard{0, 1}), Options{Out: full, Backend: testBackend{fakeLoader()}, Log: func(l string) { lines = append(lines, l) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestBuildDeterministicResumableShardable(t *testing.T) {
 func TestSharedSourceFrames(t *testing.T) {
 	out := t.TempDir()
 	plan := genPlan(t, fakeInputs(2), Shard{0, 1})
-	if _, err := Build(context.Background(), plan, Options{Out: out, Loader: fakeLoader(), Formats: []string{"jsonl"}}); err != nil {
+	if _, err := Build(context.Background(), plan, Options{Out: out, Backend: testBackend{fakeLoader()}, Formats: []string{"jsonl"}}); err != nil {
 		t.Fatal(err)
 	}
 	samples, err := ReadDir(out)
@@ -337,7 +337,7 @@ func TestBuildSkipsBadInputs(t *testing.T) {
 	inputs := []Input{{Path: "/v/a.mp4", ID: "a.mp4"}, {Path: "/v/broken.mp4", ID: "broken.mp4"}, {Path: "/v/c.mp4", ID: "c.mp4"}}
 	var lines []string
 	out := t.TempDir()
-	sum, err := Build(context.Background(), genPlan(t, inputs, Shard{0, 1}), Options{Out: out, Loader: fakeLoader(), Log: func(l string) { lines = append(lines, l) }})
+	sum, err := Build(context.Background(), genPlan(t, inputs, Shard{0, 1}), Options{Out: out, Backend: testBackend{fakeLoader()}, Log: func(l string) { lines = append(lines, l) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestBuildSkipsBadInputs(t *testing.T) {
 	}
 
 	all := []Input{{Path: "/v/broken1.mp4", ID: "broken1.mp4"}, {Path: "/v/broken2.mp4", ID: "broken2.mp4"}}
-	sum, err = Build(context.Background(), genPlan(t, all, Shard{0, 1}), Options{Out: t.TempDir(), Loader: fakeLoader()})
+	sum, err = Build(context.Background(), genPlan(t, all, Shard{0, 1}), Options{Out: t.TempDir(), Backend: testBackend{fakeLoader()}})
 	if !errors.Is(err, ErrAllInputsFailed) || len(sum.Skipped) != 2 {
 		t.Fatalf("all inputs broken: %v %+v", err, sum)
 	}
@@ -383,7 +383,7 @@ func TestViubenchPlan(t *testing.T) {
 		}
 	}
 	out := t.TempDir()
-	sum, err := Build(context.Background(), p, Options{Out: out, Loader: fakeLoader(), Formats: []string{"jsonl"}})
+	sum, err := Build(context.Background(), p, Options{Out: out, Backend: testBackend{fakeLoader()}, Formats: []string{"jsonl"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,10 @@
 // and ReadJSONLFile (samples back), LoadFrames (a sample's frames),
 // MakeSynthetic (procedural videos), Merge and Verify (shards, checksums),
 // ExportVerl (Parquet with absolute paths).
+//
+// The package is pure Go and links no codec: videos are sampled, and frames
+// encoded and decoded, through a Backend its callers pass in
+// (tasks/dataset/opencv wraps tasks/video's OpenCV decoder and JPEG codec).
 package dataset
 
 import (

@@ -51,7 +51,7 @@ func TestLockDir(t *testing.T) {
 		t.Fatalf("second locker: %v, want ErrLocked naming pid %d", err, cmd.Process.Pid)
 	}
 	// A build into the held directory is refused before it writes.
-	if _, err := Build(t.Context(), genPlan(t, fakeInputs(1), Shard{0, 1}), Options{Out: dir, Loader: fakeLoader()}); !errors.Is(err, ErrLocked) {
+	if _, err := Build(t.Context(), genPlan(t, fakeInputs(1), Shard{0, 1}), Options{Out: dir, Backend: testBackend{fakeLoader()}}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("build into a locked directory: %v", err)
 	}
 	if _, err := os.Stat(dir + "/" + RunName); err == nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/frame"
-	"github.com/videossr/videossr-go/tasks/video"
+	"github.com/videossr/videossr-go/tasks/media"
 )
 
 // TestMergeRefusesIncompleteOrMixedShards: merge takes only one complete
@@ -24,7 +24,7 @@ func TestMergeRefusesIncompleteOrMixedShards(t *testing.T) {
 	shard := func(name string, s Shard, in []Input) string {
 		t.Helper()
 		d := filepath.Join(root, name)
-		if _, err := Build(ctx, genPlan(t, in, s), Options{Out: d, Loader: fakeLoader(), Formats: []string{"jsonl"}}); err != nil {
+		if _, err := Build(ctx, genPlan(t, in, s), Options{Out: d, Backend: testBackend{fakeLoader()}, Formats: []string{"jsonl"}}); err != nil {
 			t.Fatal(err)
 		}
 		return d
@@ -64,7 +64,7 @@ func TestMergeRefusesIncompleteOrMixedShards(t *testing.T) {
 	other := genPlan(t, inputs, Shard{1, 3})
 	other.Seed = 99
 	d := filepath.Join(root, "seed99")
-	if _, err := Build(ctx, other, Options{Out: d, Loader: fakeLoader(), Formats: []string{"jsonl"}}); err != nil {
+	if _, err := Build(ctx, other, Options{Out: d, Backend: testBackend{fakeLoader()}, Formats: []string{"jsonl"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Merge(ctx, filepath.Join(root, "m-seed"), []string{a0, d, a2}, nil); !errors.Is(err, ErrShardSet) || !strings.Contains(err.Error(), d) {
@@ -84,7 +84,8 @@ func TestMergeRefusesIncompleteOrMixedShards(t *testing.T) {
 }
 
 // damagedLoader is fakeLoader, except that paths containing "damaged"
-// behave like VideoLoaderWith on a video whose decoder logged errors.
+// behave like the OpenCV back end (opencv.Backend.Load) on a video whose
+// decoder logged errors.
 func damagedLoader(keep bool) Loader {
 	inner := fakeLoader()
 	return LoaderFunc(func(ctx context.Context, path string, s tasks.SamplingConfig) ([]*frame.Frame, float64, error) {
@@ -92,7 +93,7 @@ func damagedLoader(keep bool) Loader {
 		if err != nil || !strings.Contains(path, "damaged") {
 			return frames, fps, err
 		}
-		derr := fmt.Errorf("video %q: %w: FFmpeg logged 3 decoding error(s)", path, video.ErrDamaged)
+		derr := fmt.Errorf("video %q: %w: FFmpeg logged 3 decoding error(s)", path, media.ErrDamaged)
 		if !keep {
 			return nil, 0, derr
 		}
@@ -109,7 +110,7 @@ func TestDamagedInputs(t *testing.T) {
 		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
 			var log []string
 			out := t.TempDir()
-			sum, err := Build(t.Context(), genPlan(t, inputs, Shard{0, 1}), Options{Out: out, Loader: damagedLoader(keep), Log: func(l string) { log = append(log, l) }})
+			sum, err := Build(t.Context(), genPlan(t, inputs, Shard{0, 1}), Options{Out: out, Backend: testBackend{damagedLoader(keep)}, Log: func(l string) { log = append(log, l) }})
 			if err != nil {
 				t.Fatal(err)
 			}

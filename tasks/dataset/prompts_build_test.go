@@ -21,7 +21,7 @@ func TestBuildUsesSpecPrompts(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	if _, err := Build(context.Background(), plan, Options{Out: out, Loader: fakeLoader(), Formats: []string{"jsonl"}}); err != nil {
+	if _, err := Build(context.Background(), plan, Options{Out: out, Backend: testBackend{fakeLoader()}, Formats: []string{"jsonl"}}); err != nil {
 		t.Fatal(err)
 	}
 	samples, err := ReadDir(out)

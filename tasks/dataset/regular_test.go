@@ -64,7 +64,7 @@ func TestReadersRefuseNonRegularFiles(t *testing.T) {
 	} {
 		s := &tasks.Sample{ID: "s1", Frames: tasks.FrameList{Flat: []string{tc.frame}}}
 		err := within(t, "LoadFrames "+tc.frame, func() error {
-			_, err := LoadFramesWith(dir, s, tc.opt)
+			_, err := LoadFramesWith(testBackend{}, dir, s, tc.opt)
 			return err
 		})
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), filepath.Base(tc.frame)) {
@@ -73,7 +73,7 @@ func TestReadersRefuseNonRegularFiles(t *testing.T) {
 	}
 	// The same frame under the cap loads.
 	s := &tasks.Sample{ID: "s1", Frames: tasks.FrameList{Flat: []string{"big.jpg"}}}
-	if _, err := LoadFrames(dir, s); err != nil {
+	if _, err := LoadFrames(testBackend{}, dir, s); err != nil {
 		t.Fatalf("frame under the cap: %v", err)
 	}
 	// Data files and manifests.
@@ -151,7 +151,7 @@ func TestRowsOutsideTheDataset(t *testing.T) {
 	out := filepath.Join(root, "ds")
 	cfg := tasks.DefaultGenConfig()
 	cfg.Sampling = smallSampling()
-	samples, _, err := Generate(t.Context(), GenRequest{Videos: []string{"/v/a.mp4"}, Out: out, Config: cfg, Seed: 2, Loader: fakeLoader()})
+	samples, _, err := Generate(t.Context(), GenRequest{Videos: []string{"/v/a.mp4"}, Out: out, Config: cfg, Seed: 2, Backend: testBackend{fakeLoader()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,10 +188,10 @@ func TestRowsOutsideTheDataset(t *testing.T) {
 			row = &rows[i]
 		}
 	}
-	if _, err := LoadFrames(out, row); !errors.Is(err, ErrOutside) || !strings.Contains(err.Error(), moved) {
+	if _, err := LoadFrames(testBackend{}, out, row); !errors.Is(err, ErrOutside) || !strings.Contains(err.Error(), moved) {
 		t.Errorf("LoadFrames: %v", err)
 	}
-	if _, err := LoadFramesWith(out, row, ReadOptions{AllowOutside: true}); err != nil {
+	if _, err := LoadFramesWith(testBackend{}, out, row, ReadOptions{AllowOutside: true}); err != nil {
 		t.Errorf("LoadFrames allowed: %v", err)
 	}
 	if err := Verify(out, ReadOptions{}); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), moved) || !strings.Contains(err.Error(), ErrOutside.Error()) {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/frame"
-	"github.com/videossr/videossr-go/tasks/video"
 )
 
 // Names of the files and folders of a dataset directory.
@@ -78,11 +77,11 @@ type sourceFrames struct {
 	index map[*frame.Frame]int
 }
 
-// writeSources stores an input's sampled frames as
+// writeSources stores an input's sampled frames, encoded with enc, as
 // root/sources/<key>/NN.jpg (atomically: a temporary folder renamed into
 // place). A complete folder left by an earlier run of the same settings is
 // reused as it is.
-func writeSources(root, key string, frames []*frame.Frame, quality int) (*sourceFrames, error) {
+func writeSources(enc Encoder, root, key string, frames []*frame.Frame, quality int) (*sourceFrames, error) {
 	sf := &sourceFrames{paths: make([]string, len(frames)), blobs: make([][]byte, len(frames)), sums: make([]string, len(frames)), index: make(map[*frame.Frame]int, len(frames))}
 	for i, f := range frames {
 		sf.paths[i] = path.Join(SourcesDir, key, fmt.Sprintf("%02d.jpg", i))
@@ -110,7 +109,7 @@ func writeSources(root, key string, frames []*frame.Frame, quality int) (*source
 		}
 	}
 	for i, f := range frames {
-		b, err := video.EncodeJPEG(f, quality)
+		b, err := enc.EncodeJPEG(f, quality)
 		if err != nil {
 			return nil, fmt.Errorf("source frames %s: %w", key, err)
 		}
@@ -141,12 +140,12 @@ func writeSources(root, key string, frames []*frame.Frame, quality int) (*source
 
 // writeFrames stores a generated sample's frames: a frame that is one of
 // the input's sampled frames (the generators share unchanged frames) points
-// to its shared copy in src; the others are encoded as JPEG into
+// to its shared copy in src; the others are encoded as JPEG with enc into
 // root/frames/<id>. It returns the frame list and the frame files' bytes
 // in FrameList.All order, and their sha256 sums. The sample's folder is
 // written in place: the record (writeRecord), written after it, is what
 // commits the sample.
-func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFrames) (tasks.FrameList, [][]byte, []string, error) {
+func writeFrames(enc Encoder, root, id string, g *tasks.Generated, quality int, src *sourceFrames) (tasks.FrameList, [][]byte, []string, error) {
 	vids := g.Videos()
 	lens := make([]int, len(vids))
 	for i, v := range vids {
@@ -171,7 +170,7 @@ func writeFrames(root, id string, g *tasks.Generated, quality int, src *sourceFr
 					continue
 				}
 			}
-			b, err := video.EncodeJPEG(f, quality)
+			b, err := enc.EncodeJPEG(f, quality)
 			if err != nil {
 				return list, nil, nil, fmt.Errorf("sample %s: %w", id, err)
 			}

@@ -21,14 +21,14 @@ func TestWriteSourcesReuseAndRepair(t *testing.T) {
 		frames[i] = f
 	}
 	key := sourceKey("a.mp4")
-	first, err := writeSources(root, key, frames, 90)
+	first, err := writeSources(testBackend{}, root, key, frames, 90)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(first.paths) != 5 || first.index[frames[3]] != 3 {
 		t.Fatalf("paths %v", first.paths)
 	}
-	again, err := writeSources(root, key, frames, 90)
+	again, err := writeSources(testBackend{}, root, key, frames, 90)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestWriteSourcesReuseAndRepair(t *testing.T) {
 	if err := os.Remove(victim); err != nil {
 		t.Fatal(err)
 	}
-	fixed, err := writeSources(root, key, frames, 90)
+	fixed, err := writeSources(testBackend{}, root, key, frames, 90)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestWriteSourcesReuseAndRepair(t *testing.T) {
 	changed := frames[1].Clone()
 	changed.Pix[0] ^= 0xff
 	g := &tasks.Generated{Frames: []*frame.Frame{frames[0], changed, frames[2]}}
-	list, blobs, sums, err := writeFrames(root, "sample1", g, 90, fixed)
+	list, blobs, sums, err := writeFrames(testBackend{}, root, "sample1", g, 90, fixed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/tasks/video"
 	"github.com/videossr/videossr-go/trainer/metrics"
@@ -191,7 +192,7 @@ func progressOrDiscard(w io.Writer) io.Writer {
 // sampler's default).
 func Frames(ctx context.Context, base string, s *tasks.Sample, n int) ([][]*frame.Frame, error) {
 	if len(s.Frames.All()) > 0 {
-		return dataset.LoadFramesWith(base, s, dataset.ReadOptions{AllowOutside: true})
+		return dataset.LoadFramesWith(opencv.Backend{}, base, s, dataset.ReadOptions{AllowOutside: true})
 	}
 	if s.Video == "" {
 		return nil, fmt.Errorf("eval: row %s has neither frames nor video", s.ID)

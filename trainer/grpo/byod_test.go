@@ -11,6 +11,7 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -31,7 +32,7 @@ func TestBringYourOwnDataRun(t *testing.T) {
 	gen := filepath.Join(dir, "gen")
 	gc := tasks.GenConfig{Sampling: def.Data.Sampling, Grounding: def.Data.Grounding, Counting: def.Data.Counting, Jigsaw: def.Data.Jigsaw}
 	if _, err := dataset.GenerateDir(ctx, dataset.GenRequest{Synthetic: 2, Out: gen, Tasks: []tasks.DataSource{tasks.Counting, tasks.Jigsaw},
-		Config: gc, PerVideo: 2, Seed: 3, Formats: []string{"jsonl", "parquet"}}); err != nil {
+		Config: gc, PerVideo: 2, Seed: 3, Formats: []string{"jsonl", "parquet"}, Backend: opencv.Backend{}}); err != nil {
 		t.Fatal(err)
 	}
 	samples, err := dataset.ReadDir(gen)

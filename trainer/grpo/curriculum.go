@@ -14,6 +14,7 @@ import (
 	"github.com/videossr/videossr-go/configs"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
 
@@ -120,7 +121,7 @@ func makeLevels(ctx context.Context, cfg *configs.Config, d *Data, videos []stri
 		dir := filepath.Join(d.Dir, "train-"+settingsKey(withPrompts([]any{videos, lg, sources, per, seed, "curriculum", level}, wording)...))
 		samples, _, err := dataset.Generate(ctx, dataset.GenRequest{
 			Videos: videos, Out: dir, Tasks: sources, Config: lg, PerVideo: per, Seed: seed, Prompts: wording,
-			Formats: []string{"jsonl"}, Progress: progress, Log: logf,
+			Formats: []string{"jsonl"}, Progress: progress, Log: logf, Backend: opencv.Backend{},
 		})
 		if err != nil {
 			return fmt.Errorf("curriculum: level %d samples: %w", level, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/videossr/videossr-go/model/ort"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/trainer/sysinfo"
 )
 
@@ -88,7 +89,7 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	}
 	var heldout, train []string
 	if dc.SyntheticVideos > 0 {
-		paths, err := dataset.MakeSynthetic(ctx, filepath.Join(dir, "synthetic"), dc.SyntheticVideos, cfg.Seed)
+		paths, err := dataset.MakeSynthetic(ctx, opencv.Backend{}, filepath.Join(dir, "synthetic"), dc.SyntheticVideos, cfg.Seed)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +148,7 @@ func PrepareData(ctx context.Context, cfg *configs.Config, progress io.Writer, l
 	d.TrainDir = filepath.Join(dir, "train-"+settingsKey(withPrompts([]any{train, gen, sources, per + perWarm, cfg.Seed}, wording)...))
 	samples, _, err := dataset.Generate(ctx, dataset.GenRequest{
 		Videos: train, Out: d.TrainDir, Tasks: sources, Config: gen, PerVideo: per + perWarm, Seed: cfg.Seed, Prompts: wording,
-		Formats: []string{"jsonl"}, Progress: progress, Log: logf,
+		Formats: []string{"jsonl"}, Progress: progress, Log: logf, Backend: opencv.Backend{},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("data: training samples: %w", err)
@@ -210,7 +211,7 @@ func buildBench(ctx context.Context, cfg *configs.Config, d *Data, heldout []str
 		return fmt.Errorf("data: viubench: %w", err)
 	}
 	d.BenchDir = filepath.Join(dir, "viubench-"+settingsKey(withPrompts([]any{heldout, bs, BenchSpecs(dc), cfg.VIUBench.PerSubtype, cfg.Seed}, d.Prompts)...))
-	opts := dataset.Options{Out: d.BenchDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf}
+	opts := dataset.Options{Out: d.BenchDir, Formats: []string{"jsonl"}, Progress: progress, Log: logf, Backend: opencv.Backend{}}
 	if _, err := dataset.Build(ctx, bplan, opts); err != nil {
 		return fmt.Errorf("data: viubench: %w", err)
 	}

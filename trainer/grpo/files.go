@@ -18,6 +18,7 @@ import (
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/trainer/eval"
 	"github.com/videossr/videossr-go/trainer/metrics"
@@ -230,7 +231,7 @@ func (t *Trainer) evaluateVal(ctx context.Context, name string, vals map[string]
 	bar := metrics.NewBar(t.progress(), "val "+name, len(t.data.Val))
 	prompt := func(s *tasks.Sample) (rollout.Prompt, error) {
 		return t.cachedPrompt("val\x00"+s.ID, s, func() ([][]*frame.Frame, []tasks.Message, error) {
-			frames, err := dataset.LoadFramesWith("", s, dataset.ReadOptions{AllowOutside: true})
+			frames, err := dataset.LoadFramesWith(opencv.Backend{}, "", s, dataset.ReadOptions{AllowOutside: true})
 			return frames, s.Prompt, err
 		})
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/videossr/videossr-go/rollout"
 	"github.com/videossr/videossr-go/tasks"
 	"github.com/videossr/videossr-go/tasks/dataset"
+	"github.com/videossr/videossr-go/tasks/dataset/opencv"
 	"github.com/videossr/videossr-go/tasks/frame"
 	"github.com/videossr/videossr-go/trainer/metrics"
 )
@@ -349,7 +350,7 @@ func (t *Trainer) prompt(s *tasks.Sample, dir string) (rollout.Prompt, error) {
 	return t.cachedPrompt(s.ID, s, func() ([][]*frame.Frame, []tasks.Message, error) {
 		// Samples from files (dir "") carry absolute frame paths, checked
 		// when the files were loaded.
-		frames, err := dataset.LoadFramesWith(dir, s, dataset.ReadOptions{AllowOutside: dir == ""})
+		frames, err := dataset.LoadFramesWith(opencv.Backend{}, dir, s, dataset.ReadOptions{AllowOutside: dir == ""})
 		return frames, s.Prompt, err
 	})
 }
