@@ -5,14 +5,14 @@
 # strict-reward overlay, paper Table 4) or the name of any other
 # configs/ablations/*.yaml overlay. The runs of one seed share its data.
 #
-#   bash scripts/ablations.sh                  # smooth strict no-kl group-4 dynamic-sampling refill curriculum, seeds 1 2 3
+#   bash scripts/ablations.sh                  # smooth strict no-kl group-4 dynamic-sampling plain-grpo curriculum, seeds 1 2 3
 #   ABLATIONS="smooth lora" SEEDS="1" bash scripts/ablations.sh
 #   TRAINER=/path/to/built/trainer OUT=/tmp/s bash scripts/ablations.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 SEEDS="${SEEDS:-1 2 3}"
-ABLATIONS="${ABLATIONS:-smooth strict no-kl group-4 dynamic-sampling refill curriculum}"
+ABLATIONS="${ABLATIONS:-smooth strict no-kl group-4 dynamic-sampling plain-grpo curriculum}"
 OUT="${OUT:-runs/seeds}"
 TRAINER="${TRAINER:-go run ./trainer}"
 mkdir -p "$OUT"

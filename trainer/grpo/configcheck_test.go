@@ -117,6 +117,9 @@ func TestPaperConfigStarts(t *testing.T) {
 	if cfg.Data.HeldoutVideos != 0 || cfg.Data.UseSampleVideos || !cfg.Model.Recompute || cfg.SFT.Steps != 0 || cfg.Data.Sampling.Frames != 48 {
 		t.Fatalf("paper data settings not as shipped: %+v, recompute %v", cfg.Data, cfg.Model.Recompute)
 	}
+	if cfg.GRPO.DynamicSampling {
+		t.Fatalf("the paper config runs plain GRPO, but grpo.dynamic_sampling is on (inherited from the default?)")
+	}
 	res, err := Run(context.Background(), cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
