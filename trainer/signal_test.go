@@ -146,7 +146,7 @@ func TestSIGINTThenResumeIsExact(t *testing.T) {
 		for _, s := range []string{
 			"data.dir=" + data, "data.synthetic_videos=3", "data.heldout_videos=1", "data.use_sample_videos=false",
 			"data.train_samples=24", "viubench.per_subtype=1", "sft.steps=2", "sft.batch_size=4", "eval.before=false",
-			"grpo.steps=5", "grpo.batch_prompts=2", "grpo.group_size=4", "grpo.micro_batch_rows=16",
+			"grpo.steps=5", "grpo.dynamic_sampling=false", "grpo.batch_prompts=2", "grpo.group_size=4", "grpo.micro_batch_rows=16",
 			"checkpoint.every=3", "device.intra_op_threads=2",
 		} {
 			a = append(a, "--set", s)

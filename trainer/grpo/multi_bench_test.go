@@ -39,7 +39,7 @@ func BenchmarkTrainerDevices(b *testing.B) {
 	ctx := context.Background()
 	open := func(devices string) *Trainer {
 		cfg, err := configs.Load(nil, []string{"run_dir=" + b.TempDir(), "data.dir=" + sharedData, "data.synthetic_videos=5", "data.heldout_videos=2",
-			"data.use_sample_videos=false", "data.train_samples=60", "viubench.per_subtype=2", "grpo.steps=1000", "grpo.micro_batch_rows=32",
+			"data.use_sample_videos=false", "data.train_samples=60", "viubench.per_subtype=2", "grpo.steps=1000", "grpo.dynamic_sampling=false", "grpo.micro_batch_rows=32",
 			"device.intra_op_threads=1", "device.rollout_threads=1", "device.devices=" + devices})
 		if err != nil {
 			b.Fatal(err)

@@ -68,6 +68,7 @@ func smallConfig(t *testing.T, runDir string, sets ...string) *configs.Config {
 		"sft.steps=30",
 		"sft.batch_size=12",
 		"grpo.steps=4",
+		"grpo.dynamic_sampling=false", // the plain GRPO step; refill has its own tests (refill_test.go)
 		"grpo.batch_prompts=4",
 		"grpo.group_size=4",
 		"grpo.micro_batch_rows=16",

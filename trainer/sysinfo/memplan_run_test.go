@@ -56,7 +56,7 @@ type planCase struct {
 // longest prompt, a jigsaw one, is in nearly every batch).
 var shortRun = []string{
 	"data.synthetic_videos=5", "data.heldout_videos=0", "data.use_sample_videos=false", "data.train_samples=48",
-	"sft.steps=5", "grpo.steps=2", "grpo.ppo_epochs=2", "checkpoint.every=0", "eval.before=false",
+	"sft.steps=5", "grpo.steps=2", "grpo.dynamic_sampling=false", "grpo.ppo_epochs=2", "checkpoint.every=0", "eval.before=false",
 }
 
 func planCases() []planCase {
